@@ -20,7 +20,7 @@ function loadTopology(name) {
   return topo.nodes.map((n) => {
     const configPath = join(dir, n.config);
     const config = YAML.parse(readFileSync(configPath, 'utf8'));
-    return { ...n, configPath, stateDir: resolve(root, config.system['state-directory']) };
+    return { ...n, configPath, stateDir: resolve(dir, config.system['state-directory']) };
   });
 }
 

@@ -1,1 +1,21 @@
-export {};
+export { Cleanup } from './cleanup.js';
+export {
+  CommandError, ManagedProcess, TimeoutError, pidAlive, runCommand, startDaemon, stopPid, waitFor,
+  type DaemonOptions, type ExitStatus, type RunOptions, type RunResult, type StartOptions,
+} from './process.js';
+export { logSize, waitForLog, type WaitForLogOptions } from './log-file.js';
+export {
+  HOST, NetworkNamespace, connect, sweepStaleNamespaces, type ConnectOptions, type VethEnd, type VethLink,
+} from './netns.js';
+export { redirectUdpPort } from './nft.js';
+export { REQUIRED_TOOLS, assertIntegrationRequirements, findCharon, findOnPath } from './requirements.js';
+export { CHARON_PLUGINS, strongswanConf, swanctlConf, type CharonConnection, type StrongswanConfOptions } from './charon-config.js';
+export { charonIkeKeys, type IkeKey } from './charon-keys.js';
+export { Charon, type CharonFiles, type CharonOptions } from './charon.js';
+export { parseIkeKeyLog, readIkeKeyLog } from './ike-key-log.js';
+export {
+  Capture, DECODE_GDOI_PORT, IKE_CAPTURE_FILTER, fields, malformedGate, type CaptureOptions, type ReadOptions,
+} from './tshark.js';
+export {
+  ikeScan, ikeScanTransform, parseIkeScanOutput, type IkeScanOptions, type IkeScanResult, type IkeScanTransform,
+} from './ikescan.js';

@@ -1,1 +1,48 @@
-export {};
+export { ConfigError, type ConfigErrorCode } from './errors.js';
+export { loadConfig, parseConfig, type LoadConfigOptions } from './config.js';
+export type {
+  ConfigRole,
+  DaemonConfig,
+  DeadPeerDetectionConfig,
+  IkeConfig,
+  IkeEncryptionAlgorithm,
+  IkeGatewayConfig,
+  IkeHashName,
+  IkeOptionsConfig,
+  IkePolicyConfig,
+  IkeProposalConfig,
+  LoadedConfig,
+} from './config-types.js';
+export {
+  defaultProfilesDirectory,
+  listPlatformProfiles,
+  loadAllPlatformProfiles,
+  loadPlatformProfile,
+  parsePlatformProfile,
+  PLATFORM_FAMILIES,
+  PLATFORM_ROLES,
+  type PlatformFamily,
+  type PlatformProfile,
+  type PlatformRole,
+} from './platform.js';
+export { createLogger, LOG_LEVELS, rateLimited, type Logger, type LoggerOptions, type LogLevel, type RateLimitedLog } from './logger.js';
+export { ManualClock, systemClock, type Clock } from './clock.js';
+export { DeadlineTimer, type DeadlineTimerOptions } from './deadline-timer.js';
+export { formatEndpoint, type Endpoint } from './endpoint.js';
+export { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
+export { UdpTransport } from './udp-transport.js';
+export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
+export {
+  commandKey,
+  CONTROL_SOCKET_NAME,
+  ControlCommandError,
+  ControlErrorCode,
+  MAX_REQUEST_LINE_BYTES,
+  PID_FILE_NAME,
+  type ControlRequest,
+  type ControlResponse,
+} from './control-protocol.js';
+export { ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
+export { ControlClientError, controlRequest, type ControlRequestOptions } from './control-client.js';
+export { processExists, readPidFile, removePidFile, writePidFile } from './pid-file.js';
+export { runDaemonMain, startDaemon, type Daemon } from './daemon-host.js';

@@ -1,10 +1,23 @@
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 
 /** Where errors are reported: the file name and a way from byte offsets to line numbers. */
 export interface YamlSource {
   file: string;
   lines: LineCounter;
+}
+
+/** Parses YAML text whose top level must be a map; syntax errors and duplicate keys become `ConfigError`s. */
+export function parseYamlMap(text: string, file: string): YamlMapReader {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const syntaxError = doc.errors[0];
+  if (syntaxError !== undefined) {
+    const line = lines.linePos(syntaxError.pos[0]).line;
+    throw new ConfigError('YAML_SYNTAX', file, '', syntaxError.message.split('\n')[0] ?? 'invalid YAML', line);
+  }
+  if (!isMap(doc.contents)) throw new ConfigError('WRONG_TYPE', file, '', 'the document must be a map of keys');
+  return new YamlMapReader({ file, lines }, '', doc.contents);
 }
 
 interface IntegerRule {

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { Argument, Command, CommanderError } from 'commander';
+import { COMMANDS, type CommandSpec, type Verbosity } from './commands.js';
+import { ControlError, request as socketRequest, type Requester } from './control-client.js';
+
+/** Exit codes: what a script calling `gvpn` can rely on. */
+export const ExitCode = {
+  Ok: 0,
+  /** The daemon answered with an error (unknown command, handler failure, ...). */
+  DaemonError: 1,
+  /** No daemon on the socket, or it did not answer. */
+  Unreachable: 2,
+  /** Bad command line. */
+  Usage: 64,
+} as const;
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+interface GlobalOptions {
+  socket?: string;
+  stateDir?: string;
+  json?: boolean;
+}
+
+/** Runs one `gvpn` invocation (`args` without node and script) and returns its exit code. */
+export async function runCli(args: readonly string[], io: CliIo, request: Requester = socketRequest): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const program = new Command('gvpn')
+    .description('Query a gvpn daemon over its control socket')
+    .option('--socket <path>', 'control socket of the daemon')
+    .option('--state-dir <dir>', 'state directory of the daemon (uses <dir>/control.sock)')
+    .option('--json', 'print the raw data as JSON')
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .exitOverride();
+
+  for (const spec of COMMANDS) {
+    const leaf = commandPath(program, spec.words).description(spec.description);
+    if (spec.verbosity) leaf.addArgument(new Argument('[verbosity]', 'how much to show').choices(['brief', 'detail']).default('brief'));
+    leaf.action(async (...actionArgs: unknown[]) => {
+      const verbosity = (spec.verbosity ? actionArgs[0] : 'brief') as Verbosity;
+      exitCode = await execute(spec, verbosity, leaf.optsWithGlobals<GlobalOptions>(), io, request);
+    });
+  }
+
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // Help and version output are successes; everything else commander rejects is a usage error.
+    return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  return exitCode;
+}
+
+async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalOptions, io: CliIo, request: Requester): Promise<number> {
+  const socketPath = globals.socket ?? (globals.stateDir === undefined ? undefined : join(globals.stateDir, 'control.sock'));
+  if (socketPath === undefined) {
+    io.stderr.write('gvpn: give --socket PATH or --state-dir DIR to name the daemon\n');
+    return ExitCode.Usage;
+  }
+  let data: unknown;
+  try {
+    data = await request(socketPath, spec.words, spec.verbosity ? { detail: verbosity === 'detail' } : {});
+  } catch (error) {
+    if (!(error instanceof ControlError)) throw error;
+    io.stderr.write(`gvpn: ${error.message}\n`);
+    const unreachable = ['DAEMON_NOT_RUNNING', 'CONNECTION_FAILED', 'TIMEOUT'].includes(error.code);
+    return unreachable ? ExitCode.Unreachable : ExitCode.DaemonError;
+  }
+  io.stdout.write(globals.json ? `${JSON.stringify(data, null, 2)}\n` : spec.render(data, verbosity));
+  return ExitCode.Ok;
+}
+
+/** Finds or creates the nested subcommand for each word, so commands sharing a prefix share a parent. */
+function commandPath(program: Command, words: readonly string[]): Command {
+  let parent = program;
+  for (const word of words) {
+    parent = parent.commands.find((child) => child.name() === word) ?? parent.command(word);
+  }
+  return parent;
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { SAS } from './sample-data.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+const SHOW_SAS = ['show', 'security', 'group-vpn', 'server', 'ike', 'security-associations'];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function gvpn(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 10_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr });
+    });
+  });
+}
+
+/**
+ * A stand-in daemon speaking the control protocol by hand (docs/control-protocol.md), so this test
+ * checks the CLI against the documented bytes rather than against our own server code.
+ */
+function fakeDaemon(socketPath: string, requests: unknown[]): Promise<Server> {
+  const server = createServer((socket) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      if (!text.includes('\n')) return;
+      const request = JSON.parse(text.slice(0, text.indexOf('\n'))) as { id: number; command: string[] };
+      requests.push(request);
+      const key = request.command.join(' ');
+      const response = key === SHOW_SAS.join(' ')
+        ? { id: request.id, ok: true, data: { sas: SAS } }
+        : { id: request.id, ok: false, error: { code: 'UNKNOWN_COMMAND', message: `unknown command: ${key}` } };
+      socket.end(`${JSON.stringify(response)}\n`);
+    });
+  });
+  return new Promise((resolve) => server.listen(socketPath, () => resolve(server)));
+}
+
+describe('gvpn end to end', () => {
+  let directory: string;
+  let socketPath: string;
+  let daemon: Server;
+  const requests: unknown[] = [];
+
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'gvpn-cli-'));
+    socketPath = join(directory, 'control.sock');
+    daemon = await fakeDaemon(socketPath, requests);
+  });
+
+  after(async () => {
+    await new Promise((resolve) => daemon.close(resolve));
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('prints the raw data with --json and sends the documented request', async () => {
+    requests.length = 0;
+    const run = await gvpn(['--socket', socketPath, ...SHOW_SAS, 'detail', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { sas: SAS });
+    assert.deepEqual(requests, [{ id: 1, command: SHOW_SAS, options: { detail: true } }]);
+  });
+
+  it('renders text and finds the socket from --state-dir', async () => {
+    requests.length = 0;
+    const run = await gvpn(['--state-dir', directory, ...SHOW_SAS]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ {2}Index +State +Initiator cookie/);
+    assert.match(run.stdout, /738936 +UP +a1b2c3d4e5f60708 +0102030405060708 +Main +127\.0\.1\.2/);
+    assert.deepEqual(requests, [{ id: 1, command: SHOW_SAS, options: { detail: false } }]);
+  });
+
+  it('exits 1 with the daemon message when the daemon refuses', async () => {
+    const run = await gvpn(['--socket', socketPath, 'show', 'version']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'gvpn: unknown command: show version\n');
+    assert.equal(run.stdout, '');
+  });
+
+  it('exits 2 naming the socket when no daemon runs', async () => {
+    const missing = join(directory, 'absent.sock');
+    const run = await gvpn(['--socket', missing, 'request', 'system', 'ping']);
+    assert.equal(run.code, 2);
+    assert.equal(run.stderr, `gvpn: daemon not running: nothing listens on ${missing}\n`);
+  });
+
+  it('exits 64 on a bad command line', async () => {
+    assert.equal((await gvpn(['--socket', socketPath, ...SHOW_SAS, 'verbose'])).code, 64);
+    assert.equal((await gvpn(['show', 'version'])).code, 64);
+    assert.equal((await gvpn(['--socket', socketPath, 'show', 'nonsense'])).code, 64);
+  });
+});

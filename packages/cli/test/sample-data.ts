@@ -1,0 +1,41 @@
+import type { IkeSecurityAssociation } from '../src/index.js';
+
+/** Two SAs as a root server would report them; shared by the renderer and end-to-end tests. */
+export const SAS: IkeSecurityAssociation[] = [
+  {
+    index: 738936,
+    gateway: 'SubSrv01',
+    role: 'initiator',
+    state: 'UP',
+    icookie: 'a1b2c3d4e5f60708',
+    rcookie: '0102030405060708',
+    local: { address: '127.0.1.1', port: 848 },
+    remote: { address: '127.0.1.2', port: 848 },
+    exchangeType: 'main',
+    authMethod: 'pre-shared-keys',
+    encryption: 'aes-256-cbc',
+    hash: 'sha256',
+    dhGroup: 14,
+    lifetimeSeconds: 3600,
+    expiresInSeconds: 3412,
+    dpd: { interval: 10, threshold: 5, sentSeq: 12, lastAckSeq: 12, outstanding: 0, peerSupportsDpd: true },
+  },
+  {
+    index: 5,
+    gateway: 'SubSrv02',
+    role: 'responder',
+    state: 'NEGOTIATING',
+    icookie: '1111111111111111',
+    rcookie: '0000000000000000',
+    local: { address: '127.0.1.1', port: 848 },
+    remote: { address: '127.0.1.3', port: 10848 },
+    exchangeType: 'main',
+    authMethod: 'pre-shared-keys',
+    encryption: 'aes-128-cbc',
+    hash: 'sha1',
+    dhGroup: 19,
+    lifetimeSeconds: 28800,
+    expiresInSeconds: 28800,
+    dpd: { interval: 2, threshold: 1, sentSeq: 0, lastAckSeq: null, outstanding: 0, peerSupportsDpd: false },
+  },
+];

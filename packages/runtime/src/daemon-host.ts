@@ -1,0 +1,211 @@
+/**
+ * The part every daemon shares: read and check the configuration, open the UDP socket, drive the IKE
+ * engine from datagrams and one deadline timer, serve the control socket, and shut down cleanly on
+ * SIGTERM/SIGINT. The root-server, sub-server and member packages are thin wrappers around this.
+ */
+import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { systemRandom } from '@gvpn/crypto';
+import { IkeEndpoint, type GatewayPolicy, type IkeSaStatus } from '@gvpn/ike';
+import { systemClock } from './clock.js';
+import { loadConfig } from './config.js';
+import type { DaemonConfig, IkeGatewayConfig } from './config-types.js';
+import { CONTROL_SOCKET_NAME, PID_FILE_NAME } from './control-protocol.js';
+import { ControlServer, type ControlHandler } from './control-server.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import { ConfigError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { removePidFile, writePidFile } from './pid-file.js';
+import type { PlatformRole } from './platform.js';
+import { UdpTransport } from './udp-transport.js';
+
+/** sysexits(3) EX_CONFIG: the configuration is wrong, restarting will not help. */
+const EXIT_CONFIG = 78;
+
+const USAGE = 'usage: DAEMON --config FILE [--check]';
+
+export interface Daemon {
+  readonly config: DaemonConfig;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+/** Entry point of a daemon's `main.js`: parses argv, runs until a signal, exits with a useful code. */
+export async function runDaemonMain(kind: PlatformRole, argv: string[] = process.argv.slice(2)): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({ args: argv, options: { config: { type: 'string' }, check: { type: 'boolean' } } }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(64);
+  }
+  if (args.config === undefined) {
+    console.error(USAGE);
+    process.exit(64);
+  }
+  let config: DaemonConfig;
+  let warnings: string[];
+  try {
+    ({ config, warnings } = await loadConfig(args.config));
+    checkDaemonKind(config, kind);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`configuration error: ${error.message}`);
+    process.exit(EXIT_CONFIG);
+  }
+  if (args.check) {
+    for (const warning of warnings) console.error(`warning: ${warning}`);
+    console.log(`${config.file}: configuration OK`);
+    return;
+  }
+  const daemon = await startDaemon(config, kind, warnings);
+  const shutdown = (signal: string): void => {
+    daemon.log.info({ signal }, 'shutting down');
+    void daemon.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** A server configuration must run as a server daemon the platform allows; a member as the member. */
+function checkDaemonKind(config: DaemonConfig, kind: PlatformRole): void {
+  const expected = kind === 'member' ? 'member' : 'server';
+  if (config.role !== expected) {
+    throw new ConfigError('ROLE', config.file, `security.group-vpn.${config.role}`, `this is a ${config.role} configuration; the ${kind} daemon needs security.group-vpn.${expected}`);
+  }
+  if (!config.system.platform.roles.includes(kind)) {
+    throw new ConfigError('ROLE_NOT_SUPPORTED', config.file, 'system.platform', `platform ${config.system.platform.name} cannot be a ${kind} (it can be: ${config.system.platform.roles.join(', ')})`);
+  }
+}
+
+export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warnings: string[] = []): Promise<Daemon> {
+  const { system } = config;
+  const log = createLogger({ level: system.logLevel, name: system.hostName });
+  for (const warning of warnings) log.warn({ warning }, 'configuration warning');
+  mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 });
+
+  const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
+  const transport = new UdpTransport({ log });
+  const ike = new IkeEndpoint({
+    local: system.listen,
+    gateways: config.ike.gateways.map(gatewayPolicy),
+    options: config.ike.options,
+    random: systemRandom,
+    log,
+    send: (bytes, to) => transport.send(bytes, to),
+    ...(keyLog === undefined ? {} : { keyLog: keyLog.write }),
+  });
+  const timer = new DeadlineTimer({
+    nextDeadline: () => ike.nextDeadline() ?? null,
+    fire: (now) => ike.poll(now),
+    clock: systemClock,
+  });
+  transport.onDatagram((bytes, from) => {
+    ike.handleDatagram(bytes, from, systemClock.now());
+    timer.arm();
+  });
+  const local = await transport.bind(system.listen.address, system.listen.port);
+
+  const startedAt = Date.now();
+  const role = config.role;
+  const handlers: Record<string, ControlHandler> = {
+    [`show security group-vpn ${role} ike security-associations`]: () => ({
+      sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, config.ike.gateways.find((g) => g.name === sa.gateway))),
+    }),
+    [`show security group-vpn ${role} statistics`]: () => ({ ike: ike.statistics(), transport: { ...transport.stats } }),
+    'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
+    'request system ping': () => ({
+      name: system.hostName,
+      daemon: kind,
+      role,
+      platform: system.platform.name,
+      pid: process.pid,
+      uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
+    }),
+  };
+  const control = new ControlServer({ socketPath: `${system.stateDirectory}/${CONTROL_SOCKET_NAME}`, handlers, log });
+  await control.listen();
+  const pidFile = `${system.stateDirectory}/${PID_FILE_NAME}`;
+  await writePidFile(pidFile);
+
+  ike.start(systemClock.now());
+  timer.arm();
+  log.info({ daemon: kind, platform: system.platform.name, listen: local, gateways: config.ike.gateways.length }, 'daemon started');
+
+  return {
+    config,
+    log,
+    async stop() {
+      ike.stop(systemClock.now());
+      timer.stop();
+      await control.close();
+      await transport.close();
+      keyLog?.close();
+      await removePidFile(pidFile);
+      log.info({}, 'daemon stopped');
+    },
+  };
+}
+
+const DAEMON_VERSION = '0.1.0';
+
+function gatewayPolicy(gateway: IkeGatewayConfig): GatewayPolicy {
+  return {
+    name: gateway.name,
+    peer: gateway.remote,
+    psk: gateway.policy.preSharedKey,
+    proposals: gateway.policy.proposals.map((p) => ({
+      encryption: p.encryptionAlgorithm,
+      hash: p.hash,
+      dhGroup: p.dhGroup,
+      lifetimeSeconds: p.lifetimeSeconds,
+    })),
+    initiate: gateway.initiate,
+    doi: gateway.phase1Doi,
+    ...(gateway.dpd.alwaysSend ? { dpd: { interval: gateway.dpd.intervalSeconds, threshold: gateway.dpd.threshold } } : {}),
+  };
+}
+
+/** The IKE SA shape of docs/control-protocol.md. */
+function controlSa(sa: IkeSaStatus, gateway: IkeGatewayConfig | undefined) {
+  return {
+    // Stable for the SA's life and unique in practice: the initiator cookie is 64 random bits.
+    index: Number.parseInt(sa.icookie.slice(0, 7), 16),
+    gateway: sa.gateway,
+    role: sa.role,
+    state: sa.state === 'established' ? 'UP' : 'NEGOTIATING',
+    negotiationState: sa.state,
+    icookie: sa.icookie,
+    rcookie: sa.rcookie,
+    local: sa.local,
+    remote: sa.peer,
+    exchangeType: 'main',
+    authMethod: 'pre-shared-keys',
+    encryption: sa.proposal?.encryption ?? null,
+    hash: sa.proposal?.hash ?? null,
+    dhGroup: sa.proposal?.dhGroup ?? null,
+    lifetimeSeconds: sa.proposal?.lifetimeSeconds ?? null,
+    expiresInSeconds: sa.lifetimeRemaining === undefined ? null : Math.floor(sa.lifetimeRemaining),
+    dpd: {
+      interval: gateway?.dpd.alwaysSend ? gateway.dpd.intervalSeconds : null,
+      threshold: gateway?.dpd.alwaysSend ? gateway.dpd.threshold : null,
+      sentSeq: sa.dpd.sentSeq ?? 0,
+      lastAckSeq: sa.dpd.lastAck ?? null,
+      outstanding: sa.dpd.outstanding,
+      peerSupportsDpd: sa.dpd.peerSupportsDpd,
+    },
+  };
+}
+
+/**
+ * Testing and debugging only (`system.debug.ike-key-log`): one `<icookie>,<encryption key>` line per SA,
+ * the form tshark's ikev1_decryption_table takes. The file is created mode 0600.
+ */
+function openKeyLog(path: string, log: Logger): { write(line: string): void; close(): void } {
+  const fd = openSync(path, 'a', 0o600);
+  log.warn({ path }, 'IKE key log is on: phase-1 keys are written to disk (testing only)');
+  return {
+    write: (line) => appendFileSync(fd, `${line}\n`),
+    close: () => closeSync(fd),
+  };
+}

@@ -1,0 +1,93 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import type { Endpoint } from './endpoint.js';
+import type { Logger } from './logger.js';
+import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
+
+/**
+ * `DatagramTransport` over one `node:dgram` socket. Socket, send and handler errors are counted (and
+ * logged when a logger is given), never thrown at the event loop: a peer's ICMP unreachable, or one
+ * datagram that trips a bug, must not take the daemon down.
+ */
+export class UdpTransport implements DatagramTransport {
+  readonly stats: TransportStats = emptyTransportStats();
+  readonly #log: Logger | undefined;
+  #socket: Socket | undefined;
+  #handler: DatagramHandler = () => {};
+
+  constructor(options: { log?: Logger } = {}) {
+    this.#log = options.log;
+  }
+
+  /** Binds to `address:port` (port 0 picks a free one) and resolves with the bound endpoint. */
+  bind(address: string, port: number): Promise<Endpoint> {
+    if (this.#socket !== undefined) return Promise.reject(new Error('UdpTransport is already bound'));
+    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+    this.#socket = socket;
+    socket.on('message', (message, remote) => {
+      this.stats.datagramsReceived += 1;
+      const bytes = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+      try {
+        this.#handler(bytes, { address: remote.address, port: remote.port });
+      } catch (error) {
+        this.stats.handlerErrors += 1;
+        this.#log?.error({ err: (error as Error).message, from: remote.address }, 'datagram handler threw');
+      }
+    });
+    return new Promise((resolve, reject) => {
+      const onBindError = (error: Error): void => {
+        this.#socket = undefined;
+        socket.close();
+        reject(error);
+      };
+      socket.once('error', onBindError);
+      socket.bind(port, address, () => {
+        socket.off('error', onBindError);
+        socket.on('error', (error) => {
+          this.stats.socketErrors += 1;
+          this.#log?.debug({ err: error.message }, 'udp socket error');
+        });
+        resolve(this.localEndpoint());
+      });
+    });
+  }
+
+  localEndpoint(): Endpoint {
+    if (this.#socket === undefined) throw new Error('UdpTransport is not bound');
+    const { address, port } = this.#socket.address();
+    return { address, port };
+  }
+
+  send(bytes: Uint8Array, to: Endpoint): void {
+    const socket = this.#socket;
+    if (socket === undefined) {
+      this.stats.sendErrors += 1;
+      return;
+    }
+    try {
+      socket.send(bytes, to.port, to.address, (error) => {
+        if (error) {
+          this.stats.sendErrors += 1;
+          this.#log?.debug({ err: error.message, to }, 'udp send failed');
+        } else {
+          this.stats.datagramsSent += 1;
+        }
+      });
+    } catch (error) {
+      // Synchronous failures: a closed socket or a malformed port/address.
+      this.stats.sendErrors += 1;
+      this.#log?.debug({ err: (error as Error).message, to }, 'udp send failed');
+    }
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.#handler = handler;
+  }
+
+  close(): Promise<void> {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket === undefined) return Promise.resolve();
+    return new Promise((resolve) => socket.close(() => resolve()));
+  }
+}
