@@ -1,1 +1,13 @@
-export {};
+export { IkeEndpoint } from './endpoint.js';
+export type { IkeEndpointConfig } from './endpoint.js';
+export { IkeSa } from './sa.js';
+export type { IkeEvents } from './sa.js';
+export { Keymat } from './keymat.js';
+export { COUNTER_NAMES } from './statistics.js';
+export type { CounterName } from './statistics.js';
+export { DPD_VENDOR_ID } from './main-mode.js';
+export { freshMessageId } from './informational.js';
+export type {
+  DpdPolicy, DpdStatus, Endpoint, GatewayPolicy, IkeEncryption, IkeHash, IkeOptions, IkeProposal, IkeSaStatus,
+  Logger, NegotiationFailure, SaDownReason, SaRole,
+} from './types.js';

@@ -1,4 +1,4 @@
-import type { RandomSource, Secret } from '@gvpn/crypto';
+import type { Secret } from '@gvpn/crypto';
 
 /** pino-compatible logger: constant messages, data in the first argument. */
 export interface Logger {

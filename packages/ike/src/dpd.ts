@@ -1,0 +1,84 @@
+/**
+ * Dead Peer Detection, RFC 3706, in always-send mode (probe every `interval` whether or not traffic flows).
+ *
+ * Timeline for one SA, with interval T and threshold N:
+ *   - the first R-U-THERE goes out T after the SA is established, then one every T;
+ *   - an ACK echoing any outstanding sequence number clears the outstanding count;
+ *   - at a tick where N probes are outstanding (N probes sent, each given T to be answered, none was),
+ *     the peer is dead: with T = 10 s, N = 5 and a silent peer, probes leave at 10..50 s and the peer is
+ *     declared dead at 60 s.
+ * Probes are not retransmitted by the task manager: the threshold is DPD's own retransmission.
+ *
+ * Sequence numbers (§6.1): our first one is random with the high bit clear, then +1 per probe (mod 2^32).
+ * The peer's R-U-THERE sequence must move forward: we answer the first one we see, and later ones that
+ * are equal (a retransmitted probe) or ahead by less than 2^31; older ones are dropped.
+ */
+import type { RandomSource } from '@gvpn/crypto';
+import type { DpdPolicy, DpdStatus } from './types.js';
+
+export type DpdTick = { kind: 'probe'; seq: number } | { kind: 'dead' } | { kind: 'idle' };
+
+export class DpdMonitor {
+  private nextSeq: number;
+  private sentSeq: number | undefined;
+  private lastAck: number | undefined;
+  private outstanding = 0;
+  private lastPeerSeq: number | undefined;
+  private nextTickAt: number;
+
+  constructor(
+    private readonly policy: DpdPolicy | undefined,
+    private readonly peerSupportsDpd: boolean,
+    random: RandomSource,
+    now: number,
+  ) {
+    const b = random.bytes(4);
+    this.nextSeq = (((b[0] ?? 0) & 0x7f) << 24 | (b[1] ?? 0) << 16 | (b[2] ?? 0) << 8 | (b[3] ?? 0)) >>> 0;
+    this.nextTickAt = policy === undefined ? Infinity : now + policy.interval * 1000;
+  }
+
+  /** We probe only when configured to and the peer announced DPD (§5.1: both MUST send the vendor ID). */
+  get active(): boolean {
+    return this.policy !== undefined && this.peerSupportsDpd;
+  }
+
+  deadline(): number | undefined {
+    return this.active ? this.nextTickAt : undefined;
+  }
+
+  tick(now: number): DpdTick {
+    const policy = this.policy;
+    if (policy === undefined || !this.active || now < this.nextTickAt) return { kind: 'idle' };
+    if (this.outstanding >= policy.threshold) {
+      this.nextTickAt = Infinity;
+      return { kind: 'dead' };
+    }
+    const seq = this.nextSeq;
+    this.nextSeq = (this.nextSeq + 1) >>> 0;
+    this.sentSeq = seq;
+    this.outstanding++;
+    this.nextTickAt = now + policy.interval * 1000;
+    return { kind: 'probe', seq };
+  }
+
+  /** True if `seq` answers an outstanding probe. */
+  acknowledge(seq: number): boolean {
+    if (this.sentSeq === undefined || this.outstanding === 0) return false;
+    const behind = (this.sentSeq - seq) >>> 0;
+    if (behind >= this.outstanding) return false;
+    this.outstanding = 0;
+    this.lastAck = seq;
+    return true;
+  }
+
+  /** True if the peer's R-U-THERE sequence is acceptable (and records it). */
+  acceptRequest(seq: number): boolean {
+    if (this.lastPeerSeq !== undefined && ((seq - this.lastPeerSeq) >>> 0) >= 0x80000000) return false;
+    this.lastPeerSeq = seq;
+    return true;
+  }
+
+  status(): DpdStatus {
+    return { sentSeq: this.sentSeq, lastAck: this.lastAck, outstanding: this.outstanding, peerSupportsDpd: this.peerSupportsDpd };
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Main Mode, responder side: processes messages 1, 3, 5 and answers with 2, 4, 6.
+ *
+ * Denial-of-service rules: message 1 costs no Diffie-Hellman (the endpoint bounds half-open SAs before
+ * creating this task); our DH runs when message 3 arrives. Answers to unauthenticated messages are
+ * never longer than the message itself: we echo the DPD vendor ID only when the peer sent it, answer
+ * with its own transform bytes, and size our nonce to at most the peer's.
+ */
+import { HeaderFlags, NotifyType, PayloadType, ProtocolId, WireError } from '@gvpn/wire';
+import type { HashPayload, Header, KePayload, NoncePayload, NotifyPayload } from '@gvpn/wire';
+import { CryptoError, dhGroup, equalBytes } from '@gvpn/crypto';
+import type { RandomSource } from '@gvpn/crypto';
+import { Keymat, lastBlock } from './keymat.js';
+import { IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, payloadBody } from './main-mode.js';
+import type { StepResult } from './main-mode.js';
+import { chainBytes, ciphertextOf, encodeClear, encodeEncrypted, parseDecrypted, payloadsOf } from './message.js';
+import type { ParsedMessage } from './message.js';
+import { clearNotify } from './informational.js';
+import { answerSa, encryptionKeyLength, isPhase1Sa, selectProposal } from './proposal.js';
+import type { Endpoint, GatewayPolicy, IkeProposal } from './types.js';
+
+export enum ResponderState {
+  Mm2Sent = 'mm2-sent',
+  Mm4Sent = 'mm4-sent',
+  Established = 'established',
+}
+
+export interface ResponderContext {
+  gateway: GatewayPolicy;
+  /** The gateway's proposals that we can run, in preference order. */
+  proposals: IkeProposal[];
+  local: Endpoint;
+  random: RandomSource;
+  allowLegacyGroups: boolean;
+  countDh(): void;
+}
+
+export class MainModeResponder {
+  state = ResponderState.Mm2Sent;
+  readonly icookie: Uint8Array;
+  readonly rcookie: Uint8Array;
+  proposal: IkeProposal | undefined;
+  peerSupportsDpd = false;
+  peerDoi = 2;
+  keys: Keymat | undefined;
+  private saiB = new Uint8Array(0);
+  private gxi: Uint8Array | undefined;
+  private gxr: Uint8Array | undefined;
+
+  constructor(private readonly ctx: ResponderContext, icookie: Uint8Array) {
+    this.icookie = Uint8Array.from(icookie);
+    this.rcookie = ctx.random.bytes(8);
+  }
+
+  private header(): { icookie: Uint8Array; rcookie: Uint8Array; exchangeType: number; messageId: number } {
+    return { icookie: this.icookie, rcookie: this.rcookie, exchangeType: IDENTITY_PROTECTION, messageId: 0 };
+  }
+
+  /** Message 1 (already decoded by the endpoint, which also checked the half-open bound). */
+  begin(m: ParsedMessage): StepResult {
+    const sas = payloadsOf(m, PayloadType.SA);
+    const decoded = sas[0];
+    const sa = decoded?.payload;
+    if (m.header.flags !== 0 || m.header.messageId !== 0 || sas.length !== 1 || decoded === undefined || sa === undefined || !isPhase1Sa(sa)) {
+      return { kind: 'fail', counter: 'invalidPayloadDropped', reason: 'invalid-message' };
+    }
+    if (sa.doi !== 1 && sa.doi !== 2) return { kind: 'fail', counter: 'invalidPayloadDropped', reason: 'invalid-message' };
+    const selection = selectProposal(sa, this.ctx.proposals);
+    if (selection === undefined) {
+      const notify: NotifyPayload = {
+        type: PayloadType.N, doi: sa.doi, protocolId: ProtocolId.Isakmp, spi: new Uint8Array(0),
+        notifyType: NotifyType.NoProposalChosen, data: new Uint8Array(0),
+      };
+      return {
+        kind: 'fail', counter: 'noProposalChosen', reason: 'no-proposal-chosen',
+        reply: clearNotify({ icookie: this.icookie, rcookie: new Uint8Array(8) }, notify, this.ctx.random),
+      };
+    }
+    this.proposal = selection.proposal;
+    this.peerDoi = sa.doi;
+    this.peerSupportsDpd = hasDpdVendorId(m.payloads);
+    this.saiB = Uint8Array.from(m.body.subarray(decoded.start + 4, decoded.end));
+    const answer = [answerSa(sa, selection.transform), ...(this.peerSupportsDpd ? [dpdVendorId()] : [])];
+    return { kind: 'send', bytes: encodeClear(this.header(), answer) };
+  }
+
+  /** Messages 3 and 5. Throws WireError for an undecodable clear message 3. */
+  process(header: Header, bytes: Uint8Array, parseClear: () => ParsedMessage): StepResult {
+    switch (this.state) {
+      case ResponderState.Mm2Sent:
+        return this.onMessage3(parseClear());
+      case ResponderState.Mm4Sent:
+        return this.onMessage5(header, bytes);
+      case ResponderState.Established:
+        return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'main mode already complete' };
+    }
+  }
+
+  private onMessage3(m: ParsedMessage): StepResult {
+    const proposal = this.proposal;
+    if (proposal === undefined) throw new Error('message 3 before message 1');
+    const kes = payloadsOf(m, PayloadType.KE);
+    const nonces = payloadsOf(m, PayloadType.NONCE);
+    const ke = kes[0]?.payload;
+    const nonce = nonces[0]?.payload;
+    if (m.header.flags !== 0 || kes.length !== 1 || nonces.length !== 1 || ke === undefined || nonce === undefined) {
+      return { kind: 'drop', counter: 'invalidPayloadDropped', detail: 'message 3 needs one KE and one nonce' };
+    }
+    const group = dhGroup(proposal.dhGroup, { allowLegacy: this.ctx.allowLegacyGroups });
+    let gxy: Uint8Array;
+    const keyPair = group.generate(this.ctx.random);
+    try {
+      this.ctx.countDh();
+      gxy = keyPair.computeSecret(ke.data);
+    } catch (e) {
+      if (e instanceof CryptoError) return { kind: 'drop', counter: 'invalidPayloadDropped', detail: `KE: ${e.code}` };
+      throw e;
+    }
+    const nonceR = this.ctx.random.bytes(Math.min(NONCE_LENGTH, nonce.data.length));
+    this.gxi = Uint8Array.from(ke.data);
+    this.gxr = keyPair.publicValue;
+    this.keys = new Keymat({
+      hash: proposal.hash, psk: this.ctx.gateway.psk, nonceI: nonce.data, nonceR, gxy,
+      gxi: this.gxi, gxr: this.gxr, icookie: this.icookie, rcookie: this.rcookie,
+      encKeyLength: encryptionKeyLength(proposal.encryption),
+    });
+    gxy.fill(0);
+    const reply: [KePayload, NoncePayload] = [{ type: PayloadType.KE, data: this.gxr }, { type: PayloadType.NONCE, data: nonceR }];
+    this.state = ResponderState.Mm4Sent;
+    return { kind: 'send', bytes: encodeClear(this.header(), reply) };
+  }
+
+  /**
+   * Message 5 is the first one protected by the PSK: if it does not decrypt to a well-formed chain, or
+   * HASH_I does not verify, the peer used another key. We then fail with an unprotected
+   * AUTHENTICATION-FAILED notify (no larger than message 5) so the initiator stops retransmitting.
+   */
+  private onMessage5(header: Header, bytes: Uint8Array): StepResult {
+    const keys = this.keys;
+    const gxi = this.gxi;
+    const gxr = this.gxr;
+    if (keys === undefined || gxi === undefined || gxr === undefined) throw new Error('message 5 before message 3');
+    const ciphertext = ciphertextOf(bytes);
+    if ((header.flags & HeaderFlags.Encryption) === 0 || ciphertext === undefined) {
+      return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'message 5 must be encrypted' };
+    }
+    let m: ParsedMessage;
+    try {
+      m = parseDecrypted(header, keys.decrypt(ciphertext, keys.phase1Iv()));
+    } catch (e) {
+      if (e instanceof WireError) return this.authFailed();
+      throw e;
+    }
+    const ids = payloadsOf(m, PayloadType.ID);
+    const hashes = payloadsOf(m, PayloadType.HASH);
+    const id = ids[0];
+    const hash = hashes[0]?.payload;
+    if (ids.length !== 1 || hashes.length !== 1 || id === undefined || hash === undefined) return this.authFailed();
+    const expected = hashI(keys, gxi, gxr, this.icookie, this.rcookie, this.saiB, m.body.subarray(id.start + 4, id.end));
+    if (!equalBytes(expected, hash.data)) return this.authFailed();
+    keys.advancePhase1(lastBlock(ciphertext));
+
+    const initialContact = payloadsOf(m, PayloadType.N).some((n) => n.payload.notifyType === NotifyType.InitialContact);
+    const idR = identityPayload(this.ctx.local.address);
+    const hashRPayload: HashPayload = {
+      type: PayloadType.HASH,
+      data: hashR(keys, gxi, gxr, this.icookie, this.rcookie, this.saiB, payloadBody(idR, IDENTITY_PROTECTION)),
+    };
+    const mm6 = encodeEncrypted(this.header(), PayloadType.ID, chainBytes([idR, hashRPayload], IDENTITY_PROTECTION), keys, keys.phase1Iv());
+    keys.advancePhase1(mm6.lastBlock);
+    this.state = ResponderState.Established;
+    return { kind: 'established', reply: mm6.bytes, initialContact };
+  }
+
+  private authFailed(): StepResult {
+    const notify: NotifyPayload = {
+      type: PayloadType.N, doi: this.peerDoi, protocolId: ProtocolId.Isakmp, spi: new Uint8Array(0),
+      notifyType: NotifyType.AuthenticationFailed, data: new Uint8Array(0),
+    };
+    return {
+      kind: 'fail', counter: 'authFailed', reason: 'auth-failed',
+      reply: clearNotify({ icookie: this.icookie, rcookie: this.rcookie }, notify, this.ctx.random),
+    };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * What both Main Mode roles share (RFC 2409 §5 with pre-shared keys, exchange type 2):
+ *
+ *   I->R  HDR, SA [, VID]          R->I  HDR, SA [, VID]
+ *   I->R  HDR, KE, Ni              R->I  HDR, KE, Nr
+ *   I->R  HDR*, IDii, HASH_I [, N(INITIAL-CONTACT)]
+ *                                  R->I  HDR*, IDir, HASH_R
+ *
+ *   HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)
+ *   HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)
+ *
+ * SAi_b is the body of the SA payload the initiator SENT (all its offers), IDxx_b the ID payload body.
+ */
+import { isIPv4 } from 'node:net';
+import { IdType, PayloadType } from '@gvpn/wire';
+import type { IdPayload, Payload, VendorIdPayload } from '@gvpn/wire';
+import { hashI as cryptoHashI, hashR as cryptoHashR } from '@gvpn/crypto';
+import { samePublicBytes } from './bytes.js';
+import type { CounterName } from './statistics.js';
+import type { NegotiationFailure } from './types.js';
+import type { Keymat } from './keymat.js';
+import { chainBytes } from './message.js';
+
+export const IDENTITY_PROTECTION = 2;
+
+/** RFC 3706 §5.1: DPD vendor ID, version 1.0. */
+export const DPD_VENDOR_ID = Uint8Array.from([
+  0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00,
+]);
+
+/** Our nonce length; 16..256 is allowed (RFC 2409 §5), 32 matches strongSwan. */
+export const NONCE_LENGTH = 32;
+
+export function dpdVendorId(): VendorIdPayload {
+  return { type: PayloadType.VID, data: DPD_VENDOR_ID };
+}
+
+export function hasDpdVendorId(payloads: readonly { payload: Payload }[]): boolean {
+  return payloads.some(
+    (p) => p.payload.type === PayloadType.VID && samePublicBytes((p.payload as VendorIdPayload).data, DPD_VENDOR_ID),
+  );
+}
+
+/** Phase-1 identity: our IP address (the only identity PSK Main Mode can use), protocol and port 0. */
+export function identityPayload(address: string): IdPayload {
+  if (isIPv4(address)) {
+    return { type: PayloadType.ID, idType: IdType.Ipv4Addr, protocolId: 0, port: 0, data: Uint8Array.from(address.split('.').map(Number)) };
+  }
+  return { type: PayloadType.ID, idType: IdType.Ipv6Addr, protocolId: 0, port: 0, data: ipv6Bytes(address) };
+}
+
+function ipv6Bytes(address: string): Uint8Array {
+  const [head = '', tail = ''] = address.split('::');
+  const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const h = groups(head);
+  const t = address.includes('::') ? groups(tail) : [];
+  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** A payload's body: its encoding without the 4-byte generic header. */
+export function payloadBody(p: Payload, exchangeType: number): Uint8Array {
+  return chainBytes([p], exchangeType).subarray(4);
+}
+
+export function hashI(keys: Keymat, gxi: Uint8Array, gxr: Uint8Array, ckyI: Uint8Array, ckyR: Uint8Array, saiB: Uint8Array, idiiB: Uint8Array): Uint8Array {
+  return cryptoHashI(keys.hash, keys.skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB);
+}
+
+/** Same argument order as hashI (initiator value first); the swap happens inside. */
+export function hashR(keys: Keymat, gxi: Uint8Array, gxr: Uint8Array, ckyI: Uint8Array, ckyR: Uint8Array, saiB: Uint8Array, idirB: Uint8Array): Uint8Array {
+  return cryptoHashR(keys.hash, keys.skeyid, gxi, gxr, ckyI, ckyR, saiB, idirB);
+}
+
+/** Outcome of feeding one message to a Main Mode task. */
+export type StepResult =
+  /** Send `bytes`; for the initiator they are the new request to retransmit until answered. */
+  | { kind: 'send'; bytes: Uint8Array }
+  /** Phase 1 is complete; a responder also sends `reply` (message 6). */
+  | { kind: 'established'; reply?: Uint8Array; initialContact: boolean }
+  /** Ignore the datagram; the negotiation goes on. */
+  | { kind: 'drop'; counter: CounterName; detail: string }
+  /** The negotiation is over; `reply` (an unprotected error notify) may be sent. */
+  | { kind: 'fail'; counter: CounterName; reason: NegotiationFailure; reply?: Uint8Array };
