@@ -1,1 +1,25 @@
-export {};
+export * from './constants.js';
+export * from './errors.js';
+// Reader/Writer-level helpers (readAttributes, readGdoiIdentity ...) stay internal to the codec.
+export { attributeNumber, attributesLength, decodeAttributes, encodeAttributes, findAttribute } from './attributes.js';
+export type { Attribute, TlvAttribute, TvAttribute } from './attributes.js';
+export * from './header.js';
+export * from './payloads.js';
+export * from './message-rules.js';
+export * from './payloads/sa.js';
+export * from './payloads/gdoi-sa.js';
+export type { GdoiIdentity } from './payloads/gdoi-id.js';
+export * from './payloads/sa-kek.js';
+export * from './payloads/sa-tek.js';
+export * from './payloads/gap.js';
+export * from './payloads/key-download.js';
+export * from './payloads/ke.js';
+export * from './payloads/id.js';
+export * from './payloads/hash.js';
+export * from './payloads/sig.js';
+export * from './payloads/nonce.js';
+export * from './payloads/notify.js';
+export * from './payloads/delete.js';
+export * from './payloads/vendor-id.js';
+export * from './payloads/seq.js';
+export * from './payloads/unknown.js';
