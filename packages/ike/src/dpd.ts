@@ -73,7 +73,11 @@ export class DpdMonitor {
 
   /** True if the peer's R-U-THERE sequence is acceptable (and records it). */
   acceptRequest(seq: number): boolean {
-    if (this.lastPeerSeq !== undefined && ((seq - this.lastPeerSeq) >>> 0) >= 0x80000000) return false;
+    // Every R-U-THERE carries a new number (RFC 3706 §6.1): an equal or older one is a replay.
+    if (this.lastPeerSeq !== undefined) {
+      const ahead = (seq - this.lastPeerSeq) >>> 0;
+      if (ahead === 0 || ahead >= 0x80000000) return false;
+    }
     this.lastPeerSeq = seq;
     return true;
   }

@@ -416,6 +416,7 @@ export class IkeEndpoint {
         return;
       }
       case NotifyType.InitialContact:
+        if (!aboutThisSa) return this.drop('initialContactSpiMismatchDropped', now, sa.peer, 'INITIAL-CONTACT');
         this.counters.add('initialContactReceived');
         for (const old of this.sasOf(sa.gateway)) if (old !== sa) this.remove(old, 'initial-contact', now);
         return;

@@ -10,6 +10,7 @@ import { HeaderFlags, NotifyType, PayloadType, ProtocolId, WireError } from '@gv
 import type { HashPayload, Header, KePayload, NoncePayload, NotifyPayload } from '@gvpn/wire';
 import { CryptoError, dhGroup, equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
+import { concat, samePublicBytes } from './bytes.js';
 import { Keymat, lastBlock } from './keymat.js';
 import { IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, payloadBody } from './main-mode.js';
 import type { StepResult } from './main-mode.js';
@@ -160,7 +161,11 @@ export class MainModeResponder {
     if (!equalBytes(expected, hash.data)) return this.authFailed();
     keys.advancePhase1(lastBlock(ciphertext));
 
-    const initialContact = payloadsOf(m, PayloadType.N).some((n) => n.payload.notifyType === NotifyType.InitialContact);
+    // HASH_I does not cover the notify, so honour INITIAL-CONTACT only when it names this SA (RFC 2407
+    // §4.6.3.3: protocol ISAKMP, SPI = both cookies); a damaged one must not tear down other SAs.
+    const cookies = concat(this.icookie, this.rcookie);
+    const initialContact = payloadsOf(m, PayloadType.N).some(({ payload: n }) =>
+      n.notifyType === NotifyType.InitialContact && n.protocolId === ProtocolId.Isakmp && samePublicBytes(n.spi, cookies));
     const idR = identityPayload(this.ctx.local.address);
     const hashRPayload: HashPayload = {
       type: PayloadType.HASH,

@@ -46,6 +46,7 @@ export const COUNTER_NAMES = [
   'dpdAcksReceived',
   'dpdAckMismatchDropped',
   'dpdSpiMismatchDropped',
+  'initialContactSpiMismatchDropped',
   'dpdStaleSequenceDropped',
   'peersDead',
   'phase2Routed',

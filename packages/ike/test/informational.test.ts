@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NotifyType, PayloadType, decodeHeader, encodePayloads } from '@gvpn/wire';
+import { NotifyType, PayloadType, ProtocolId, decodeHeader, encodePayloads } from '@gvpn/wire';
 import type { NotifyPayload } from '@gvpn/wire';
 import { encodeClear, encodeEncrypted } from '../src/message.js';
 import { protectedInformational } from '../src/informational.js';
@@ -75,6 +75,27 @@ describe('informational exchange under the IKE SA', () => {
     net.deliver({ from: A_ADDR, to: B_ADDR, bytes: protectedInformational(sa, rUThere(sa, 99), sa.keys!, rng('3')) });
     assert.equal(stat(b, 'dpdAcksSent'), 1);
     assert.equal(stat(b, 'dpdStaleSequenceDropped'), 1);
+  });
+
+  it('a replayed R-U-THERE (same sequence number) is dropped, not acknowledged again', () => {
+    const { net, b, sa } = established();
+    const probe = protectedInformational(sa, rUThere(sa, 500), sa.keys!, rng('r'));
+    net.deliver({ from: A_ADDR, to: B_ADDR, bytes: probe });
+    net.deliver({ from: A_ADDR, to: B_ADDR, bytes: probe });
+    assert.equal(stat(b, 'dpdAcksSent'), 1);
+    assert.equal(stat(b, 'dpdStaleSequenceDropped'), 1);
+  });
+
+  it('INITIAL-CONTACT naming other cookies is dropped and removes nothing', () => {
+    const { net, b, sa } = established();
+    const notify: NotifyPayload = {
+      type: PayloadType.N, doi: 1, protocolId: ProtocolId.Isakmp, spi: new Uint8Array(16).fill(7),
+      notifyType: NotifyType.InitialContact, data: new Uint8Array(0),
+    };
+    net.deliver({ from: A_ADDR, to: B_ADDR, bytes: protectedInformational(sa, notify, sa.keys!, rng('ic')) });
+    assert.equal(stat(b, 'initialContactSpiMismatchDropped'), 1);
+    assert.equal(stat(b, 'initialContactReceived'), 1, 'only the genuine one in message 5');
+    assert.equal(b.down.length, 0);
   });
 
   it('informational from another address than the SA peer is dropped', () => {
