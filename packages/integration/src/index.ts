@@ -19,3 +19,9 @@ export {
 export {
   ikeScan, ikeScanTransform, parseIkeScanOutput, type IkeScanOptions, type IkeScanResult, type IkeScanTransform,
 } from './ikescan.js';
+export {
+  CLI_MAIN, OurDaemon, ROOT_SERVER_MAIN, ourDaemonConfig, type OurDaemonOptions, type OurGateway, type OurProposal, type OurSa,
+} from './our-daemon.js';
+export {
+  INTEROP_SUITES, IKE_NUMBERS, ISAKMP_FIELDS, encrypted, interopStage, values, type InteropStage, type InteropSuite, type IsakmpRow,
+} from './interop.js';

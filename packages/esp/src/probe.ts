@@ -1,0 +1,181 @@
+/**
+ * Traffic probe: small ESP packets between group members, to measure loss across rekeys.
+ *
+ * Every `intervalMs`, the probe sends one packet to each peer. Its inner IPv4/UDP header falls inside
+ * the group policy: source = host `memberId` of policy.source, destination = host `peer.memberId` of
+ * policy.destination (e.g. 172.16.0.0/12: member 3 -> 172.16.0.3), UDP port `probePort` both ways.
+ * The UDP payload (24 bytes, big-endian):
+ *
+ *   0      4        5          8          12           16                 24
+ *   | GVPP | ver=1  | reserved | senderId | probe seq  | sent at (float64 ms) |
+ *
+ * The probe sequence counts per (sender, destination) from 1. A receiver keeps, per sender id, how many
+ * distinct probes arrived and the highest sequence, so that
+ *   loss(A -> B) = A.sentTo(B) - B.receivedFrom(A)
+ * and `highest - received` is the number of gaps seen so far. A probe that could not even be sent (no
+ * outbound TEK) counts in `sendFailures` for that peer: it is lost traffic too.
+ */
+import { type DeliveredPacket, type EspEndpoint, type PeerAddress, type SendResult } from './endpoint.js';
+import { EspError } from './errors.js';
+import { buildIpv4Udp, hostInPrefix, parseIpv4Udp } from './ipv4.js';
+import { type TekPolicy } from './tek.js';
+
+export const PROBE_MAGIC = 0x47565050; // "GVPP"
+export const PROBE_VERSION = 1;
+export const PROBE_PAYLOAD_LENGTH = 24;
+export const DEFAULT_PROBE_PORT = 9; // discard
+
+export interface ProbePayload {
+  senderId: number;
+  seq: number;
+  sentAt: number;
+}
+
+export function encodeProbePayload(probe: ProbePayload): Uint8Array {
+  const out = new Uint8Array(PROBE_PAYLOAD_LENGTH);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, PROBE_MAGIC);
+  view.setUint8(4, PROBE_VERSION);
+  view.setUint32(8, probe.senderId);
+  view.setUint32(12, probe.seq);
+  view.setFloat64(16, probe.sentAt);
+  return out;
+}
+
+export function decodeProbePayload(payload: Uint8Array): ProbePayload {
+  if (payload.length !== PROBE_PAYLOAD_LENGTH) throw new EspError('MALFORMED', `probe payload of ${payload.length} bytes`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
+  if (view.getUint32(0) !== PROBE_MAGIC || view.getUint8(4) !== PROBE_VERSION) throw new EspError('MALFORMED', 'not a probe');
+  return { senderId: view.getUint32(8), seq: view.getUint32(12), sentAt: view.getFloat64(16) };
+}
+
+export interface ProbePeer extends PeerAddress {
+  memberId: number;
+}
+
+export interface TrafficProbeOptions {
+  endpoint: EspEndpoint;
+  memberId: number;
+  peers: readonly ProbePeer[];
+  intervalMs: number;
+  policy: TekPolicy;
+  probePort?: number;
+}
+
+export interface ProbePeerStats extends ProbePeer {
+  sent: number;
+  sendFailures: number;
+  lastResult: SendResult | undefined;
+}
+
+export interface ProbeSenderStats {
+  senderId: number;
+  received: number;
+  highest: number;
+  duplicates: number;
+}
+
+export interface ProbeStats {
+  memberId: number;
+  peers: ProbePeerStats[];
+  senders: ProbeSenderStats[];
+  /** delivered packets that were not probes, or whose inner source does not match their sender id */
+  invalid: number;
+}
+
+interface SenderState {
+  received: number;
+  highest: number;
+  duplicates: number;
+  /** sequences above `contiguous` already seen (out of order), to count duplicates exactly */
+  seen: Set<number>;
+  contiguous: number;
+}
+
+export class TrafficProbe {
+  readonly #options: TrafficProbeOptions;
+  readonly #peers: ProbePeerStats[];
+  readonly #senders = new Map<number, SenderState>();
+  #invalid = 0;
+  #nextAt: number | undefined;
+
+  constructor(options: TrafficProbeOptions) {
+    if (!Number.isFinite(options.intervalMs) || options.intervalMs <= 0) throw new EspError('BAD_ARGUMENT', `probe interval ${options.intervalMs}`);
+    hostInPrefix(options.policy.source, options.memberId); // the inner addresses must fit the policy
+    for (const peer of options.peers) hostInPrefix(options.policy.destination, peer.memberId);
+    this.#options = options;
+    this.#peers = options.peers.map((peer) => ({ ...peer, sent: 0, sendFailures: 0, lastResult: undefined }));
+  }
+
+  /** Sends the probes that are due at `now`; returns the time of the next round. */
+  tick(now: number): number {
+    if (this.#nextAt !== undefined && now < this.#nextAt) return this.#nextAt;
+    const { endpoint, memberId, policy } = this.#options;
+    const port = this.#options.probePort ?? DEFAULT_PROBE_PORT;
+    const source = hostInPrefix(policy.source, memberId);
+    for (const peer of this.#peers) {
+      const seq = peer.sent + peer.sendFailures + 1;
+      const inner = buildIpv4Udp({
+        source, destination: hostInPrefix(policy.destination, peer.memberId), sourcePort: port, destinationPort: port,
+        payload: encodeProbePayload({ senderId: memberId, seq, sentAt: now }), identification: seq,
+      });
+      const result = endpoint.send(inner, peer, now);
+      peer.lastResult = result;
+      if (result === 'sent') peer.sent++;
+      else peer.sendFailures++;
+    }
+    this.#nextAt = (this.#nextAt ?? now) + this.#options.intervalMs;
+    if (this.#nextAt <= now) this.#nextAt = now + this.#options.intervalMs; // we fell behind: do not burst
+    return this.#nextAt;
+  }
+
+  /** Counts a delivered packet (wire this to the endpoint's `deliver`); returns whether it was a probe. */
+  receive(packet: DeliveredPacket): boolean {
+    let probe: ProbePayload;
+    try {
+      const udp = parseIpv4Udp(packet.inner);
+      probe = decodeProbePayload(udp.payload);
+      if (udp.source !== hostInPrefix(this.#options.policy.source, probe.senderId) || probe.seq === 0) throw new EspError('MALFORMED', 'probe source');
+    } catch (error) {
+      if (!(error instanceof EspError)) throw error;
+      this.#invalid++;
+      return false;
+    }
+    let state = this.#senders.get(probe.senderId);
+    if (state === undefined) {
+      state = { received: 0, highest: 0, duplicates: 0, seen: new Set(), contiguous: 0 };
+      this.#senders.set(probe.senderId, state);
+    }
+    if (probe.seq <= state.contiguous || state.seen.has(probe.seq)) {
+      state.duplicates++;
+      return true;
+    }
+    state.received++;
+    state.highest = Math.max(state.highest, probe.seq);
+    state.seen.add(probe.seq);
+    while (state.seen.delete(state.contiguous + 1)) state.contiguous++;
+    return true;
+  }
+
+  sentTo(memberId: number): number {
+    return this.#peers.find((p) => p.memberId === memberId)?.sent ?? 0;
+  }
+
+  receivedFrom(memberId: number): number {
+    return this.#senders.get(memberId)?.received ?? 0;
+  }
+
+  stats(): ProbeStats {
+    return {
+      memberId: this.#options.memberId,
+      peers: this.#peers.map((p) => ({ ...p })),
+      senders: [...this.#senders].map(([senderId, s]) => ({ senderId, received: s.received, highest: s.highest, duplicates: s.duplicates })),
+      invalid: this.#invalid,
+    };
+  }
+}
+
+/** Probes A sent to B that B has not received (A.sentTo(B) - B.receivedFrom(A)). */
+export function probeLoss(a: TrafficProbe, aId: number, b: TrafficProbe, bId: number): number {
+  return a.sentTo(bId) - b.receivedFrom(aId);
+}

@@ -1,0 +1,160 @@
+/**
+ * The group SA database of one member: the installed TEKs by SPI, our outbound sequence counter per
+ * TEK, and the inbound anti-replay windows per (SPI, sender).
+ *
+ * Rules (times on the caller's clock, see tek.ts):
+ *  - outbound: the newest TEK that is active (activation <= now < deactivation); "newest" = latest
+ *    activation, ties broken by the later installation. A rekey therefore switches senders at the new
+ *    TEK's activation time without any other action.
+ *  - inbound: a TEK is accepted by SPI from installation until its deactivation time, so an old TEK keeps
+ *    decrypting stragglers while senders move to the new one, and a new TEK is accepted even if a peer
+ *    switched before us. After deactivation, packets under it count as "no SA".
+ *  - `expire(now)` removes TEKs past deactivation (with their replay state); `remove(spi)` handles a
+ *    GDOI delete.
+ */
+import { equalBytes } from '@gvpn/crypto';
+import { DEFAULT_REPLAY_WINDOW, ReplayWindow, type ReplayVerdict } from './replay.js';
+import { tekAcceptsInbound, tekActiveOutbound, type Tek } from './tek.js';
+
+export interface SaDatabaseOptions {
+  /** false = RFC 6407 `no-anti-replay`: sequence numbers are not checked on receipt */
+  antiReplay?: boolean;
+  replayWindow?: number;
+}
+
+interface Entry {
+  tek: Tek;
+  order: number;
+  /** last sequence number we sent under this TEK */
+  sentSeq: number;
+  /** sender key ("address:port") -> window */
+  windows: Map<string, ReplayWindow>;
+}
+
+export const MAX_SEQUENCE = 0xffffffff;
+
+export class SaDatabase {
+  readonly antiReplay: boolean;
+  readonly replayWindow: number;
+  readonly #entries = new Map<number, Entry>();
+  #installs = 0;
+
+  constructor(options: SaDatabaseOptions = {}) {
+    this.antiReplay = options.antiReplay ?? true;
+    this.replayWindow = options.replayWindow ?? DEFAULT_REPLAY_WINDOW;
+    new ReplayWindow(this.replayWindow); // validates the size now rather than on the first packet
+  }
+
+  /**
+   * Installs a TEK. Re-installing an SPI with the same transform keeps our sequence counter and the
+   * replay windows (a refreshed lifetime); any other re-install replaces the SA entirely.
+   */
+  install(tek: Tek): void {
+    const previous = this.#entries.get(tek.spi);
+    const keep = previous !== undefined && previous.tek.transform === tek.transform &&
+      equalBytes(previous.tek.encKey.reveal(), tek.encKey.reveal());
+    this.#entries.set(tek.spi, {
+      tek, order: this.#installs++,
+      sentSeq: keep ? previous.sentSeq : 0,
+      windows: keep ? previous.windows : new Map(),
+    });
+  }
+
+  remove(spi: number): boolean {
+    return this.#entries.delete(spi);
+  }
+
+  /** Removes every TEK past its deactivation time; returns their SPIs. */
+  expire(now: number): number[] {
+    const removed: number[] = [];
+    for (const [spi, entry] of this.#entries) {
+      if (!tekAcceptsInbound(entry.tek, now)) {
+        this.#entries.delete(spi);
+        removed.push(spi);
+      }
+    }
+    return removed;
+  }
+
+  /** The next time something changes on its own (an activation or a deactivation), or undefined. */
+  nextDeadline(now: number): number | undefined {
+    let next: number | undefined;
+    for (const { tek } of this.#entries.values()) {
+      for (const t of [tek.activation, tek.deactivation]) {
+        if (t > now && Number.isFinite(t) && (next === undefined || t < next)) next = t;
+      }
+    }
+    return next;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  list(): Tek[] {
+    return [...this.#entries.values()].map((e) => e.tek);
+  }
+
+  get(spi: number): Tek | undefined {
+    return this.#entries.get(spi)?.tek;
+  }
+
+  outbound(now: number): Tek | undefined {
+    let best: Entry | undefined;
+    for (const entry of this.#entries.values()) {
+      if (!tekActiveOutbound(entry.tek, now)) continue;
+      if (best === undefined || entry.tek.activation > best.tek.activation ||
+        (entry.tek.activation === best.tek.activation && entry.order > best.order)) best = entry;
+    }
+    return best?.tek;
+  }
+
+  /**
+   * Takes the next outbound sequence number for `spi`, or undefined once 2^32 - 1 were used (RFC 4303
+   * §3.3.3: the counter must not cycle; the SA needs a rekey).
+   */
+  nextSequence(spi: number): number | undefined {
+    const entry = this.#entries.get(spi);
+    if (entry === undefined || entry.sentSeq >= MAX_SEQUENCE) return undefined;
+    return ++entry.sentSeq;
+  }
+
+  inbound(spi: number, now: number): Tek | undefined {
+    const entry = this.#entries.get(spi);
+    return entry !== undefined && tekAcceptsInbound(entry.tek, now) ? entry.tek : undefined;
+  }
+
+  /**
+   * The anti-replay verdict for (spi, sender, seq), without creating state: a window is created only by
+   * `replayAccept`, after the ICV verified, so forged packets from spoofed addresses allocate nothing.
+   * Always 'ok' with no-anti-replay.
+   */
+  replayCheck(spi: number, sender: string, seq: number): ReplayVerdict {
+    if (!this.antiReplay) return 'ok';
+    return this.#entries.get(spi)?.windows.get(sender)?.check(seq) ?? (seq === 0 ? 'zero' : 'ok');
+  }
+
+  /** Records an authenticated packet in (spi, sender)'s window. */
+  replayAccept(spi: number, sender: string, seq: number): void {
+    if (!this.antiReplay) return;
+    const entry = this.#entries.get(spi);
+    if (entry === undefined) return;
+    let window = entry.windows.get(sender);
+    if (window === undefined) {
+      window = new ReplayWindow(this.replayWindow);
+      entry.windows.set(sender, window);
+    }
+    window.accept(seq);
+  }
+
+  /** Number of senders with replay state under `spi` (diagnostics). */
+  replaySenders(spi: number): number {
+    return this.#entries.get(spi)?.windows.size ?? 0;
+  }
+
+  /** Test and diagnostics hook: sets our outbound counter (e.g. to exercise exhaustion). */
+  setSentSequence(spi: number, seq: number): void {
+    const entry = this.#entries.get(spi);
+    if (entry !== undefined) entry.sentSeq = seq;
+  }
+}
