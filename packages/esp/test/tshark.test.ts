@@ -138,11 +138,13 @@ for (const [transform, keyLength] of [['aes-cbc-hmac-sha256-128', 32], ['aes-cbc
       }
       await waitFor(() => a.counters().received === PACKETS_EACH_WAY && b.counters().received === PACKETS_EACH_WAY, 5000, 'every packet delivered');
       // one forgery: A's next packet (a fresh sequence number, so the replay check passes) held back,
-      // one ciphertext byte flipped, then sent from A's socket
+      // one ICV byte flipped, then sent from A's socket. Flipping the ICV rather than the ciphertext keeps
+      // the decrypted inner packet intact, so tshark always gets as far as the ICV check (a garbled inner
+      // header can end its dissection early, before it adds the ICV fields).
       holdA = true;
       probeA.tick(PACKETS_EACH_WAY);
       const forged = Uint8Array.from(sentByA[PACKETS_EACH_WAY]!);
-      forged[30] = (forged[30] as number) ^ 0x01;
+      forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0x01;
       sa.send(forged, pb, '127.0.0.1');
       await waitFor(() => b.counters().authFailures === 1, 5000, 'the forgery to be refused by B');
       const total = 2 * PACKETS_EACH_WAY + 1;

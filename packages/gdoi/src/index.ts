@@ -1,0 +1,15 @@
+export { GdoiError, type GdoiErrorCode } from './errors.js';
+export * from './group-policy.js';
+export * from './keys.js';
+export { signPush, verifyPush, signedData, type SignatureForm } from './signature.js';
+export { PullInitiator, GROUPKEY_PULL } from './pull-initiator.js';
+export type { PullResult, PullInitiatorConfig, PullInitiatorCounter, PullInitiatorState } from './pull-initiator.js';
+export { PullResponder } from './pull-responder.js';
+export type { Authorization, GroupSnapshot, PullResponderConfig, PullResponderCounter } from './pull-responder.js';
+export { buildPush, RekeySequence, GROUPKEY_PUSH } from './push-builder.js';
+export type { BuiltPush, PushDeletes, PushInput } from './push-builder.js';
+export { PushReceiver, PUSH_COUNTER_NAMES, pushSignatureForm, verifyDecryptedPush } from './push-receiver.js';
+export type { PushAccepted, PushCounter, PushDropped, PushOutcome, PushReceiverConfig } from './push-receiver.js';
+export { ackKey, buildAck, verifyAck, GROUPKEY_PUSH_ACK, type AckResult } from './push-ack.js';
+export { GcksGroup } from './gcks-group.js';
+export { tryHeader } from './message.js';

@@ -1,0 +1,263 @@
+/**
+ * GROUPKEY-PULL, GCKS (responder) side, RFC 6407 §3.2 (formulas in pull-initiator.ts).
+ *
+ * State rules:
+ * - Nothing about the group changes before message 3 verifies (RFC 6407 §3.2, §7.2.5): message 1 only
+ *   creates a pending exchange (bounded by `maxExchanges`, expiring after `exchangeTimeoutMs`); the
+ *   registration hook `commit` runs once, when a valid HASH(3) (which covers Nr) arrives.
+ * - Authorisation: `authorize(sa, groupId)` runs for message 1 and again for message 3 (a threshold may
+ *   have been reached in between). A refusal sends nothing (`refusal: 'silent'`, R-REG-5) or a protected
+ *   informational with a Notify (`refusal: 'notify'`).
+ * - Duplicates: an identical message 1 or 3 is answered with the cached message 2 or 4, byte for byte,
+ *   and not processed again (`duplicateRequests`). Anything else that fails a check is dropped and counted.
+ * - IVs: message 1 with hash(last phase-1 block | M-ID); then each message chains from the previous last
+ *   ciphertext block; a received message moves the running IV only after its HASH verified.
+ * - Keys: message 2's SA and message 4's KD come from one snapshot taken at message 1 (so they always
+ *   match); SEQ in message 4 is the group's value when message 4 is built.
+ */
+import { GapAttr, IdType, MessageRules, NotifyType, PayloadType, WireError, groupIdFromKeyId } from '@gvpn/wire';
+import type { Attribute, GdoiSaPayload, Header, KeyPacket, Payload } from '@gvpn/wire';
+import type { RandomSource } from '@gvpn/crypto';
+import { freshMessageId } from '@gvpn/ike';
+import type { Endpoint, IkeSa, Logger } from '@gvpn/ike';
+import { equal, hex, kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
+import type { Kek, Tek } from './keys.js';
+import type { GroupPolicy } from './group-policy.js';
+import { chain, ciphertextOf, encryptedMessage, equalBytes, first, lastBlock, parseChain, u32Bytes } from './message.js';
+import { GROUPKEY_PULL } from './pull-initiator.js';
+
+/** What the responder needs to know about a group at the moment of a pull. */
+export interface GroupSnapshot {
+  policy: GroupPolicy;
+  kek: Kek | undefined;
+  teks: readonly Tek[];
+  /** Current SEQ of the KEK (0 before any push). */
+  seq(): number;
+}
+
+export type Authorization = { ok: true } | { ok: false; reason: string; notifyType?: number };
+
+export interface PullResponderConfig {
+  /** The group with this number, if configured. */
+  group(groupId: number): GroupSnapshot | undefined;
+  /** The daemon's rules: gateway allowed for the group, member threshold, platform maximum ... */
+  authorize(sa: IkeSa, groupId: number, now: number): Authorization;
+  /** Registers the member; called exactly once per exchange, after HASH(3) verified. */
+  commit(sa: IkeSa, groupId: number, now: number): void;
+  /** What a refused member gets: nothing (R-REG-5) or an encrypted Notify. */
+  refusal: 'silent' | 'notify';
+  random: RandomSource;
+  send(bytes: Uint8Array, to: Endpoint): void;
+  log?: Logger;
+  nonceLength?: number;
+  exchangeTimeoutMs?: number;
+  maxExchanges?: number;
+}
+
+export type PullResponderCounter =
+  | 'pullRequests' | 'registrations' | 'malformedDropped' | 'decryptFailedDropped' | 'invalidPayloadDropped'
+  | 'hashMismatchDropped' | 'duplicateRequests' | 'unexpectedMessageDropped' | 'unknownGroupRefused'
+  | 'unauthorizedRefused' | 'exchangesExpired' | 'exchangeLimitDropped' | 'refusalNotifiesSent';
+
+interface Exchange {
+  key: string;
+  sa: IkeSa;
+  messageId: number;
+  groupId: number;
+  state: 'msg2-sent' | 'done';
+  ni: Uint8Array;
+  nr: Uint8Array;
+  iv: Uint8Array;
+  request: Uint8Array;
+  reply: Uint8Array;
+  kd: KeyPacket[];
+  hasKek: boolean;
+  expiresAt: number;
+}
+
+const INFORMATIONAL = 5;
+
+export class PullResponder {
+  readonly counters: Record<PullResponderCounter, number> = {
+    pullRequests: 0, registrations: 0, malformedDropped: 0, decryptFailedDropped: 0, invalidPayloadDropped: 0,
+    hashMismatchDropped: 0, duplicateRequests: 0, unexpectedMessageDropped: 0, unknownGroupRefused: 0,
+    unauthorizedRefused: 0, exchangesExpired: 0, exchangeLimitDropped: 0, refusalNotifiesSent: 0,
+  };
+  private readonly exchanges = new Map<string, Exchange>();
+  private readonly timeoutMs: number;
+  private readonly maxExchanges: number;
+
+  constructor(private readonly config: PullResponderConfig) {
+    this.timeoutMs = config.exchangeTimeoutMs ?? 30_000;
+    this.maxExchanges = config.maxExchanges ?? 4096;
+  }
+
+  get pendingExchanges(): number {
+    return this.exchanges.size;
+  }
+
+  nextDeadline(): number | undefined {
+    let min: number | undefined;
+    for (const x of this.exchanges.values()) if (min === undefined || x.expiresAt < min) min = x.expiresAt;
+    return min;
+  }
+
+  poll(now: number): void {
+    for (const [k, x] of this.exchanges) {
+      if (x.expiresAt > now) continue;
+      this.exchanges.delete(k);
+      if (x.state !== 'done') this.counters.exchangesExpired++;
+    }
+  }
+
+  /** Forget the exchanges of an IKE SA that went down. */
+  forgetSa(sa: IkeSa): void {
+    for (const [k, x] of this.exchanges) if (x.sa === sa) this.exchanges.delete(k);
+  }
+
+  private drop(counter: PullResponderCounter, sa: IkeSa, detail: string): void {
+    this.counters[counter]++;
+    this.config.log?.debug({ peer: `${sa.peer.address}:${sa.peer.port}`, counter, detail }, 'GROUPKEY-PULL datagram dropped');
+  }
+
+  /** The phase-2 hook: a datagram for `sa` with an exchange type other than 2/5. */
+  handle(sa: IkeSa, datagram: Uint8Array, header: Header, now: number): void {
+    if (header.exchangeType !== GROUPKEY_PULL) return this.drop('unexpectedMessageDropped', sa, `exchange ${header.exchangeType}`);
+    if (header.messageId === 0) return this.drop('malformedDropped', sa, 'M-ID 0');
+    const key = `${hex(sa.icookie)}${hex(sa.rcookie)}:${header.messageId}`;
+    const x = this.exchanges.get(key);
+    if (x !== undefined) {
+      if (equal(datagram, x.request)) {
+        this.counters.duplicateRequests++;
+        this.config.send(x.reply, sa.peer);
+        return;
+      }
+      if (x.state === 'msg2-sent') return this.message3(x, datagram, header, now);
+      return this.drop('unexpectedMessageDropped', sa, 'exchange finished');
+    }
+    this.message1(sa, key, datagram, header, now);
+  }
+
+  private open(sa: IkeSa, datagram: Uint8Array, header: Header, iv: Uint8Array, rule: (typeof MessageRules)[keyof typeof MessageRules]):
+    { rest: Uint8Array; hash: Uint8Array; parsed: ReturnType<typeof parseChain>; ct: Uint8Array } | PullResponderCounter {
+    const ct = ciphertextOf(datagram);
+    if (ct === undefined || (header.flags & 1) === 0) return 'malformedDropped';
+    const plain = sa.decrypt(ct, iv);
+    let parsed;
+    try {
+      parsed = parseChain(header, plain, rule);
+    } catch (e) {
+      if (e instanceof WireError) return 'decryptFailedDropped';
+      throw e;
+    }
+    const h = first(parsed, PayloadType.HASH);
+    if (h === undefined) return 'invalidPayloadDropped';
+    return { rest: parsed.body.subarray(h.end, parsed.chainEnd), hash: h.payload.data, parsed, ct };
+  }
+
+  private message1(sa: IkeSa, key: string, datagram: Uint8Array, header: Header, now: number): void {
+    if (this.exchanges.size >= this.maxExchanges) return this.drop('exchangeLimitDropped', sa, 'too many pending pulls');
+    const mid = u32Bytes(header.messageId);
+    const opened = this.open(sa, datagram, header, sa.phase2Iv(header.messageId), MessageRules.pull1);
+    if (typeof opened === 'string') return this.drop(opened, sa, 'message 1');
+    if (!equalBytes(sa.prfA(mid, opened.rest), opened.hash)) return this.drop('hashMismatchDropped', sa, 'HASH(1)');
+    this.counters.pullRequests++;
+    const ni = first(opened.parsed, PayloadType.NONCE)?.payload.data;
+    const id = first(opened.parsed, PayloadType.ID)?.payload;
+    if (ni === undefined || id === undefined || ni.length > 128) return this.drop('invalidPayloadDropped', sa, 'nonce or ID');
+    if (id.idType !== IdType.KeyId || id.data.length !== 4 || id.protocolId !== 0 || id.port !== 0) {
+      return this.refuse(sa, header, 'unknownGroupRefused', 'ID is not a 4-octet ID_KEY_ID', NotifyType.InvalidIdInformation);
+    }
+    const resolved = this.resolveGroup(id.data);
+    if (resolved === undefined) return this.refuse(sa, header, 'unknownGroupRefused', 'no such group', NotifyType.InvalidIdInformation);
+    const { groupId, group } = resolved;
+    const auth = this.config.authorize(sa, groupId, now);
+    if (!auth.ok) return this.refuse(sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, groupId);
+    // Snapshot: SA for message 2 and the matching KD for message 4.
+    const sa2: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: group.teks.map(satPayload) };
+    const kd: KeyPacket[] = [];
+    if (group.kek !== undefined) {
+      sa2.kek = group.kek.sak;
+      kd.push(kekKeyPacket(group.kek));
+    }
+    const gap: Attribute[] = [
+      { type: GapAttr.ActivationTimeDelay, value: group.policy.activationDelaySeconds },
+      { type: GapAttr.DeactivationTimeDelay, value: group.policy.deactivationDelaySeconds },
+    ];
+    sa2.gap = { type: 22, attributes: gap };
+    for (const t of group.teks) kd.push(tekKeyPacket(t));
+    if (sa2.kek === undefined && sa2.teks.length === 0) return this.refuse(sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
+    const nr = this.config.random.bytes(this.config.nonceLength ?? 16);
+    const nonce = { type: PayloadType.NONCE, data: nr } as const;
+    const after = chain([nonce, sa2], GROUPKEY_PULL);
+    const hash2 = sa.prfA(mid, ni, after);
+    const iv = lastBlock(opened.ct);
+    const ct2 = sa.encrypt(chain([{ type: PayloadType.HASH, data: hash2 }, nonce, sa2], GROUPKEY_PULL), iv);
+    const reply = encryptedMessage(
+      { icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: GROUPKEY_PULL, flags: 0, messageId: header.messageId },
+      PayloadType.HASH, ct2,
+    );
+    this.exchanges.set(key, {
+      key, sa, messageId: header.messageId, groupId, state: 'msg2-sent', ni: Uint8Array.from(ni), nr, iv: lastBlock(ct2),
+      request: Uint8Array.from(datagram), reply, kd, hasKek: group.kek !== undefined, expiresAt: now + this.timeoutMs,
+    });
+    this.config.send(reply, sa.peer);
+  }
+
+  private message3(x: Exchange, datagram: Uint8Array, header: Header, now: number): void {
+    const mid = u32Bytes(x.messageId);
+    const opened = this.open(x.sa, datagram, header, x.iv, MessageRules.pull3);
+    if (typeof opened === 'string') return this.drop(opened, x.sa, 'message 3');
+    if (!equalBytes(x.sa.prfA(mid, x.ni, x.nr, opened.rest), opened.hash)) return this.drop('hashMismatchDropped', x.sa, 'HASH(3)');
+    if (first(opened.parsed, PayloadType.GAP) !== undefined) return this.drop('invalidPayloadDropped', x.sa, 'SENDER_ID_REQUEST not supported');
+    const group = this.config.group(x.groupId);
+    if (group === undefined) return this.refuse(x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
+    const auth = this.config.authorize(x.sa, x.groupId, now);
+    if (!auth.ok) {
+      this.exchanges.delete(x.key);
+      return this.refuse(x.sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, x.groupId);
+    }
+    // Registration is committed only now (RFC 6407 §3.2).
+    this.config.commit(x.sa, x.groupId, now);
+    this.counters.registrations++;
+    const payloads: Payload[] = [];
+    if (x.hasKek) payloads.push({ type: PayloadType.SEQ, seq: group.seq() });
+    payloads.push({ type: PayloadType.KD, packets: x.kd });
+    const after = chain(payloads, GROUPKEY_PULL);
+    const hash4 = x.sa.prfA(mid, x.ni, x.nr, after);
+    const ct4 = x.sa.encrypt(chain([{ type: PayloadType.HASH, data: hash4 }, ...payloads], GROUPKEY_PULL), lastBlock(opened.ct));
+    x.reply = encryptedMessage(
+      { icookie: x.sa.icookie, rcookie: x.sa.rcookie, exchangeType: GROUPKEY_PULL, flags: 0, messageId: x.messageId },
+      PayloadType.HASH, ct4,
+    );
+    x.request = Uint8Array.from(datagram);
+    x.state = 'done';
+    x.kd = [];
+    x.expiresAt = now + this.timeoutMs;
+    this.config.send(x.reply, x.sa.peer);
+    this.config.log?.info({ peer: `${x.sa.peer.address}:${x.sa.peer.port}`, groupId: x.groupId }, 'member registered');
+  }
+
+  private resolveGroup(data: Uint8Array): { groupId: number; group: GroupSnapshot } | undefined {
+    const be = groupIdFromKeyId(data, { littleEndian: false });
+    const g = this.config.group(be);
+    if (g !== undefined) return { groupId: be, group: g };
+    const le = groupIdFromKeyId(data, { littleEndian: true });
+    const gl = this.config.group(le);
+    if (gl !== undefined && gl.policy.compat?.groupIdLittleEndian === true) return { groupId: le, group: gl };
+    return undefined;
+  }
+
+  private refuse(sa: IkeSa, header: Header, counter: PullResponderCounter, reason: string, notifyType: number, groupId?: number): void {
+    this.counters[counter]++;
+    this.config.log?.warn({ peer: `${sa.peer.address}:${sa.peer.port}`, groupId, reason }, 'GROUPKEY-PULL refused');
+    if (this.config.refusal === 'silent') return;
+    // HDR*, HASH(1), N under the IKE SA (RFC 2409 §5.7), the M-ID of the refused pull in the notify data.
+    const messageId = freshMessageId(this.config.random);
+    const notify = { type: PayloadType.N, doi: 2, protocolId: 0, spi: new Uint8Array(0), notifyType, data: u32Bytes(header.messageId) } as const;
+    const hash = sa.prfA(u32Bytes(messageId), chain([notify], INFORMATIONAL));
+    const ct = sa.encrypt(chain([{ type: PayloadType.HASH, data: hash }, notify], INFORMATIONAL), sa.phase2Iv(messageId));
+    this.counters.refusalNotifiesSent++;
+    this.config.send(encryptedMessage({ icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: INFORMATIONAL, flags: 0, messageId }, PayloadType.HASH, ct), sa.peer);
+  }
+}
