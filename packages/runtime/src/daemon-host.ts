@@ -1,13 +1,16 @@
 /**
  * The part every daemon shares: read and check the configuration, open the UDP socket, drive the IKE
  * engine from datagrams and one deadline timer, serve the control socket, and shut down cleanly on
- * SIGTERM/SIGINT. The root-server, sub-server and member packages are thin wrappers around this.
+ * SIGTERM/SIGINT. What differs between the root-server, sub-server and member is a `RoleModule` the
+ * daemon package plugs in: it sees datagrams before IKE (a GROUPKEY-PUSH carries no IKE SA cookies),
+ * gets the phase-2 exchanges of established IKE SAs, adds control commands, and has its own deadlines,
+ * which the host folds into its one timer.
  */
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { systemRandom } from '@gvpn/crypto';
-import { IkeEndpoint, type GatewayPolicy, type IkeSaStatus } from '@gvpn/ike';
-import { systemClock } from './clock.js';
+import { systemRandom, type RandomSource } from '@gvpn/crypto';
+import { IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSa, type IkeSaStatus } from '@gvpn/ike';
+import { systemClock, type Clock } from './clock.js';
 import { loadConfig } from './config.js';
 import type { DaemonConfig, IkeGatewayConfig } from './config-types.js';
 import { CONTROL_SOCKET_NAME, PID_FILE_NAME } from './control-protocol.js';
@@ -17,6 +20,7 @@ import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import type { PlatformRole } from './platform.js';
+import type { Endpoint } from './endpoint.js';
 import { UdpTransport } from './udp-transport.js';
 
 /** sysexits(3) EX_CONFIG: the configuration is wrong, restarting will not help. */
@@ -30,8 +34,38 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** What the host gives a role module. */
+export interface RoleContext {
+  readonly config: DaemonConfig;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly ike: IkeEndpoint;
+  /** Sends from the daemon's IKE/GDOI socket (UDP 848 by default). */
+  send(bytes: Uint8Array, to: Endpoint): void;
+  /** Call after anything that may move `nextDeadline()` outside a host callback (e.g. a socket of the module's own). */
+  rearm(): void;
+}
+
+/** The role-specific part of a daemon; every member is optional. */
+export interface RoleModule {
+  /** Sees each datagram first; returns true when it consumed it (IKE then never sees it). */
+  preIke?(bytes: Uint8Array, from: Endpoint, now: number): boolean;
+  /** IKE SA events; `phase2` receives GROUPKEY-PULL and other exchanges under an established SA. */
+  ikeEvents?: IkeEvents;
+  /** Control commands, keyed by their words joined with one space. */
+  handlers?: Record<string, ControlHandler>;
+  nextDeadline?(): number | undefined;
+  poll?(now: number): void;
+  /** Called once the socket is bound and IKE has started. */
+  start?(now: number): Promise<void> | void;
+  stop?(now: number): Promise<void> | void;
+}
+
+export type RoleFactory = (context: RoleContext) => RoleModule;
+
 /** Entry point of a daemon's `main.js`: parses argv, runs until a signal, exits with a useful code. */
-export async function runDaemonMain(kind: PlatformRole, argv: string[] = process.argv.slice(2)): Promise<void> {
+export async function runDaemonMain(kind: PlatformRole, role?: RoleFactory, argv: string[] = process.argv.slice(2)): Promise<void> {
   let args;
   try {
     args = parseArgs({ args: argv, options: { config: { type: 'string' }, check: { type: 'boolean' } } }).values;
@@ -58,7 +92,7 @@ export async function runDaemonMain(kind: PlatformRole, argv: string[] = process
     console.log(`${config.file}: configuration OK`);
     return;
   }
-  const daemon = await startDaemon(config, kind, warnings);
+  const daemon = await startDaemon(config, kind, { warnings, ...(role === undefined ? {} : { role }) });
   const shutdown = (signal: string): void => {
     daemon.log.info({ signal }, 'shutting down');
     void daemon.stop().then(() => process.exit(0));
@@ -78,14 +112,28 @@ function checkDaemonKind(config: DaemonConfig, kind: PlatformRole): void {
   }
 }
 
-export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warnings: string[] = []): Promise<Daemon> {
+export async function startDaemon(
+  config: DaemonConfig,
+  kind: PlatformRole,
+  options: { warnings?: string[]; role?: RoleFactory } = {},
+): Promise<Daemon> {
   const { system } = config;
+  const warnings = options.warnings ?? [];
   const log = createLogger({ level: system.logLevel, name: system.hostName });
   for (const warning of warnings) log.warn({ warning }, 'configuration warning');
   mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 });
 
   const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
   const transport = new UdpTransport({ log });
+  // The module is created after the engine it uses; IKE events reach it through this late binding.
+  let module: RoleModule = {};
+  const ikeEvents: IkeEvents = {
+    saUp: (sa) => module.ikeEvents?.saUp?.(sa),
+    saDown: (sa, reason) => module.ikeEvents?.saDown?.(sa, reason),
+    peerDead: (gateway) => module.ikeEvents?.peerDead?.(gateway),
+    negotiationFailed: (gateway, reason) => module.ikeEvents?.negotiationFailed?.(gateway, reason),
+    phase2: (sa: IkeSa, datagram, now) => module.ikeEvents?.phase2?.(sa, datagram, now),
+  };
   const ike = new IkeEndpoint({
     local: system.listen,
     gateways: config.ike.gateways.map(gatewayPolicy),
@@ -93,15 +141,25 @@ export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warn
     random: systemRandom,
     log,
     send: (bytes, to) => transport.send(bytes, to),
+    events: ikeEvents,
     ...(keyLog === undefined ? {} : { keyLog: keyLog.write }),
   });
   const timer = new DeadlineTimer({
-    nextDeadline: () => ike.nextDeadline() ?? null,
-    fire: (now) => ike.poll(now),
+    nextDeadline: () => earliest(ike.nextDeadline(), module.nextDeadline?.()) ?? null,
+    fire: (now) => {
+      ike.poll(now);
+      module.poll?.(now);
+    },
     clock: systemClock,
   });
+  module = options.role?.({
+    config, log, clock: systemClock, random: systemRandom, ike,
+    send: (bytes, to) => transport.send(bytes, to),
+    rearm: () => timer.arm(),
+  }) ?? {};
   transport.onDatagram((bytes, from) => {
-    ike.handleDatagram(bytes, from, systemClock.now());
+    const now = systemClock.now();
+    if (module.preIke?.(bytes, from, now) !== true) ike.handleDatagram(bytes, from, now);
     timer.arm();
   });
   const local = await transport.bind(system.listen.address, system.listen.port);
@@ -114,6 +172,7 @@ export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warn
     }),
     [`show security group-vpn ${role} statistics`]: () => ({ ike: ike.statistics(), transport: { ...transport.stats } }),
     'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
+    ...module.handlers,
     'request system ping': () => ({
       name: system.hostName,
       daemon: kind,
@@ -129,6 +188,7 @@ export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warn
   await writePidFile(pidFile);
 
   ike.start(systemClock.now());
+  await module.start?.(systemClock.now());
   timer.arm();
   log.info({ daemon: kind, platform: system.platform.name, listen: local, gateways: config.ike.gateways.length }, 'daemon started');
 
@@ -136,6 +196,7 @@ export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warn
     config,
     log,
     async stop() {
+      await module.stop?.(systemClock.now());
       ike.stop(systemClock.now());
       timer.stop();
       await control.close();
@@ -148,6 +209,11 @@ export async function startDaemon(config: DaemonConfig, kind: PlatformRole, warn
 }
 
 const DAEMON_VERSION = '0.1.0';
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  return b === undefined ? a : Math.min(a, b);
+}
 
 function gatewayPolicy(gateway: IkeGatewayConfig): GatewayPolicy {
   return {

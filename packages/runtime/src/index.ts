@@ -3,16 +3,39 @@ export { loadConfig, parseConfig, type LoadConfigOptions } from './config.js';
 export type {
   ConfigRole,
   DaemonConfig,
+  DaemonConfigBase,
+  DataPlaneConfig,
   DeadPeerDetectionConfig,
+  GroupIpsecSaConfig,
   IkeConfig,
+  IkeDynamicGatewayConfig,
   IkeEncryptionAlgorithm,
   IkeGatewayConfig,
   IkeHashName,
   IkeOptionsConfig,
   IkePolicyConfig,
   IkeProposalConfig,
+  IkeServerGatewayConfig,
+  IpsecProposalConfig,
   LoadedConfig,
+  MatchPolicyConfig,
+  MemberConfig,
+  MemberDaemonConfig,
+  MemberGatewayConfig,
+  MemberVpnConfig,
+  ProbePeerConfig,
+  ServerClusterConfig,
+  ServerClusterRole,
+  ServerConfig,
+  ServerDaemonConfig,
+  ServerGroupConfig,
+  ServerMemberCommunicationConfig,
+  TekAuthenticationAlgorithm,
+  TekEncryptionAlgorithm,
 } from './config-types.js';
+export { GROUP_ID_RANGE, MAX_SUB_SERVERS } from './config-group.js';
+export { DEFAULT_DATA_PLANE_PORT } from './config-member.js';
+export { DEFAULT_IKE_PORT, MAX_SERVER_ADDRESSES, SHORT_TIMER_MIN_LIFETIME } from './config-ike.js';
 export {
   defaultProfilesDirectory,
   listPlatformProfiles,
@@ -45,4 +68,4 @@ export {
 export { ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
 export { ControlClientError, controlRequest, type ControlRequestOptions } from './control-client.js';
 export { processExists, readPidFile, removePidFile, writePidFile } from './pid-file.js';
-export { runDaemonMain, startDaemon, type Daemon } from './daemon-host.js';
+export { runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule } from './daemon-host.js';
