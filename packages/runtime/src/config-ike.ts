@@ -1,18 +1,26 @@
 import { isIP } from 'node:net';
 import { Secret } from '@gvpn/crypto';
 import type {
+  ConfigRole,
+  DeadPeerDetectionConfig,
   IkeConfig,
+  IkeDynamicGatewayConfig,
   IkeEncryptionAlgorithm,
   IkeGatewayConfig,
   IkeHashName,
   IkeOptionsConfig,
   IkePolicyConfig,
   IkeProposalConfig,
+  MemberGatewayConfig,
 } from './config-types.js';
 import type { Endpoint } from './endpoint.js';
+import type { ConfigError } from './errors.js';
 import type { YamlMapReader } from './yaml-reader.js';
 
 export const DEFAULT_IKE_PORT = 848;
+
+/** Smallest lifetime (IKE, KEK, TEK) accepted with `system.debug.short-timers: true`. */
+export const SHORT_TIMER_MIN_LIFETIME = 10;
 
 const DH_GROUPS = {
   group2: 2,
@@ -28,27 +36,68 @@ const DH_GROUPS = {
 const LEGACY_DH_GROUPS: readonly string[] = ['group2', 'group5'];
 
 const HASHES: Record<string, IkeHashName> = { sha1: 'sha1', 'sha-256': 'sha256', 'sha-384': 'sha384', 'sha-512': 'sha512' };
-const ENCRYPTION_KEY_LENGTHS: Record<IkeEncryptionAlgorithm, number> = { 'aes-128-cbc': 16, 'aes-192-cbc': 24, 'aes-256-cbc': 32 };
+export const ENCRYPTION_KEY_LENGTHS: Record<IkeEncryptionAlgorithm, number> = { 'aes-128-cbc': 16, 'aes-192-cbc': 24, 'aes-256-cbc': 32 };
+
+/** At most this many key servers per member gateway (R-REG-4). */
+export const MAX_SERVER_ADDRESSES = 4;
 
 /** What the `ike` subtree needs from the rest of the file. */
 export interface IkeContext {
+  role: ConfigRole;
   listen: Endpoint;
+  /** `system.debug.short-timers`: lower minimum lifetimes for tests. */
+  shortTimers: boolean;
   warn(path: string, text: string): void;
 }
 
+/** The validated `ike` subtree, with what later checks (groups, cluster) need to point at. */
+export interface IkeReadResult {
+  ike: IkeConfig;
+  /** The YAML node of each gateway by name, so group checks can name the gateway's own path. */
+  gatewayNodes: Map<string, YamlMapReader>;
+  /** Member gateways with their server lists; empty on a server. */
+  memberGateways: MemberGatewayConfig[];
+}
+
 /** Validates `security.group-vpn.{server,member}.ike`. */
-export function readIkeConfig(ike: YamlMapReader, context: IkeContext): IkeConfig {
+export function readIkeConfig(ike: YamlMapReader, context: IkeContext): IkeReadResult {
   ike.onlyKeys(['proposal', 'policy', 'gateway', 'options']);
   const options = readOptions(ike.map('options'));
   const proposals = ike.named('proposal').map(([name, node]) => readProposal(name, node, options, context));
   const policies = ike.named('policy').map(([name, node]) => readPolicy(name, node, proposals));
   const peers = new Map<string, string>();
-  const gateways = ike.named('gateway').map(([name, node]) => {
-    const gateway = readGateway(name, node, policies, context);
-    rejectDuplicatePeer(node, gateway, peers, context.listen);
-    return gateway;
-  });
-  return { proposals, policies, gateways, options };
+  const gateways: IkeGatewayConfig[] = [];
+  const dynamicGateways: IkeDynamicGatewayConfig[] = [];
+  const memberGateways: MemberGatewayConfig[] = [];
+  const gatewayNodes = new Map<string, YamlMapReader>();
+  for (const [name, node] of ike.named('gateway')) {
+    gatewayNodes.set(name, node);
+    if (context.role === 'member') {
+      const gateway = readMemberGateway(name, node, policies, context);
+      gateway.servers.forEach((server, index) => {
+        rejectDuplicatePeer(server, peers, context.listen, (problem) => node.itemError('DUPLICATE_ADDRESS', 'server-address', index, problem));
+      });
+      memberGateways.push(gateway);
+      gateways.push(...gateway.servers);
+      continue;
+    }
+    const gateway = readServerGateway(name, node, policies, context);
+    if (gateway.dynamic) {
+      const other = dynamicGateways[0];
+      if (other !== undefined) {
+        throw node.error(
+          'INVALID_VALUE',
+          'address',
+          `only one gateway may be dynamic (${other.name} already is): Main Mode chooses the pre-shared key from the peer address, so two dynamic gateways cannot be told apart`,
+        );
+      }
+      dynamicGateways.push(gateway);
+    } else {
+      rejectDuplicatePeer(gateway, peers, context.listen, (problem) => node.error('DUPLICATE_ADDRESS', 'address', problem));
+      gateways.push(gateway);
+    }
+  }
+  return { ike: { proposals, policies, gateways, dynamicGateways, options }, gatewayNodes, memberGateways };
 }
 
 function readOptions(node: YamlMapReader | undefined): IkeOptionsConfig {
@@ -81,7 +130,7 @@ function readProposal(name: string, node: YamlMapReader, options: IkeOptionsConf
     hash: HASHES[hashName] as IkeHashName,
     encryptionAlgorithm,
     encryptionKeyLength: ENCRYPTION_KEY_LENGTHS[encryptionAlgorithm],
-    lifetimeSeconds: node.integer('lifetime-seconds', { min: 180, max: 86_400, default: 3600 }),
+    lifetimeSeconds: node.integer('lifetime-seconds', { min: context.shortTimers ? SHORT_TIMER_MIN_LIFETIME : 180, max: 86_400, default: 3600 }),
   };
 }
 
@@ -121,40 +170,107 @@ function readPreSharedKey(policy: YamlMapReader): Secret {
   throw node.error('MISSING', undefined, 'required: ascii-text or hexadecimal');
 }
 
-function readGateway(name: string, node: YamlMapReader, policies: IkePolicyConfig[], context: IkeContext): IkeGatewayConfig {
-  node.onlyKeys(['ike-policy', 'address', 'port', 'local-address', 'initiate', 'phase1-doi', 'dead-peer-detection']);
-  const policyName = node.requiredString('ike-policy');
-  const policy = policies.find((candidate) => candidate.name === policyName);
-  if (policy === undefined) throw node.error('UNDEFINED_REFERENCE', 'ike-policy', `policy "${policyName}" is not defined under ike.policy`);
-  const dpd = node.map('dead-peer-detection');
-  dpd?.onlyKeys(['always-send', 'interval', 'threshold']);
+const SERVER_GATEWAY_KEYS = ['ike-policy', 'address', 'port', 'local-address', 'initiate', 'phase1-doi', 'dead-peer-detection'];
+const MEMBER_GATEWAY_KEYS = ['ike-policy', 'server-address', 'port', 'local-address', 'phase1-doi'];
+
+function readServerGateway(
+  name: string,
+  node: YamlMapReader,
+  policies: IkePolicyConfig[],
+  context: IkeContext,
+): IkeGatewayConfig | IkeDynamicGatewayConfig {
+  node.onlyKeys(SERVER_GATEWAY_KEYS);
+  const policy = readPolicyReference(node, policies);
+  const localAddress = readAddress(node, 'local-address') ?? context.listen.address;
+  const phase1Doi = readPhase1Doi(node);
+  const dpd = readDpd(node);
+  if (node.string('address') === 'dynamic') {
+    // Any member address; only the pre-shared key authenticates it. We never start Main Mode towards it.
+    if (node.boolean('initiate', false)) throw node.error('INVALID_VALUE', 'initiate', 'a dynamic peer has no address to initiate to');
+    if (node.has('port')) throw node.error('INVALID_VALUE', 'port', 'a dynamic peer uses whatever port it sends from');
+    return { name, dynamic: true, policy, localAddress, phase1Doi, dpd };
+  }
   return {
     name,
+    dynamic: false,
     policy,
     remote: {
       address: readAddress(node, 'address') ?? missing(node, 'address'),
       port: node.integer('port', { min: 1, max: 65_535, default: DEFAULT_IKE_PORT }),
     },
-    localAddress: readAddress(node, 'local-address') ?? context.listen.address,
+    localAddress,
     initiate: node.boolean('initiate', false),
-    // GDOI (2) is what group VPN peers expect; IPsec (1) lets Wireshark decrypt phase 1 (notes/checkers.md).
-    phase1Doi: node.choice('phase1-doi', ['gdoi', 'ipsec'] as const, 'gdoi') === 'gdoi' ? 2 : 1,
-    dpd: {
-      alwaysSend: dpd?.boolean('always-send', false) ?? false,
-      intervalSeconds: dpd?.integer('interval', { min: 2, max: 60, default: 10 }) ?? 10,
-      threshold: dpd?.integer('threshold', { min: 1, max: 5, default: 5 }) ?? 5,
-    },
+    phase1Doi,
+    dpd,
+  };
+}
+
+/**
+ * A member gateway lists its key servers under `server-address` (Junos `set security group-vpn member
+ * ike gateway G server-address A`). Each server becomes one fixed-address IKE peer named `G/ADDRESS`.
+ */
+function readMemberGateway(name: string, node: YamlMapReader, policies: IkePolicyConfig[], context: IkeContext): MemberGatewayConfig {
+  if (node.has('dead-peer-detection')) {
+    throw node.error('INVALID_VALUE', 'dead-peer-detection', 'members never run dead-peer detection; remove it (R-CONF-3)');
+  }
+  if (node.has('address')) {
+    throw node.error('UNKNOWN_KEY', 'address', 'a member lists its key servers under server-address: [A, B, ...] (up to 4, in order)');
+  }
+  node.onlyKeys(MEMBER_GATEWAY_KEYS);
+  const policy = readPolicyReference(node, policies);
+  const addresses = node.stringList('server-address');
+  if (addresses === undefined || addresses.length === 0) throw node.error('MISSING', 'server-address', 'required: a list of 1 to 4 key server addresses');
+  if (addresses.length > MAX_SERVER_ADDRESSES) {
+    throw node.error('INVALID_VALUE', 'server-address', `lists ${addresses.length} servers; a member holds at most ${MAX_SERVER_ADDRESSES} (R-REG-4)`);
+  }
+  addresses.forEach((address, index) => {
+    if (isIP(address) === 0) throw node.itemError('INVALID_ADDRESS', 'server-address', index, `"${address}" is not an IP address`);
+    if (addresses.indexOf(address) !== index) throw node.itemError('INVALID_VALUE', 'server-address', index, `${address} is listed twice`);
+  });
+  const port = node.integer('port', { min: 1, max: 65_535, default: DEFAULT_IKE_PORT });
+  const localAddress = readAddress(node, 'local-address') ?? context.listen.address;
+  const phase1Doi = readPhase1Doi(node);
+  const servers = addresses.map((address): IkeGatewayConfig => ({
+    name: `${name}/${address}`,
+    dynamic: false,
+    policy,
+    remote: { address, port },
+    localAddress,
+    initiate: false,
+    phase1Doi,
+    dpd: { alwaysSend: false, intervalSeconds: 10, threshold: 5 },
+  }));
+  return { name, policy, servers, localAddress };
+}
+
+function readPolicyReference(node: YamlMapReader, policies: IkePolicyConfig[]): IkePolicyConfig {
+  const policyName = node.requiredString('ike-policy');
+  const policy = policies.find((candidate) => candidate.name === policyName);
+  if (policy === undefined) throw node.error('UNDEFINED_REFERENCE', 'ike-policy', `policy "${policyName}" is not defined under ike.policy`);
+  return policy;
+}
+
+function readPhase1Doi(node: YamlMapReader): 1 | 2 {
+  // GDOI (2) is what group VPN peers expect; IPsec (1) lets Wireshark decrypt phase 1 (notes/checkers.md).
+  return node.choice('phase1-doi', ['gdoi', 'ipsec'] as const, 'gdoi') === 'gdoi' ? 2 : 1;
+}
+
+function readDpd(gateway: YamlMapReader): DeadPeerDetectionConfig {
+  const dpd = gateway.map('dead-peer-detection');
+  dpd?.onlyKeys(['always-send', 'interval', 'threshold']);
+  return {
+    alwaysSend: dpd?.boolean('always-send', false) ?? false,
+    intervalSeconds: dpd?.integer('interval', { min: 2, max: 60, default: 10 }) ?? 10,
+    threshold: dpd?.integer('threshold', { min: 1, max: 5, default: 5 }) ?? 5,
   };
 }
 
 /** Two gateways on one peer (or a gateway on our own socket) would make inbound datagrams ambiguous. */
-function rejectDuplicatePeer(node: YamlMapReader, gateway: IkeGatewayConfig, peers: Map<string, string>, listen: Endpoint): void {
+function rejectDuplicatePeer(gateway: IkeGatewayConfig, peers: Map<string, string>, listen: Endpoint, error: (problem: string) => ConfigError): void {
   const { address, port } = gateway.remote;
   const other = peers.get(`${address} ${port}`);
-  if (other !== undefined) throw node.error('DUPLICATE_ADDRESS', 'address', `${address} port ${port} is already gateway ${other}`);
-  if (address === listen.address && port === listen.port) {
-    throw node.error('DUPLICATE_ADDRESS', 'address', "is this daemon's own listen address and port");
-  }
+  if (other !== undefined) throw error(`${address} port ${port} is already gateway ${other}`);
+  if (address === listen.address && port === listen.port) throw error("is this daemon's own listen address and port");
   peers.set(`${address} ${port}`, gateway.name);
 }
 

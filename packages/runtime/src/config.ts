@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { readServerConfig } from './config-group.js';
 import { readAddress, readIkeConfig, DEFAULT_IKE_PORT } from './config-ike.js';
-import type { ConfigRole, LoadedConfig } from './config-types.js';
+import { readMemberConfig } from './config-member.js';
+import type { ConfigRole, DaemonConfig, DaemonConfigBase, LoadedConfig } from './config-types.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS } from './logger.js';
 import { defaultProfilesDirectory, listPlatformProfiles, loadPlatformProfile, type PlatformProfile } from './platform.js';
@@ -41,10 +43,14 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   if (listenAddress === undefined) throw listenNode.error('MISSING', 'address', 'required');
   const listen = { address: listenAddress, port: listenNode.integer('port', { min: 1, max: 65_535, default: DEFAULT_IKE_PORT }) };
   const debug = system.map('debug');
-  debug?.onlyKeys(['ike-key-log']);
+  debug?.onlyKeys(['ike-key-log', 'short-timers']);
   const ikeKeyLog = debug?.string('ike-key-log');
   if (ikeKeyLog !== undefined && debug !== undefined) {
     warn(debug.childPath('ike-key-log'), 'phase-1 keys will be written to a file; for testing only');
+  }
+  const shortTimers = debug?.boolean('short-timers', false) ?? false;
+  if (shortTimers && debug !== undefined) {
+    warn(debug.childPath('short-timers'), 'minimum lifetimes and delays are lowered below the Junos ranges; for testing only');
   }
 
   const groupVpn = root.map('security', true).map('group-vpn', true);
@@ -52,26 +58,27 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   const role = readRole(groupVpn);
   refuseUnsupportedRole(groupVpn, role, platform);
   const roleNode = groupVpn.map(role, true);
-  roleNode.onlyKeys(['ike']);
-  const ike = readIkeConfig(roleNode.map('ike', true), { listen, warn });
+  roleNode.onlyKeys(role === 'server' ? ['ike', 'ipsec', 'group'] : ['ike', 'ipsec', 'data-plane']);
+  const ikeRead = readIkeConfig(roleNode.map('ike', true), { role, listen, shortTimers, warn });
 
   const base = dirname(resolve(file));
-  return {
-    config: {
-      file,
-      system: {
-        hostName: system.requiredString('host-name'),
-        platform,
-        listen,
-        stateDirectory: resolve(base, system.requiredString('state-directory')),
-        logLevel: system.choice('log-level', LOG_LEVELS, 'info'),
-        debug: { ikeKeyLog: ikeKeyLog === undefined ? null : resolve(base, ikeKeyLog) },
-      },
-      role,
-      ike,
+  const common: DaemonConfigBase = {
+    file,
+    system: {
+      hostName: system.requiredString('host-name'),
+      platform,
+      listen,
+      stateDirectory: resolve(base, system.requiredString('state-directory')),
+      logLevel: system.choice('log-level', LOG_LEVELS, 'info'),
+      debug: { ikeKeyLog: ikeKeyLog === undefined ? null : resolve(base, ikeKeyLog), shortTimers },
     },
-    warnings,
+    role,
+    ike: ikeRead.ike,
   };
+  const config: DaemonConfig = role === 'server'
+    ? { ...common, role, server: readServerConfig(roleNode, ikeRead, { platform, shortTimers }), member: null }
+    : { ...common, role, server: null, member: readMemberConfig(roleNode, ikeRead, { listen }) };
+  return { config, warnings };
 }
 
 async function readPlatform(system: YamlMapReader, directory: string): Promise<PlatformProfile> {

@@ -110,6 +110,14 @@ function checkDaemonKind(config: DaemonConfig, kind: PlatformRole): void {
   if (!config.system.platform.roles.includes(kind)) {
     throw new ConfigError('ROLE_NOT_SUPPORTED', config.file, 'system.platform', `platform ${config.system.platform.name} cannot be a ${kind} (it can be: ${config.system.platform.roles.join(', ')})`);
   }
+  // A standalone key server runs as the root-server daemon; a sub-server needs its own daemon. A server
+  // with no groups only keeps IKE SAs (the IKE demo) and may run as either.
+  if (config.role === 'server' && config.server.groups.length > 0) {
+    const wanted = config.server.clusterRole === 'standalone' ? 'root-server' : config.server.clusterRole;
+    if (wanted !== kind) {
+      throw new ConfigError('ROLE', config.file, 'security.group-vpn.server.group', `${config.server.clusterRole === 'standalone' ? 'a standalone key server' : `server-role ${config.server.clusterRole}`} runs as the ${wanted} daemon, not the ${kind} daemon`);
+    }
+  }
 }
 
 export async function startDaemon(

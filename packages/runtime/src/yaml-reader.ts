@@ -78,6 +78,13 @@ export class YamlMapReader {
     return this.errorAt(code, this.childPath(key), problem, entry?.value ?? entry?.key ?? this.node);
   }
 
+  /** An error about item `index` of the list under `key` (path `key[index]`), located at that item. */
+  itemError(code: ConfigErrorCode, key: string, index: number, problem: string): ConfigError {
+    const list = this.values.get(key)?.value ?? null;
+    const item = isSeq(list) ? (list.items[index] as Node | null | undefined) : undefined;
+    return this.errorAt(code, `${this.childPath(key)}[${index}]`, problem, item ?? list ?? this.node);
+  }
+
   /** A nested map; `undefined` when the key is absent or empty and not required. */
   map(key: string, required: true): YamlMapReader;
   map(key: string, required?: false): YamlMapReader | undefined;

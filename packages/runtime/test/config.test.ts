@@ -88,7 +88,7 @@ describe('loadConfig', () => {
 
   const cases: Array<{ name: string; text: () => string; code: ConfigErrorCode; path: string; line?: number }> = [
     { name: 'an unknown key', text: () => variant('  host-name: root', '  hostname: root'), code: 'UNKNOWN_KEY', path: 'system.hostname', line: 3 },
-    { name: 'a misplaced group subtree', text: () => variant('      ike:\n', '      group: {}\n      ike:\n'), code: 'UNKNOWN_KEY', path: 'security.group-vpn.server.group' },
+    { name: 'a misplaced member subtree', text: () => variant('      ike:\n', '      data-plane: {}\n      ike:\n'), code: 'UNKNOWN_KEY', path: 'security.group-vpn.server.data-plane' },
     { name: 'a string where a number belongs', text: () => variant('interval: 10', 'interval: "10"'), code: 'WRONG_TYPE', path: `${GATEWAY}.dead-peer-detection.interval`, line: 41 },
     { name: 'a map where a value belongs', text: () => variant('initiate: true', 'initiate: { yes: 1 }'), code: 'WRONG_TYPE', path: `${GATEWAY}.initiate` },
     { name: 'a DPD interval above 60', text: () => variant('interval: 10', 'interval: 61'), code: 'OUT_OF_RANGE', path: `${GATEWAY}.dead-peer-detection.interval`, line: 41 },
