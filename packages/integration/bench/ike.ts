@@ -7,15 +7,12 @@
  * responder's saEstablished counter, its CPU time from /proc/PID/stat, over the measuring window.
  * Ends with one `RESULT ...` line.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { controlRequest } from '@gvpn/runtime';
-import { writeDaemonConfig } from '../src/daemon-config.js';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cleanup, ManagedProcess, OurDaemon, aes256Sha256, workDirectory } from '../src/index.js';
 
 const here = import.meta.dirname;
-const repo = resolve(here, '../../../..');
 const { measureDh } = (await import(new URL('../../../crypto/dist/bench/dh-bench.js', import.meta.url).href)) as {
   measureDh(group: number, iterations: number): { keygenUs: number; computeUs: number };
 };
@@ -23,13 +20,14 @@ const SECONDS = Number(process.argv[2] ?? 10);
 const WARMUP_MS = 2000;
 const CONNECTIONS = 64;
 const BASE_PORT = 21000;
+const RESPONDER = { address: '127.0.6.1', port: 848 };
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
+/** The measuring windows themselves: a benchmark, not a test, so waiting a fixed time is the point. */
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-function pinned(core: number, argv: string[]): [string, string[]] {
-  return hasTaskset ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
-}
+/** `taskset -c CORE` (which execs the command, so the PID is the command's own), when taskset exists. */
+const pinnedTo = (core: number): string[] => (hasTaskset ? ['taskset', '-c', String(core)] : []);
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -39,62 +37,52 @@ function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
-function stop(p: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (p.exitCode !== null || p.signalCode !== null) return r();
-    p.once('exit', () => r());
-    p.kill('SIGTERM');
-    setTimeout(() => p.kill('SIGKILL'), 3000).unref();
-  });
-}
 
 interface Run { perS: number; perCpuS: number; handshakes: number; cpu: number; rssMb: number; saTable: number }
 
 async function run(group: 14 | 19): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), `gvpn-bench-${group}-`));
-  const children: ChildProcess[] = [];
+  const cleanup = new Cleanup();
   try {
-    await writeDaemonConfig(join(dir, 'root.yaml'), {
-      hostName: 'bench', listen: { address: '127.0.6.1', port: 848 }, stateDirectory: 'state', psk: 'bench-only', dhGroup: group,
-      logLevel: 'warn',
+    const dir = await workDirectory(cleanup, `bench-${group}`);
+    const daemon = await OurDaemon.start({
+      name: 'root', workDir: dir, listen: RESPONDER, psk: 'bench-only', proposals: [aes256Sha256(group)], logLevel: 'warn',
       gateways: Array.from({ length: CONNECTIONS }, (_, i) => ({ name: `g${i}`, address: '127.0.6.2', port: BASE_PORT + i })),
+      wrapper: pinnedTo(0),
     });
-    const [cmd, args] = pinned(0, [process.execPath, join(repo, 'packages/root-server/dist/src/main.js'), '--config', join(dir, 'root.yaml')]);
-    const daemon = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-    children.push(daemon);
-    const sock = join(dir, 'state/control.sock');
-    const stats = async (): Promise<Record<string, number>> =>
-      ((await controlRequest(sock, ['show', 'security', 'group-vpn', 'server', 'statistics'])) as { ike: Record<string, number> }).ike;
-    for (let i = 0; ; i++) {
-      try { await stats(); break; } catch (e) { if (i > 200) throw e; await sleep(50); }
-    }
-    const [gcmd, gargs] = pinned(1, [process.execPath, join(here, 'ike-loadgen.js'), String(group), String(CONNECTIONS), String(BASE_PORT)]);
-    const gen = spawn(gcmd, gargs, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let genLast = '{}';
-    gen.stdout!.setEncoding('utf8').on('data', (d: string) => { genLast = d.trim().split('\n').pop() ?? genLast; });
-    children.push(gen);
+    cleanup.defer('responder', () => daemon.stop());
+    const stats = () => daemon.statistics();
+    const [command = process.execPath, ...args] = [...pinnedTo(1), process.execPath, join(here, 'ike-loadgen.js'), String(group), String(CONNECTIONS), String(BASE_PORT)];
+    const gen = ManagedProcess.start('loadgen', command, args, { logDir: dir });
+    cleanup.defer('load generator', () => gen.stop());
+    // The generator prints one JSON line per second; its last one goes into the summary.
+    const genLast = (): string => gen.stdout().trim().split('\n').pop() || '{}';
+    const assertRunning = (): void => {
+      daemon.assertRunning();
+      if (!gen.running) throw new Error(`load generator exited: ${gen.stderr()}`);
+    };
     await sleep(WARMUP_MS);
+    assertRunning();
     const s0 = await stats();
-    const c0 = cpuSeconds(daemon.pid!);
-    const g0 = cpuSeconds(gen.pid!);
+    const c0 = cpuSeconds(daemon.pid);
+    const g0 = cpuSeconds(gen.pid);
     const t0 = performance.now();
     await sleep(SECONDS * 1000);
     const s1 = await stats();
-    const c1 = cpuSeconds(daemon.pid!);
-    const genCpu = cpuSeconds(gen.pid!) - g0;
+    const c1 = cpuSeconds(daemon.pid);
+    const genCpu = cpuSeconds(gen.pid) - g0;
     const wall = (performance.now() - t0) / 1000;
-    const sas = (await controlRequest(sock, ['show', 'security', 'group-vpn', 'server', 'ike', 'security-associations'])) as { sas: unknown[] };
+    const sas = await daemon.sas();
+    assertRunning();
     const handshakes = (s1.saEstablished ?? 0) - (s0.saEstablished ?? 0);
     const cpu = c1 - c0;
-    const result = { perS: handshakes / wall, perCpuS: handshakes / cpu, handshakes, cpu, rssMb: rssMb(daemon.pid!), saTable: sas.sas.length };
+    const result = { perS: handshakes / wall, perCpuS: handshakes / cpu, handshakes, cpu, rssMb: rssMb(daemon.pid), saTable: sas.length };
     console.log(`group ${group}: ${handshakes} handshakes in ${wall.toFixed(1)} s wall, responder CPU ${cpu.toFixed(2)} s `
       + `(${(100 * cpu / wall).toFixed(0)} % of a core; load generator ${(100 * genCpu / wall).toFixed(0)} %); ${result.perS.toFixed(1)}/s, ${result.perCpuS.toFixed(1)}/CPU-s; `
       + `responder RSS ${result.rssMb} MB, SA table ${result.saTable} (deletes received ${(s1.deletesReceived ?? 0) - (s0.deletesReceived ?? 0)}, `
-      + `load generator ${genLast}, half-open rejected ${(s1.halfOpenRejected ?? 0) - (s0.halfOpenRejected ?? 0)}, retransmissions answered ${(s1.duplicateRequests ?? 0) - (s0.duplicateRequests ?? 0)}, replies suppressed ${(s1.replySuppressed ?? 0) - (s0.replySuppressed ?? 0)})`);
+      + `load generator ${genLast()}, half-open rejected ${(s1.halfOpenRejected ?? 0) - (s0.halfOpenRejected ?? 0)}, retransmissions answered ${(s1.duplicateRequests ?? 0) - (s0.duplicateRequests ?? 0)}, replies suppressed ${(s1.replySuppressed ?? 0) - (s0.replySuppressed ?? 0)})`);
     return result;
   } finally {
-    for (const c of children.reverse()) await stop(c);
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup.run();
   }
 }
 

@@ -1,11 +1,12 @@
-export { Cleanup } from './cleanup.js';
+// Everything the integration tests and benchmarks use; they import from here, never from deep paths.
+export { Cleanup, keepArtifacts, workDirectory } from './cleanup.js';
 export {
-  CommandError, ManagedProcess, TimeoutError, pidAlive, runCommand, startDaemon, stopPid, waitFor,
-  type DaemonOptions, type ExitStatus, type RunOptions, type RunResult, type StartOptions,
+  CommandError, ManagedProcess, TimeoutError, pidAlive, processGroupMembers, runCommand, stopPid, waitFor,
+  type ExitStatus, type RunOptions, type RunResult, type StartOptions,
 } from './process.js';
 export { logSize, waitForLog, type WaitForLogOptions } from './log-file.js';
 export {
-  HOST, NetworkNamespace, connect, sweepStaleNamespaces, type ConnectOptions, type VethEnd, type VethLink,
+  HOST, NetworkNamespace, connect, randomLoopbackPrefix, sweepStaleNamespaces, type ConnectOptions, type VethEnd, type VethLink,
 } from './netns.js';
 export { redirectUdpPort } from './nft.js';
 export { REQUIRED_TOOLS, assertIntegrationRequirements, findCharon, findOnPath } from './requirements.js';
@@ -14,14 +15,17 @@ export { charonIkeKeys, type IkeKey } from './charon-keys.js';
 export { Charon, type CharonFiles, type CharonOptions } from './charon.js';
 export { parseIkeKeyLog, readIkeKeyLog } from './ike-key-log.js';
 export {
-  Capture, DECODE_GDOI_PORT, IKE_CAPTURE_FILTER, fields, malformedGate, type CaptureOptions, type ReadOptions,
+  CAPTURE_MARKER_PORT, Capture, DECODE_GDOI_PORT, IKE_CAPTURE_FILTER, fields, malformedGate, type CaptureOptions, type ReadOptions,
 } from './tshark.js';
 export {
   ikeScan, ikeScanTransform, parseIkeScanOutput, type IkeScanOptions, type IkeScanResult, type IkeScanTransform,
 } from './ikescan.js';
 export {
-  CLI_MAIN, OurDaemon, ROOT_SERVER_MAIN, ourDaemonConfig, type OurDaemonOptions, type OurGateway, type OurProposal, type OurSa,
+  CLI_MAIN, OurDaemon, ROOT_SERVER_MAIN, SUB_SERVER_MAIN, aes256Sha256, ourDaemonConfig,
+  type OurDaemonConfig, type OurDaemonOptions, type OurGateway, type OurProposal, type OurSa, type OurStatistics,
 } from './our-daemon.js';
+export { Scenario, Stage, type TowardsCharon } from './stage.js';
 export {
-  INTEROP_SUITES, IKE_NUMBERS, ISAKMP_FIELDS, encrypted, interopStage, values, type InteropStage, type InteropSuite, type IsakmpRow,
+  INTEROP_SUITES, IKE_NUMBERS, ISAKMP_FIELDS, assertDecryptedIdentity, assertOneCleanSa, assertSuiteTransform, encrypted,
+  isakmpRows, mainModeFrames, values, type InteropSuite, type IsakmpRow,
 } from './interop.js';

@@ -174,3 +174,12 @@ async function freeSubnet(hostEnd: boolean): Promise<[string, string]> {
 function ipv4(n: number): string {
   return [24, 16, 8, 0].map((shift) => (n >>> shift) & 0xff).join('.');
 }
+
+/**
+ * A random `127.X.Y` prefix (X in 16..254) for tests that run daemons on the host's loopback: every
+ * 127/8 address reaches `lo` with no setup, and a random prefix keeps two runs of the suite on one machine
+ * (two engineers, or CI next to a developer) from taking each other's UDP ports. 127.0.x is left to the lab.
+ */
+export function randomLoopbackPrefix(): string {
+  return `127.${randomInt(16, 255)}.${randomInt(0, 256)}`;
+}

@@ -2,9 +2,9 @@
 // files, polling with a deadline, and stop-by-PID. Everything here uses real time: these helpers drive
 // real daemons and external tools.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NetworkNamespace } from './netns.js';
+import { processExists } from '@gvpn/runtime';
 
 /** A command that exited non-zero (or by a signal); carries what it printed. */
 export class CommandError extends Error {
@@ -67,9 +67,14 @@ export interface StartOptions {
   logDir: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Start the process as the leader of a new process group, so that stop() signals its children too
+   * (tshark's dumpcap) and does not return while any of them is still alive.
+   */
+  processGroup?: boolean;
 }
 
-/** A long-running child process, stopped by its PID. */
+/** A long-running child process, stopped by its PID (or by its process group, see StartOptions). */
 export class ManagedProcess {
   readonly pid: number;
   readonly stdoutPath: string;
@@ -83,6 +88,7 @@ export class ManagedProcess {
     child: ChildProcess,
     stdoutPath: string,
     stderrPath: string,
+    readonly processGroup: boolean,
   ) {
     if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
     this.pid = child.pid;
@@ -107,8 +113,9 @@ export class ManagedProcess {
         env: options.env ?? process.env,
         cwd: options.cwd,
         stdio: ['ignore', out, err],
+        detached: options.processGroup === true,
       });
-      return new ManagedProcess(name, child, stdoutPath, stderrPath);
+      return new ManagedProcess(name, child, stdoutPath, stderrPath, options.processGroup === true);
     } finally {
       // The child holds its own copies of the descriptors.
       closeSync(out);
@@ -128,44 +135,72 @@ export class ManagedProcess {
     return readFileSync(this.stderrPath, 'utf8');
   }
 
-  /** Sends `signal` (default SIGTERM); after `graceMs` without exiting, SIGKILL. Resolves once reaped. */
+  /** Live (non-zombie) members of this process's group, the leader included; [] without processGroup. */
+  groupMembers(): number[] {
+    return this.processGroup ? processGroupMembers(this.pid) : [];
+  }
+
+  /**
+   * Sends `signal` (default SIGTERM); after `graceMs` without exiting, SIGKILL. Resolves once reaped.
+   * With processGroup the signals go to the whole group, and it also waits (SIGKILL after `graceMs`)
+   * until no member of the group is left, even when the leader had already exited.
+   */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 3000): Promise<ExitStatus> {
-    if (this.#status !== undefined) return this.#status;
-    process.kill(this.pid, signal);
-    const timer = delay(graceMs);
-    const status = await Promise.race([this.exited, timer.promise]);
-    timer.cancel();
-    if (status !== undefined) return status;
-    process.kill(this.pid, 'SIGKILL');
+    if (this.#status === undefined) {
+      this.#kill(signal);
+      const timer = delay(graceMs);
+      const status = await Promise.race([this.exited, timer.promise]);
+      timer.cancel();
+      if (status === undefined) {
+        this.#kill('SIGKILL');
+        await this.exited;
+      }
+    }
+    if (this.processGroup) await this.#stopGroup(signal, graceMs);
     return this.exited;
+  }
+
+  #kill(signal: NodeJS.Signals): void {
+    try {
+      process.kill(this.processGroup ? -this.pid : this.pid, signal);
+    } catch (error) {
+      // The process (or every member of its group) is gone already.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
+  async #stopGroup(signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    if (this.groupMembers().length === 0) return;
+    this.#kill(signal);
+    try {
+      await waitFor(() => this.groupMembers().length === 0, graceMs, `process group ${this.pid} (${this.name}) to exit`);
+    } catch {
+      this.#kill('SIGKILL');
+      await waitFor(() => this.groupMembers().length === 0, graceMs, `process group ${this.pid} (${this.name}) to exit after SIGKILL`);
+    }
   }
 }
 
-export interface DaemonOptions extends StartOptions {
-  /** run inside this namespace (stopped by its destroy() too); default the host */
-  namespace?: NetworkNamespace;
-}
-
-/**
- * Starts one of our daemons as `node ENTRY --config FILE` (the daemons' documented command line), e.g.
- * `startDaemon('root', 'packages/root-server/dist/src/main.js', 'root.yaml', { logDir, namespace })`.
- */
-export function startDaemon(name: string, entry: string, configFile: string, options: DaemonOptions): ManagedProcess {
-  const args = [entry, '--config', configFile];
-  return options.namespace === undefined
-    ? ManagedProcess.start(name, process.execPath, args, options)
-    : options.namespace.spawn(name, process.execPath, args, options);
+/** PIDs of the live (not zombie) processes whose process group is `pgid`, from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses, so split after the last ')'
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
+  }
+  return members;
 }
 
 /** Whether a process with this PID exists (a zombie counts, as it still holds the PID). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const pidAlive: (pid: number) => boolean = processExists;
 
 /**
  * Stops a process that is not our child (so we cannot await its exit): SIGTERM, then SIGKILL after

@@ -1,50 +1,66 @@
 // Wireshark's dissectors as an independent judge of our bytes: capture on a test interface, then read
 // the capture back with the malformed gate and with field extraction (decrypting IKEv1 with logged keys).
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { IkeKey } from './charon-keys.js';
 import type { NetworkNamespace } from './netns.js';
-import { ManagedProcess, runCommand, waitFor, type ExitStatus } from './process.js';
+import { ManagedProcess, runCommand, waitFor, type ExitStatus, type RunResult } from './process.js';
 
 /** ISAKMP on the GDOI port; Wireshark does not register 848. */
 export const DECODE_GDOI_PORT = 'udp.port==848,isakmp';
 
 export const IKE_CAPTURE_FILTER = 'udp port 848 or udp port 500';
 
+/**
+ * Capture.start sends marker datagrams to this UDP port (IANA reserved, nothing listens) until one is in
+ * the capture file. The capture filter always accepts it; every reader here (fields, malformedGate,
+ * waitForFrames) leaves frames on this port out, so no assertion can count a marker.
+ */
+export const CAPTURE_MARKER_PORT = 49151;
+
 export interface CaptureOptions {
   /** namespace the interface lives in; undefined for the host */
   namespace: NetworkNamespace | undefined;
   iface: string;
   pcapFile: string;
-  /** directory for tshark's stdout/stderr files */
+  /** directory for tshark's (and the marker sender's) stdout/stderr files */
   logDir: string;
-  /** BPF capture filter; default IKE_CAPTURE_FILTER */
+  /** BPF capture filter; default IKE_CAPTURE_FILTER (the marker port is always added) */
   filter?: string;
-  /** how long to wait for tshark to report it is capturing; default 10000 ms */
+  /** how long to wait until the capture is recording; default 10000 ms */
   startWithinMs?: number;
 }
 
-/** A running `tshark -w` capture. */
+/** A running `tshark -w` capture (tshark and its dumpcap, in their own process group). */
 export class Capture {
   private constructor(
     readonly child: ManagedProcess,
     readonly pcapFile: string,
+    /** tshark's and dumpcap's PIDs, as they were once the capture was recording */
+    readonly pids: readonly number[],
   ) {}
 
-  /** Starts tshark and resolves once it reports "Capturing on", so no packet sent afterwards is missed. */
+  /**
+   * Starts tshark and resolves once the capture file holds a marker datagram sent out of `iface` after
+   * the start: only then is dumpcap surely recording, so no packet sent afterwards is missed. (tshark's
+   * "Capturing on" on stderr did not always mean that: early packets on `lo` were lost that way.)
+   */
   static async start(options: CaptureOptions): Promise<Capture> {
-    const args = ['-i', options.iface, '-f', options.filter ?? IKE_CAPTURE_FILTER, '-w', options.pcapFile];
+    const markerTo = await markerTarget(options);
+    const filter = `(${options.filter ?? IKE_CAPTURE_FILTER}) or (udp dst port ${CAPTURE_MARKER_PORT})`;
+    const args = ['-i', options.iface, '-f', filter, '-w', options.pcapFile];
+    const spawnOptions = { logDir: options.logDir, processGroup: true };
     const child =
       options.namespace === undefined
-        ? ManagedProcess.start('tshark', 'tshark', args, { logDir: options.logDir })
-        : options.namespace.spawn('tshark', 'tshark', args, { logDir: options.logDir });
-    await waitFor(
-      () => {
-        if (!child.running) throw new Error(`tshark exited at start: ${child.stderr()}`);
-        return /Capturing on/.test(child.stderr());
-      },
-      options.startWithinMs ?? 10000,
-      'tshark to start capturing',
-    );
-    return new Capture(child, options.pcapFile);
+        ? ManagedProcess.start('tshark', 'tshark', args, spawnOptions)
+        : options.namespace.spawn('tshark', 'tshark', args, spawnOptions);
+    try {
+      const pids = await confirmRecording(child, options, markerTo);
+      return new Capture(child, options.pcapFile, pids);
+    } catch (error) {
+      await child.stop('SIGINT');
+      throw error;
+    }
   }
 
   /**
@@ -64,12 +80,66 @@ export class Capture {
     );
   }
 
-  /** SIGINT makes tshark flush and close the file; throws if it then exits with an error. */
+  /**
+   * SIGINT to tshark and dumpcap (as Ctrl-C would) makes them flush and close the file; resolves once
+   * both are gone (SIGKILL after a grace period) and throws if tshark then reports an error.
+   */
   async stop(): Promise<ExitStatus> {
     const status = await this.child.stop('SIGINT');
     if (status.code !== 0) throw new Error(`tshark capture ended with ${status.signal ?? `exit ${status.code}`}: ${this.child.stderr()}`);
     return status;
   }
+}
+
+/**
+ * Sends a marker datagram every 50 ms out of the capture's interface (from inside its namespace) until
+ * the marker's random token is in the capture file; returns the capture's PIDs at that moment.
+ */
+async function confirmRecording(child: ManagedProcess, options: CaptureOptions, target: string): Promise<number[]> {
+  const token = `gvpn-capture-marker-${randomBytes(8).toString('hex')}`;
+  const script = `const s = require('node:dgram').createSocket('udp4'); s.on('error', () => {});
+const send = () => s.send(process.argv[3], Number(process.argv[2]), process.argv[1]);
+send(); setInterval(send, 50);`;
+  const senderArgs = ['-e', script, target, String(CAPTURE_MARKER_PORT), token];
+  const sender =
+    options.namespace === undefined
+      ? ManagedProcess.start('capture-marker', process.execPath, senderArgs, { logDir: options.logDir })
+      : options.namespace.spawn('capture-marker', process.execPath, senderArgs, { logDir: options.logDir });
+  try {
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`tshark exited at start: ${child.stderr()}`);
+        if (!sender.running) throw new Error(`capture marker sender exited: ${sender.stderr()}`);
+        const pcap = await readFile(options.pcapFile).catch(() => Buffer.alloc(0));
+        return pcap.includes(token);
+      },
+      options.startWithinMs ?? 10000,
+      `a marker datagram to ${target}:${CAPTURE_MARKER_PORT} in ${options.pcapFile} (is tshark capturing on ${options.iface}?)`,
+    );
+  } finally {
+    await sender.stop();
+  }
+  return child.groupMembers();
+}
+
+/**
+ * Where a marker must go to leave through `iface`: on loopback, the interface's own address; otherwise
+ * the other host address of its /30 (or /29...), i.e. the peer of a veth link made by connect().
+ */
+async function markerTarget(options: CaptureOptions): Promise<string> {
+  const args = ['-o', '-4', 'addr', 'show', 'dev', options.iface];
+  const { stdout }: RunResult =
+    options.namespace === undefined ? await runCommand('ip', args) : await options.namespace.run('ip', args);
+  const match = /\binet (\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)/.exec(stdout);
+  if (match === null) throw new Error(`capture marker: ${options.iface} has no IPv4 address (${stdout.trim()})`);
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  const own = octets.reduce((n, octet) => n * 256 + octet, 0);
+  if (octets[0] === 127) return octets.join('.');
+  if (prefix > 30) throw new Error(`capture marker: ${options.iface} has a /${prefix}, no peer address to send to`);
+  const network = own - (own % 2 ** (32 - prefix));
+  const peer = own === network + 1 ? network + 2 : network + 1;
+  return [24, 16, 8, 0].map((shift) => (peer >>> shift) & 0xff).join('.');
 }
 
 export interface ReadOptions {
@@ -130,6 +200,8 @@ function readArgs(options: ReadOptions): string[] {
     }
     args.push('-o', `uat:ikev1_decryption_table:${icookie},${key}`);
   }
-  if (options.filter !== undefined) args.push('-Y', options.filter);
+  // Capture.start's markers are never part of what a test reads.
+  const noMarkers = `!(udp.port == ${CAPTURE_MARKER_PORT})`;
+  args.push('-Y', options.filter === undefined ? noMarkers : `(${options.filter}) && ${noMarkers}`);
   return args;
 }

@@ -5,10 +5,9 @@
 // malformed, but cannot decrypt messages 5/6 even with our key log — the known Wireshark 4.0 limit.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import {
-  Capture, Cleanup, ISAKMP_FIELDS, OurDaemon, encrypted, fields, ikeScan, ikeScanTransform, interopStage,
-  malformedGate, pidAlive, readIkeKeyLog, runCommand, values, type InteropStage, type IsakmpRow, type OurProposal,
+  Cleanup, IKE_NUMBERS, OurDaemon, Stage, encrypted, ikeScan, ikeScanTransform, isakmpRows, malformedGate, readIkeKeyLog,
+  values, type Capture, type OurProposal,
 } from '../src/index.js';
 
 const PSK = 'interop-ikescan-psk';
@@ -27,21 +26,20 @@ const UNKNOWN_1 = ikeScanTransform({ encryption: 7, keyLength: 256, hash: 2, aut
 const UNKNOWN_2 = ikeScanTransform({ encryption: 5, hash: 2, auth: 1, group: 2 });
 
 const cleanup = new Cleanup();
-let stage: InteropStage;
+let stage: Stage;
 let responder: OurDaemon;
 let capture: Capture;
-const pids: number[] = [];
 
 before(async () => {
-  stage = await interopStage(cleanup, 'interop-ikescan');
+  stage = await Stage.create(cleanup, 'interop-ikescan');
   const { link, ours, workDir } = stage;
-  capture = await Capture.start({ namespace: ours, iface: link.a.ifname, pcapFile: join(workDir, 'ike.pcap'), logDir: workDir });
+  capture = await stage.capture(workDir);
   responder = await OurDaemon.start({
     name: 'responder', workDir, namespace: ours, listen: { address: link.a.address, port: 848 },
     proposals: PREFERRED, psk: PSK, keyLog: true,
     gateways: [{ name: 'peer', address: link.b.address, port: 848 }],
   });
-  pids.push(capture.child.pid, responder.pid);
+  stage.track(responder);
 });
 after(() => cleanup.run());
 
@@ -72,20 +70,20 @@ test('ike-scan gets our most preferred proposal among those it offers', async ()
 
   // The same answers as tshark reads them: each reply carries exactly one transform, the selected one.
   await capture.waitForFrames(`ip.src == ${link.a.address}`, 3, 5000);
-  const fromUs = ((await fields(capture.pcapFile, ISAKMP_FIELDS)) as IsakmpRow[]).filter((r) => r['ip.src'] === link.a.address);
+  const fromUs = (await isakmpRows(capture.pcapFile)).filter((r) => r['ip.src'] === link.a.address);
   // One reply per scan (ike-scan uses a fresh cookie each run; a retransmitted request would get a copy).
   const replies = fromUs.filter((r, i) => fromUs.findIndex((o) => o['isakmp.ispi'] === r['isakmp.ispi']) === i);
   assert.equal(replies.length, 3);
   const [first, second, refusal] = replies;
   for (const reply of [first, second]) {
-    assert.equal(reply?.['isakmp.exchangetype'], '2');
+    assert.equal(reply?.['isakmp.exchangetype'], IKE_NUMBERS.exchange.identityProtection);
     assert.equal(reply?.['isakmp.sa.doi'], '1', 'the DOI ike-scan offered');
-    assert.equal(values(reply?.['isakmp.typepayload']).filter((t) => t === '3').length, 1, 'one transform');
+    assert.equal(values(reply?.['isakmp.typepayload']).filter((t) => t === IKE_NUMBERS.payload.transform).length, 1, 'one transform');
   }
   assert.deepEqual([first?.['isakmp.ike.attr.key_length'], first?.['isakmp.ike.attr.hash_algorithm'], first?.['isakmp.ike.attr.group_description']], ['256', '4', '14']);
   assert.deepEqual([second?.['isakmp.ike.attr.key_length'], second?.['isakmp.ike.attr.hash_algorithm'], second?.['isakmp.ike.attr.group_description']], ['128', '6', '15']);
-  assert.equal(refusal?.['isakmp.exchangetype'], '5');
-  assert.equal(refusal?.['isakmp.notify.msgtype'], '14');
+  assert.equal(refusal?.['isakmp.exchangetype'], IKE_NUMBERS.exchange.informational);
+  assert.equal(refusal?.['isakmp.notify.msgtype'], IKE_NUMBERS.notify.noProposalChosen);
   assert.equal(refusal && encrypted(refusal), false);
 });
 
@@ -97,7 +95,7 @@ test('DOI 2 in phase 1: tshark shows the framing, cannot decrypt (Wireshark 4.0 
     gateways: [{ name: 'responder', address: link.a.address, port: 848, initiate: true, phase1Doi: 'gdoi',
       dpd: { alwaysSend: true, interval: 2, threshold: 3 } }],
   });
-  pids.push(initiator.pid);
+  stage.track(initiator);
   try {
     const sa = await responder.waitForUpSa(10_000, (s) => s.remote.address === link.b.address && s.role === 'responder');
     await responder.waitForCounters((c) => (c['dpdAcksSent'] ?? 0) >= 1, 8000, 'a DPD exchange under the DOI 2 SA');
@@ -107,7 +105,7 @@ test('DOI 2 in phase 1: tshark shows the framing, cannot decrypt (Wireshark 4.0 
     const keyTable = (await readIkeKeyLog(responder.keyLogFile ?? '')).filter((k) => k.icookie === sa.icookie);
     assert.equal(keyTable.length, 1, 'our key log has the SA');
     assert.deepEqual(await malformedGate(capture.pcapFile, { keyTable }), []);
-    const rows = ((await fields(capture.pcapFile, ISAKMP_FIELDS, { keyTable })) as IsakmpRow[]).filter((r) => r['isakmp.ispi'] === sa.icookie);
+    const rows = (await isakmpRows(capture.pcapFile, { keyTable })).filter((r) => r['isakmp.ispi'] === sa.icookie);
     const withSa = rows.filter((r) => r['isakmp.sa.doi'] !== '');
     assert.deepEqual(withSa.map((r) => r['isakmp.sa.doi']), ['2', '2'], 'messages 1 and 2 carry DOI 2');
     assert.deepEqual(withSa.map((r) => r['ip.src']), [link.b.address, link.a.address]);
@@ -120,10 +118,4 @@ test('DOI 2 in phase 1: tshark shows the framing, cannot decrypt (Wireshark 4.0 
   }
 });
 
-test('cleanup leaves no namespace or process behind', async () => {
-  const names = [stage.ours.name, stage.theirs.name];
-  await cleanup.run();
-  const { stdout } = await runCommand('ip', ['netns', 'list']);
-  for (const name of names) assert.ok(!stdout.includes(name), `${name} deleted`);
-  for (const pid of pids) assert.ok(!pidAlive(pid), `pid ${pid} stopped`);
-});
+test('cleanup leaves no namespace or process behind', () => stage.assertCleanupLeftNothing());

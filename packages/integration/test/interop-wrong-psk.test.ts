@@ -4,41 +4,31 @@
 // and reads our clear AUTHENTICATION-FAILED notify (type 24).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
-  Capture, Charon, Cleanup, CommandError, INTEROP_SUITES, ISAKMP_FIELDS, OurDaemon, encrypted, fields, interopStage,
-  malformedGate, pidAlive, runCommand, type InteropStage, type IsakmpRow,
+  Cleanup, CommandError, IKE_NUMBERS, INTEROP_SUITES, Stage, encrypted, isakmpRows, malformedGate,
 } from '../src/index.js';
 
 const SUITE = INTEROP_SUITES[0]!;
-const AUTHENTICATION_FAILED = '24';
+const AUTHENTICATION_FAILED = IKE_NUMBERS.notify.authenticationFailed;
 
 const cleanup = new Cleanup();
-let stage: InteropStage;
-const pids: number[] = [];
-
+let stage: Stage;
 before(async () => {
-  stage = await interopStage(cleanup, 'interop-psk');
+  stage = await Stage.create(cleanup, 'interop-psk');
 });
 after(() => cleanup.run());
 
 test('our initiator with a wrong PSK: charon refuses, no SA on either side', async () => {
-  const { link, ours, theirs } = stage;
-  const dir = join(stage.workDir, 'ours-initiates');
-  await mkdir(dir);
-  const capture = await Capture.start({ namespace: ours, iface: link.a.ifname, pcapFile: join(dir, 'ike.pcap'), logDir: dir });
-  const charon = await Charon.start(theirs, {
-    workDir: join(dir, 'charon'),
-    connections: [{ name: 'gw', localAddress: link.b.address, remoteAddress: link.a.address, proposals: [SUITE.strongswan], psk: 'charon-knows-this-one' }],
-  });
-  const daemon = await OurDaemon.start({
-    name: 'ours', workDir: dir, namespace: ours, listen: { address: link.a.address, port: 848 },
-    proposals: [SUITE.ours], psk: 'we-were-told-another', retransmitInitialMs: 200, retransmitTries: 2,
-    gateways: [{ name: 'charon', address: link.b.address, port: 500, initiate: true, phase1Doi: 'ipsec' }],
-  });
-  pids.push(capture.child.pid, daemon.pid, charon.pid);
+  const { link } = stage;
+  const scenario = await stage.scenario('ours-initiates');
+  const { capture } = scenario;
   try {
+    const charon = await scenario.charon({ proposals: [SUITE.strongswan], psk: 'charon-knows-this-one' });
+    const daemon = await scenario.ourDaemon({
+      listenPort: 848, proposals: [SUITE.ours], psk: 'we-were-told-another', retransmitInitialMs: 200, retransmitTries: 2,
+      gateway: { initiate: true, phase1Doi: 'ipsec' },
+    });
     // We retransmit message 5 until we give up; charon cannot decrypt it with its key and answers each
     // copy with an informational encrypted under that key, which we cannot read and drop.
     const counters = await daemon.waitForCounters((c) => (c['negotiationTimeouts'] ?? 0) > 0, 10_000, 'our negotiation to time out');
@@ -56,34 +46,24 @@ test('our initiator with a wrong PSK: charon refuses, no SA on either side', asy
     await capture.waitForFrames(`isakmp.exchangetype == 5 && ip.src == ${link.b.address}`, 3, 5000);
     await capture.stop();
     assert.deepEqual(await malformedGate(capture.pcapFile), []);
-    const fromUs = ((await fields(capture.pcapFile, ISAKMP_FIELDS)) as IsakmpRow[]).filter((r) => r['ip.src'] === link.a.address);
-    assert.ok(fromUs.every((r) => r['isakmp.exchangetype'] === '2'), 'we sent only Main Mode');
+    const fromUs = (await isakmpRows(capture.pcapFile)).filter((r) => r['ip.src'] === link.a.address);
+    assert.ok(fromUs.every((r) => r['isakmp.exchangetype'] === IKE_NUMBERS.exchange.identityProtection), 'we sent only Main Mode');
     // The gateway keeps initiating after a failure; the first negotiation's cookie picks out its frames.
     const first = fromUs.filter((r) => r['isakmp.ispi'] === fromUs[0]?.['isakmp.ispi']);
     assert.equal(first.filter(encrypted).length, 3, 'message 5 and its two retransmissions');
     assert.equal(new Set(first.filter(encrypted).map((r) => r['frame.len'])).size, 1, 'retransmitted as is');
   } finally {
-    await daemon.stop();
-    await charon.stop();
+    await scenario.end();
   }
 });
 
 test('charon initiator with a wrong PSK: we refuse with AUTHENTICATION-FAILED, no SA on either side', async () => {
-  const { link, ours, theirs } = stage;
-  const dir = join(stage.workDir, 'charon-initiates');
-  await mkdir(dir);
-  const capture = await Capture.start({ namespace: ours, iface: link.a.ifname, pcapFile: join(dir, 'ike.pcap'), logDir: dir });
-  const daemon = await OurDaemon.start({
-    name: 'ours', workDir: dir, namespace: ours, listen: { address: link.a.address, port: 500 },
-    proposals: [SUITE.ours], psk: 'we-know-this-one',
-    gateways: [{ name: 'charon', address: link.b.address, port: 500 }],
-  });
-  const charon = await Charon.start(theirs, {
-    workDir: join(dir, 'charon'),
-    connections: [{ name: 'gw', localAddress: link.b.address, remoteAddress: link.a.address, proposals: [SUITE.strongswan], psk: 'charon-was-told-another' }],
-  });
-  pids.push(capture.child.pid, daemon.pid, charon.pid);
+  const { link } = stage;
+  const scenario = await stage.scenario('charon-initiates');
+  const { capture } = scenario;
   try {
+    const daemon = await scenario.ourDaemon({ listenPort: 500, proposals: [SUITE.ours], psk: 'we-know-this-one' });
+    const charon = await scenario.charon({ proposals: [SUITE.strongswan], psk: 'charon-was-told-another' });
     await assert.rejects(charon.initiate('gw', 2), (e: unknown) => e instanceof CommandError && /not established/.test(e.stderr));
     const counters = await daemon.waitForCounters((c) => (c['authFailed'] ?? 0) > 0, 5000, 'authFailed');
     assert.equal(counters['authFailed'], 1);
@@ -97,23 +77,16 @@ test('charon initiator with a wrong PSK: we refuse with AUTHENTICATION-FAILED, n
     await capture.waitForFrames(`isakmp.notify.msgtype == ${AUTHENTICATION_FAILED}`, 1, 5000);
     await capture.stop();
     assert.deepEqual(await malformedGate(capture.pcapFile), []);
-    const fromUs = ((await fields(capture.pcapFile, ISAKMP_FIELDS)) as IsakmpRow[]).filter((r) => r['ip.src'] === link.a.address);
-    const refusal = fromUs.filter((r) => r['isakmp.exchangetype'] === '5');
+    const fromUs = (await isakmpRows(capture.pcapFile)).filter((r) => r['ip.src'] === link.a.address);
+    const refusal = fromUs.filter((r) => r['isakmp.exchangetype'] === IKE_NUMBERS.exchange.informational);
     assert.equal(refusal.length, 1, 'one refusal');
     assert.equal(encrypted(refusal[0]!), false, 'in clear: the peer has no key it could check it with');
-    assert.equal(refusal[0]!['isakmp.typepayload'], '11');
+    assert.equal(refusal[0]!['isakmp.typepayload'], IKE_NUMBERS.payload.notify);
     assert.equal(refusal[0]!['isakmp.notify.msgtype'], AUTHENTICATION_FAILED);
-    assert.ok(fromUs.filter((r) => r['isakmp.exchangetype'] === '2').every((r) => !encrypted(r)), 'no message 6');
+    assert.ok(fromUs.filter((r) => r['isakmp.exchangetype'] === IKE_NUMBERS.exchange.identityProtection).every((r) => !encrypted(r)), 'no message 6');
   } finally {
-    await charon.stop();
-    await daemon.stop();
+    await scenario.end();
   }
 });
 
-test('cleanup leaves no namespace or process behind', async () => {
-  const names = [stage.ours.name, stage.theirs.name];
-  await cleanup.run();
-  const { stdout } = await runCommand('ip', ['netns', 'list']);
-  for (const name of names) assert.ok(!stdout.includes(name), `${name} deleted`);
-  for (const pid of pids) assert.ok(!pidAlive(pid), `pid ${pid} stopped`);
-});
+test('cleanup leaves no namespace or process behind', () => stage.assertCleanupLeftNothing());

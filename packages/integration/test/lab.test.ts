@@ -6,8 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Cleanup } from '../src/cleanup.js';
-import { pidAlive, runCommand, stopPid, waitFor } from '../src/process.js';
+import { Cleanup, pidAlive, runCommand, stopPid, waitFor } from '../src/index.js';
 
 const root = resolve(import.meta.dirname, '../../../..');
 const labJson = join(root, '.lab/lab.json');

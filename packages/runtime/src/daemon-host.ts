@@ -9,7 +9,7 @@
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { systemRandom, type RandomSource } from '@gvpn/crypto';
-import { IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSa, type IkeSaStatus } from '@gvpn/ike';
+import { IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSaStatus } from '@gvpn/ike';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig } from './config.js';
 import type { DaemonConfig, IkeGatewayConfig } from './config-types.js';
@@ -133,15 +133,10 @@ export async function startDaemon(
 
   const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
   const transport = new UdpTransport({ log });
-  // The module is created after the engine it uses; IKE events reach it through this late binding.
+  // The module is created after the engine it uses; its IKE event handlers are copied in then. The engine
+  // looks handlers up on each event, so one the module lacks is counted there (e.g. phase2NoHandlerDropped).
   let module: RoleModule = {};
-  const ikeEvents: IkeEvents = {
-    saUp: (sa) => module.ikeEvents?.saUp?.(sa),
-    saDown: (sa, reason) => module.ikeEvents?.saDown?.(sa, reason),
-    peerDead: (gateway) => module.ikeEvents?.peerDead?.(gateway),
-    negotiationFailed: (gateway, reason) => module.ikeEvents?.negotiationFailed?.(gateway, reason),
-    phase2: (sa: IkeSa, datagram, now) => module.ikeEvents?.phase2?.(sa, datagram, now),
-  };
+  const ikeEvents: IkeEvents = {};
   const ike = new IkeEndpoint({
     local: system.listen,
     gateways: config.ike.gateways.map(gatewayPolicy),
@@ -165,6 +160,7 @@ export async function startDaemon(
     send: (bytes, to) => transport.send(bytes, to),
     rearm: () => timer.arm(),
   }) ?? {};
+  Object.assign(ikeEvents, module.ikeEvents);
   transport.onDatagram((bytes, from) => {
     const now = systemClock.now();
     if (module.preIke?.(bytes, from, now) !== true) ike.handleDatagram(bytes, from, now);
