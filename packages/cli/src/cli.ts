@@ -23,6 +23,7 @@ interface GlobalOptions {
   socket?: string;
   stateDir?: string;
   json?: boolean;
+  showKeys?: boolean;
 }
 
 /** Runs one `gvpn` invocation (`args` without node and script) and returns its exit code. */
@@ -33,15 +34,18 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
     .option('--socket <path>', 'control socket of the daemon')
     .option('--state-dir <dir>', 'state directory of the daemon (uses <dir>/control.sock)')
     .option('--json', 'print the raw data as JSON')
+    .option('--show-keys', 'include key material where a command has it (testing and debugging only)')
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
 
   for (const spec of COMMANDS) {
     const leaf = commandPath(program, spec.words).description(spec.description);
+    if (spec.argument) leaf.addArgument(new Argument(`<${spec.argument.name}>`, spec.argument.description));
     if (spec.verbosity) leaf.addArgument(new Argument('[verbosity]', 'how much to show').choices(['brief', 'detail']).default('brief'));
     leaf.action(async (...actionArgs: unknown[]) => {
+      const operand = spec.argument ? String(actionArgs.shift()) : undefined;
       const verbosity = (spec.verbosity ? actionArgs[0] : 'brief') as Verbosity;
-      exitCode = await execute(spec, verbosity, leaf.optsWithGlobals<GlobalOptions>(), io, request);
+      exitCode = await execute(spec, verbosity, leaf.optsWithGlobals<GlobalOptions>(), io, request, operand);
     });
   }
 
@@ -55,7 +59,7 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
   return exitCode;
 }
 
-async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalOptions, io: CliIo, request: Requester): Promise<number> {
+async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalOptions, io: CliIo, request: Requester, operand?: string): Promise<number> {
   const socketPath = globals.socket ?? (globals.stateDir === undefined ? undefined : join(globals.stateDir, 'control.sock'));
   if (socketPath === undefined) {
     io.stderr.write('gvpn: give --socket PATH or --state-dir DIR to name the daemon\n');
@@ -63,7 +67,11 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
   }
   let data: unknown;
   try {
-    data = await request(socketPath, spec.words, spec.verbosity ? { detail: verbosity === 'detail' } : {});
+    data = await request(socketPath, spec.words, {
+      ...(spec.verbosity ? { detail: verbosity === 'detail' } : {}),
+      ...(spec.argument && operand !== undefined ? { [spec.argument.option]: operand } : {}),
+      ...(globals.showKeys ? { showKeys: true } : {}),
+    });
   } catch (error) {
     if (!(error instanceof ControlError)) throw error;
     io.stderr.write(`gvpn: ${error.message}\n`);

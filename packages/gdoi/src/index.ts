@@ -13,3 +13,7 @@ export type { PushAccepted, PushCounter, PushDropped, PushOutcome, PushReceiverC
 export { ackKey, buildAck, verifyAck, GROUPKEY_PUSH_ACK, type AckResult } from './push-ack.js';
 export { GcksGroup } from './gcks-group.js';
 export { tryHeader } from './message.js';
+export * from './cluster-codec.js';
+export * from './cluster-state.js';
+export * from './cluster-init-exchange.js';
+export * from './cluster-update-exchange.js';

@@ -7,6 +7,7 @@ import { DOI, ExchangeType, HeaderFlags, NotifyType, PayloadType, ProtocolId, Wi
 import type { DeletePayload, Header, NotifyPayload } from '@gvpn/wire';
 import type { RandomSource } from '@gvpn/crypto';
 import { isZero, samePublicBytes, toHex } from './bytes.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import { DpdMonitor } from './dpd.js';
 import { openInformational, protectedInformational } from './informational.js';
 import { MainModeInitiator } from './main-mode-initiator.js';
@@ -51,17 +52,41 @@ function samePeer(a: Endpoint, b: Endpoint): boolean {
   return a.address === b.address && a.port === b.port;
 }
 
+/**
+ * The SAs that share a fate (INITIAL-CONTACT, DPD death, re-negotiation): those of one fixed gateway, or,
+ * for the dynamic gateway, those with one peer address (Main Mode PSK identifies a peer by address only).
+ */
+function peerKey(gateway: GatewayPolicy, peer: Endpoint): string {
+  return gateway.dynamic === true ? `d\0${gateway.name}\0${peer.address}` : `g\0${gateway.name}`;
+}
+
 export class IkeEndpoint {
   private readonly counters = new Counters();
   /** SAs by initiator cookie (hex); a list because two peers may pick the same cookie. */
   private readonly sas = new Map<string, IkeSa[]>();
+  /** Every SA, in creation order. */
+  private readonly all = new Set<IkeSa>();
+  /** SAs by `peerKey`. */
+  private readonly byPeer = new Map<string, Set<IkeSa>>();
+  /** Each SA's earliest timer as last computed; the heap holds it (and stale entries, skipped). */
+  private readonly scheduledAt = new Map<IkeSa, number>();
+  private readonly timers = new DeadlineHeap<IkeSa>();
+  /** SAs whose timers may have changed since they were last scheduled; rescheduled by `flush()`. */
+  private readonly dirty = new Set<IkeSa>();
   private readonly keepers = new Map<string, Keeper>();
+  private readonly fixedGateways: GatewayPolicy[];
+  private readonly dynamicGateway: GatewayPolicy | undefined;
   private halfOpen = 0;
   private started = false;
   private readonly junkLog: RateLimitedWarn;
 
   constructor(private readonly config: IkeEndpointConfig) {
     this.junkLog = new RateLimitedWarn(config.log, this.counters);
+    this.fixedGateways = config.gateways.filter((g) => g.dynamic !== true);
+    const dynamic = config.gateways.filter((g) => g.dynamic === true);
+    if (dynamic.length > 1) throw new Error(`at most one dynamic gateway (got ${dynamic.map((g) => g.name).join(', ')})`);
+    if (dynamic[0]?.initiate === true) throw new Error(`dynamic gateway ${dynamic[0].name} cannot initiate`);
+    this.dynamicGateway = dynamic[0];
   }
 
   // ---- public surface -------------------------------------------------------------------------------
@@ -74,38 +99,51 @@ export class IkeEndpoint {
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       this.drop('malformedDropped', now, from, e.code);
+    } finally {
+      this.flush();
     }
   }
 
   poll(now: number): void {
-    for (const sa of this.allSas()) {
-      if (this.table(sa) === undefined) continue; // removed earlier in this poll
+    // Only SAs with a timer due; an SA whose timers moved since its entry was pushed is checked anyway
+    // (pollSa does nothing before its deadlines) and rescheduled.
+    const due: IkeSa[] = [];
+    for (let top = this.timers.peek(); top !== undefined && top.at <= now; top = this.timers.peek()) {
+      this.timers.pop();
+      if (this.scheduledAt.get(top.item) !== top.at) continue; // stale entry
+      this.scheduledAt.delete(top.item);
+      due.push(top.item);
+    }
+    for (const sa of due) {
+      if (!this.all.has(sa)) continue; // removed earlier in this poll
+      this.dirty.add(sa);
       this.pollSa(sa, now);
     }
-    if (!this.started) return;
-    for (const gateway of this.config.gateways) {
-      const keeper = this.keepers.get(gateway.name);
-      if (keeper !== undefined && now >= keeper.retryAt && this.sasOf(gateway).length === 0) {
-        keeper.retryAt = Infinity;
-        this.initiate(gateway, now, true);
+    if (this.started) {
+      for (const gateway of this.fixedGateways) {
+        const keeper = this.keepers.get(gateway.name);
+        if (keeper !== undefined && now >= keeper.retryAt && this.idle(gateway)) {
+          keeper.retryAt = Infinity;
+          this.initiate(gateway, now, true);
+        }
       }
     }
+    this.flush();
   }
 
   nextDeadline(): number | undefined {
     let next = Infinity;
-    const halfOpenTimeout = this.config.options.halfOpenTimeoutMs ?? DEFAULT_HALF_OPEN_TIMEOUT_MS;
-    for (const sa of this.allSas()) {
-      if (sa.pending !== undefined) next = Math.min(next, sa.pending.nextAt);
-      if (!sa.established && sa.role === 'responder') next = Math.min(next, sa.createdAt + halfOpenTimeout);
-      if (sa.expiresAt !== undefined) next = Math.min(next, sa.expiresAt);
-      if (sa.rekeyAt !== undefined && !sa.rekeyStarted) next = Math.min(next, sa.rekeyAt);
-      next = Math.min(next, sa.dpd?.deadline() ?? Infinity);
+    for (let top = this.timers.peek(); top !== undefined; top = this.timers.peek()) {
+      if (this.scheduledAt.get(top.item) === top.at) {
+        next = top.at;
+        break;
+      }
+      this.timers.pop(); // stale
     }
     if (this.started) {
-      for (const gateway of this.config.gateways) {
+      for (const gateway of this.fixedGateways) {
         const keeper = this.keepers.get(gateway.name);
-        if (keeper !== undefined && this.sasOf(gateway).length === 0) next = Math.min(next, keeper.retryAt);
+        if (keeper !== undefined && this.idle(gateway)) next = Math.min(next, keeper.retryAt);
       }
     }
     return next === Infinity ? undefined : next;
@@ -114,11 +152,12 @@ export class IkeEndpoint {
   /** Brings up every `initiate: true` gateway and keeps it up. */
   start(now: number): void {
     this.started = true;
-    for (const gateway of this.config.gateways) {
+    for (const gateway of this.fixedGateways) {
       if (!gateway.initiate) continue;
       this.keepers.set(gateway.name, { failures: 0, retryAt: Infinity });
       if (this.sasOf(gateway).length === 0) this.initiate(gateway, now, true);
     }
+    this.flush();
   }
 
   /** Deletes every established SA towards its peer, forgets all state and timers. */
@@ -129,13 +168,17 @@ export class IkeEndpoint {
       if (sa.established) this.sendDelete(sa);
       this.remove(sa, 'stopped', now);
     }
+    this.timers.clear();
+    this.scheduledAt.clear();
+    this.dirty.clear();
   }
 
-  /** Starts a negotiation with a configured gateway now (e.g. an operator request). */
+  /** Starts a negotiation with a configured gateway now (e.g. an operator request); never a dynamic one. */
   initiateGateway(name: string, now: number): boolean {
-    const gateway = this.config.gateways.find((g) => g.name === name);
+    const gateway = this.fixedGateways.find((g) => g.name === name);
     if (gateway === undefined) return false;
     this.initiate(gateway, now, this.sasOf(gateway).length === 0);
+    this.flush();
     return true;
   }
 
@@ -146,6 +189,7 @@ export class IkeEndpoint {
       if (sa.established) this.sendDelete(sa);
       this.remove(sa, 'deleted-locally', now);
     }
+    this.flush();
     return victims.length;
   }
 
@@ -310,7 +354,7 @@ export class IkeEndpoint {
 
     const keeper = this.keepers.get(sa.gateway.name);
     if (keeper !== undefined) keeper.failures = 0;
-    const others = this.sasOf(sa.gateway).filter((o) => o !== sa);
+    const others = this.sasOfPeer(sa).filter((o) => o !== sa);
     if (initialContact) {
       // The peer restarted: whatever we still hold with it is stale (RFC 2407 §4.6.3.3).
       this.counters.add('initialContactReceived');
@@ -331,10 +375,11 @@ export class IkeEndpoint {
     sa.log.info({ reason }, 'IKE negotiation failed');
     this.remove(sa, undefined, now);
     // A failed re-negotiation: let the SA it was replacing try again later.
-    for (const old of this.sasOf(sa.gateway)) {
+    for (const old of this.sasOfPeer(sa)) {
       if (old.rekeyStarted) {
         old.rekeyStarted = false;
         old.rekeyAt = now + this.backoff(1);
+        this.dirty.add(old);
       }
     }
     const keeper = this.keepers.get(sa.gateway.name);
@@ -386,7 +431,7 @@ export class IkeEndpoint {
     sa.counters.datagramsIn++;
     sa.counters.informationalIn++;
     for (const payload of opened.payloads) {
-      if (this.table(sa) === undefined) return; // deleted by an earlier payload
+      if (!this.all.has(sa)) return; // deleted by an earlier payload
       if (payload.type === PayloadType.N) this.onNotify(sa, payload, now);
       else this.onDelete(sa, payload, now);
     }
@@ -418,7 +463,7 @@ export class IkeEndpoint {
       case NotifyType.InitialContact:
         if (!aboutThisSa) return this.drop('initialContactSpiMismatchDropped', now, sa.peer, 'INITIAL-CONTACT');
         this.counters.add('initialContactReceived');
-        for (const old of this.sasOf(sa.gateway)) if (old !== sa) this.remove(old, 'initial-contact', now);
+        for (const old of this.sasOfPeer(sa)) if (old !== sa) this.remove(old, 'initial-contact', now);
         return;
       default:
         if (n.notifyType < FIRST_STATUS_NOTIFY) {
@@ -505,7 +550,7 @@ export class IkeEndpoint {
   private peerDead(sa: IkeSa, now: number): void {
     this.counters.add('peersDead');
     sa.log.info({ threshold: sa.gateway.dpd?.threshold }, 'peer dead');
-    for (const other of this.sasOf(sa.gateway)) this.remove(other, 'dpd', now);
+    for (const other of this.sasOfPeer(sa)) this.remove(other, 'dpd', now);
     const keeper = this.keepers.get(sa.gateway.name);
     if (keeper !== undefined) keeper.retryAt = now + this.backoff(keeper.failures + 1);
     this.config.events?.peerDead?.(sa.gateway);
@@ -514,6 +559,7 @@ export class IkeEndpoint {
   // ---- helpers --------------------------------------------------------------------------------------
 
   private initiate(gateway: GatewayPolicy, now: number, initialContact: boolean): void {
+    if (gateway.dynamic === true) return; // responder only: there is no address to initiate to
     const proposals = usableProposals(gateway.proposals, this.config.options.allowLegacyGroups);
     if (proposals.length === 0) {
       // A configuration error (e.g. only legacy groups, not allowed); the config loader should catch it first.
@@ -578,6 +624,13 @@ export class IkeEndpoint {
     const rest = list.filter((s) => s !== sa);
     if (rest.length === 0) this.sas.delete(key);
     else this.sas.set(key, rest);
+    this.all.delete(sa);
+    const pk = peerKey(sa.gateway, sa.peer);
+    const group = this.byPeer.get(pk);
+    group?.delete(sa);
+    if (group?.size === 0) this.byPeer.delete(pk);
+    this.scheduledAt.delete(sa);
+    this.dirty.delete(sa);
     if (!sa.established && sa.role === 'responder') this.halfOpen--;
     sa.pending = undefined;
     if (sa.established) {
@@ -596,11 +649,49 @@ export class IkeEndpoint {
   private insert(sa: IkeSa): void {
     const key = toHex(sa.icookie);
     this.sas.set(key, [...(this.sas.get(key) ?? []), sa]);
+    this.all.add(sa);
+    const pk = peerKey(sa.gateway, sa.peer);
+    let group = this.byPeer.get(pk);
+    if (group === undefined) {
+      group = new Set();
+      this.byPeer.set(pk, group);
+    }
+    group.add(sa);
+    this.dirty.add(sa);
   }
 
-  private table(sa: IkeSa): IkeSa[] | undefined {
-    const list = this.sas.get(toHex(sa.icookie));
-    return list?.includes(sa) === true ? list : undefined;
+  /** The earliest time `poll` has something to do for this SA (Infinity: nothing). */
+  private deadlineOf(sa: IkeSa): number {
+    let next = Infinity;
+    if (sa.pending !== undefined) next = Math.min(next, sa.pending.nextAt);
+    if (!sa.established && sa.role === 'responder') {
+      next = Math.min(next, sa.createdAt + (this.config.options.halfOpenTimeoutMs ?? DEFAULT_HALF_OPEN_TIMEOUT_MS));
+    }
+    if (sa.expiresAt !== undefined) next = Math.min(next, sa.expiresAt);
+    if (sa.rekeyAt !== undefined && !sa.rekeyStarted) next = Math.min(next, sa.rekeyAt);
+    return Math.min(next, sa.dpd?.deadline() ?? Infinity);
+  }
+
+  /**
+   * Re-schedules every SA touched since the last call. Every public entry point ends here, and every
+   * SA whose timers a call can change is marked: the one a datagram was looked up for, new ones, the
+   * ones polled, and the older SAs a failed re-negotiation re-arms.
+   */
+  private flush(): void {
+    for (const sa of this.dirty) {
+      if (!this.all.has(sa)) continue;
+      const at = this.deadlineOf(sa);
+      if (at === Infinity) {
+        this.scheduledAt.delete(sa);
+      } else if (this.scheduledAt.get(sa) !== at) {
+        this.scheduledAt.set(sa, at);
+        this.timers.push(at, sa);
+      }
+    }
+    this.dirty.clear();
+    // Entries of removed or re-scheduled SAs are skipped when they surface, but until then they hold the
+    // SA: compact once they are the majority (amortised O(1) per push).
+    if (this.timers.size > 1024 && this.timers.size > 2 * this.scheduledAt.size) this.timers.rebuild(this.scheduledAt);
   }
 
   private candidates(icookie: Uint8Array): IkeSa[] {
@@ -610,22 +701,38 @@ export class IkeEndpoint {
   /** The SA a non-first message belongs to; an initiator still waiting for message 2 matches any rcookie. */
   private lookup(header: Header): IkeSa | undefined {
     const list = this.candidates(header.icookie);
-    return list.find((sa) => samePublicBytes(sa.rcookie, header.rcookie))
-      ?? list.find((sa) => sa.role === 'initiator' && isZero(sa.rcookie));
+    const sa = list.find((s) => samePublicBytes(s.rcookie, header.rcookie))
+      ?? list.find((s) => s.role === 'initiator' && isZero(s.rcookie));
+    if (sa !== undefined) this.dirty.add(sa); // whatever the datagram does may move its timers
+    return sa;
   }
 
   private allSas(): IkeSa[] {
-    return [...this.sas.values()].flat();
+    return [...this.all];
   }
 
+  /** The SAs of a fixed gateway. */
   private sasOf(gateway: GatewayPolicy): IkeSa[] {
-    return this.allSas().filter((sa) => sa.gateway === gateway);
+    return [...(this.byPeer.get(peerKey(gateway, gateway.peer)) ?? [])];
   }
 
-  /** PSK Main Mode can only choose the gateway (and key) by the peer's address (RFC 2409 §5.4). */
+  /** A fixed gateway with no SA at all. */
+  private idle(gateway: GatewayPolicy): boolean {
+    return !this.byPeer.has(peerKey(gateway, gateway.peer));
+  }
+
+  /** The SAs that share `sa`'s fate: same fixed gateway, or same dynamic gateway and peer address. */
+  private sasOfPeer(sa: IkeSa): IkeSa[] {
+    return [...(this.byPeer.get(peerKey(sa.gateway, sa.peer)) ?? [])];
+  }
+
+  /**
+   * PSK Main Mode can only choose the gateway (and key) by the peer's address (RFC 2409 §5.4): a fixed
+   * gateway with the exact address and port, then one with the address, then the dynamic gateway if any.
+   */
   private gatewayFor(from: Endpoint): GatewayPolicy | undefined {
-    const gateways = this.config.gateways;
-    return gateways.find((g) => samePeer(g.peer, from)) ?? gateways.find((g) => g.peer.address === from.address);
+    const gateways = this.fixedGateways;
+    return gateways.find((g) => samePeer(g.peer, from)) ?? gateways.find((g) => g.peer.address === from.address) ?? this.dynamicGateway;
   }
 
   private drop(counter: CounterName, now: number, from: Endpoint, detail: string): void {

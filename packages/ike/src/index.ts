@@ -7,6 +7,7 @@ export { COUNTER_NAMES } from './statistics.js';
 export type { CounterName } from './statistics.js';
 export { DPD_VENDOR_ID } from './main-mode.js';
 export { freshMessageId } from './informational.js';
+export { ANY_PEER } from './types.js';
 export type {
   DpdPolicy, DpdStatus, Endpoint, GatewayPolicy, IkeEncryption, IkeHash, IkeOptions, IkeProposal, IkeSaStatus,
   Logger, NegotiationFailure, SaDownReason, SaRole,

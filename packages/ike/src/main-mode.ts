@@ -43,6 +43,23 @@ export function hasDpdVendorId(payloads: readonly { payload: Payload }[]): boole
 
 /** Phase-1 identity: our IP address (the only identity PSK Main Mode can use), protocol and port 0. */
 export function identityPayload(address: string): IdPayload {
+  // Parsed once per address: the responder builds this for every message 6.
+  let data = identityData.get(address);
+  if (data === undefined) {
+    data = identityBytes(address);
+    if (identityData.size >= 256) identityData.clear(); // our own addresses: a handful, but stay bounded
+    identityData.set(address, data);
+  }
+  return { type: PayloadType.ID, idType: data.length === 4 ? IdType.Ipv4Addr : IdType.Ipv6Addr, protocolId: 0, port: 0, data };
+}
+
+const identityData = new Map<string, Uint8Array>();
+
+function identityBytes(address: string): Uint8Array {
+  return identityPayloadUncached(address).data;
+}
+
+function identityPayloadUncached(address: string): IdPayload {
   if (isIPv4(address)) {
     return { type: PayloadType.ID, idType: IdType.Ipv4Addr, protocolId: 0, port: 0, data: Uint8Array.from(address.split('.').map(Number)) };
   }

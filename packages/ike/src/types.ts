@@ -8,12 +8,17 @@ export interface Logger {
   trace(o: object, msg: string): void;
   error(o: object, msg: string): void;
   child(bindings: object): Logger;
+  /** pino's; when present, per-SA child loggers are only built for levels that will be written. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export interface Endpoint {
   address: string;
   port: number;
 }
+
+/** The `peer` of a dynamic gateway. */
+export const ANY_PEER: Readonly<Endpoint> = Object.freeze({ address: '*', port: 0 });
 
 export type IkeEncryption = 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
 export type IkeHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
@@ -35,7 +40,14 @@ export interface DpdPolicy {
 
 export interface GatewayPolicy {
   name: string;
+  /** The peer's address and port; ignored (use `ANY_PEER`) when `dynamic`. */
   peer: Endpoint;
+  /**
+   * Any peer: a responder-only gateway whose policy (PSK, proposals, DPD) serves every source address
+   * that no fixed gateway matches (exact address and port, then address). At most one per endpoint, never
+   * `initiate`. Its SAs record the actual peer; INITIAL-CONTACT and DPD act per peer address.
+   */
+  dynamic?: boolean;
   psk: Secret;
   /** Most preferred first. */
   proposals: IkeProposal[];

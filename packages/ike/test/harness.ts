@@ -59,6 +59,11 @@ export interface SideConfig {
   options?: Partial<IkeOptions>;
   doi?: 1 | 2;
   seed?: string;
+  /** Make this side's own gateway dynamic (any peer; `peer` is then ignored). */
+  dynamic?: boolean;
+  gatewayName?: string;
+  /** More gateways after the side's own one. */
+  extraGateways?: GatewayPolicy[];
 }
 
 export const A_ADDR: Endpoint = { address: '127.0.0.1', port: 50001 };
@@ -85,12 +90,13 @@ export class Net {
       phase2: (_sa, d) => side.phase2.push(d),
     };
     const gateway: GatewayPolicy = {
-      name: `to-${peer.address}`, peer, psk: new Secret(new TextEncoder().encode(cfg.psk ?? 'lab-secret')),
+      name: cfg.gatewayName ?? `to-${peer.address}`, peer, psk: new Secret(new TextEncoder().encode(cfg.psk ?? 'lab-secret')),
       proposals: cfg.proposals ?? [P_AES256_SHA256_G14], initiate: cfg.initiate ?? false,
       ...(cfg.dpd === undefined ? {} : { dpd: cfg.dpd }), ...(cfg.doi === undefined ? {} : { doi: cfg.doi }),
+      ...(cfg.dynamic === true ? { dynamic: true } : {}),
     };
     side.endpoint = new IkeEndpoint({
-      local: address, gateways: [gateway], options: { ...OPTIONS, ...cfg.options },
+      local: address, gateways: [gateway, ...(cfg.extraGateways ?? [])], options: { ...OPTIONS, ...cfg.options },
       random: seededRandom(cfg.seed ?? `seed-${name}`), log: memoryLogger(logs),
       send: (bytes, to) => {
         const d = { bytes: Uint8Array.from(bytes), from: address, to };

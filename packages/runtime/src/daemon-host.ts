@@ -9,10 +9,10 @@
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { systemRandom, type RandomSource } from '@gvpn/crypto';
-import { IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSaStatus } from '@gvpn/ike';
+import { ANY_PEER, IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSaStatus } from '@gvpn/ike';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig } from './config.js';
-import type { DaemonConfig, IkeGatewayConfig } from './config-types.js';
+import type { DaemonConfig, IkeDynamicGatewayConfig, IkeGatewayConfig } from './config-types.js';
 import { CONTROL_SOCKET_NAME, PID_FILE_NAME } from './control-protocol.js';
 import { ControlServer, type ControlHandler } from './control-server.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -55,6 +55,8 @@ export interface RoleModule {
   ikeEvents?: IkeEvents;
   /** Control commands, keyed by their words joined with one space. */
   handlers?: Record<string, ControlHandler>;
+  /** Sections added to `show security group-vpn ROLE statistics`, beside `ike` and `transport`. */
+  statisticsSections?(): Record<string, unknown>;
   nextDeadline?(): number | undefined;
   poll?(now: number): void;
   /** Called once the socket is bound and IKE has started. */
@@ -139,7 +141,7 @@ export async function startDaemon(
   const ikeEvents: IkeEvents = {};
   const ike = new IkeEndpoint({
     local: system.listen,
-    gateways: config.ike.gateways.map(gatewayPolicy),
+    gateways: [...config.ike.gateways, ...config.ike.dynamicGateways].map(gatewayPolicy),
     options: config.ike.options,
     random: systemRandom,
     log,
@@ -172,9 +174,13 @@ export async function startDaemon(
   const role = config.role;
   const handlers: Record<string, ControlHandler> = {
     [`show security group-vpn ${role} ike security-associations`]: () => ({
-      sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, config.ike.gateways.find((g) => g.name === sa.gateway))),
+      sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, [...config.ike.gateways, ...config.ike.dynamicGateways].find((g) => g.name === sa.gateway))),
     }),
-    [`show security group-vpn ${role} statistics`]: () => ({ ike: ike.statistics(), transport: { ...transport.stats } }),
+    [`show security group-vpn ${role} statistics`]: () => ({
+      ike: ike.statistics(),
+      ...module.statisticsSections?.(),
+      transport: { ...transport.stats },
+    }),
     'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
     ...module.handlers,
     'request system ping': () => ({
@@ -219,10 +225,11 @@ function earliest(a: number | undefined, b: number | undefined): number | undefi
   return b === undefined ? a : Math.min(a, b);
 }
 
-function gatewayPolicy(gateway: IkeGatewayConfig): GatewayPolicy {
+/** A dynamic gateway (`address: dynamic`) answers any peer no fixed gateway matches; it never initiates. */
+function gatewayPolicy(gateway: IkeGatewayConfig | IkeDynamicGatewayConfig): GatewayPolicy {
   return {
     name: gateway.name,
-    peer: gateway.remote,
+    ...(gateway.dynamic ? { peer: ANY_PEER, dynamic: true } : { peer: gateway.remote }),
     psk: gateway.policy.preSharedKey,
     proposals: gateway.policy.proposals.map((p) => ({
       encryption: p.encryptionAlgorithm,
@@ -230,14 +237,14 @@ function gatewayPolicy(gateway: IkeGatewayConfig): GatewayPolicy {
       dhGroup: p.dhGroup,
       lifetimeSeconds: p.lifetimeSeconds,
     })),
-    initiate: gateway.initiate,
+    initiate: gateway.dynamic ? false : gateway.initiate,
     doi: gateway.phase1Doi,
     ...(gateway.dpd.alwaysSend ? { dpd: { interval: gateway.dpd.intervalSeconds, threshold: gateway.dpd.threshold } } : {}),
   };
 }
 
 /** The IKE SA shape of docs/control-protocol.md. */
-function controlSa(sa: IkeSaStatus, gateway: IkeGatewayConfig | undefined) {
+function controlSa(sa: IkeSaStatus, gateway: IkeGatewayConfig | IkeDynamicGatewayConfig | undefined) {
   return {
     // Stable for the SA's life and unique in practice: the initiator cookie is 64 random bits.
     index: Number.parseInt(sa.icookie.slice(0, 7), 16),

@@ -1,0 +1,76 @@
+/**
+ * GROUPKEY-PUSH on the member's GDOI socket. A PUSH carries the KEK SPI in its cookies, not an IKE SA's,
+ * so it is taken here before IKE sees it (RoleModule.preIke): routed to the registration whose current KEK
+ * it names, accepted only from the key server that registered us (R-REG-2), then checked by that
+ * registration's `PushReceiver` (decrypt under the KEK, SEQ fresh, signature with the registration's key).
+ * The RFC 8263 ACK goes back to the PUSH's source. Every drop is counted; a dropped PUSH changes nothing.
+ */
+import { GROUPKEY_PUSH, type PushAccepted } from '@gvpn/gdoi';
+import type { Endpoint, Logger, RateLimitedLog } from '@gvpn/runtime';
+import type { GroupRegistration } from './registration.js';
+
+export const PUSH_ROUTER_COUNTER_NAMES = ['pushesReceived', 'noRegistrationDropped', 'wrongSourceDropped', 'acksSent'] as const;
+export type PushRouterCounter = (typeof PUSH_ROUTER_COUNTER_NAMES)[number];
+
+const HEADER_LENGTH = 28;
+const EXCHANGE_TYPE_OFFSET = 18;
+
+export interface PushHandlerOptions {
+  registrations: readonly GroupRegistration[];
+  send(bytes: Uint8Array, to: Endpoint): void;
+  log: Logger;
+  junkLog: RateLimitedLog;
+  /** An accepted PUSH: the agent applies it to the data plane and the registration's timers. */
+  onAccepted(registration: GroupRegistration, outcome: PushAccepted, now: number): void;
+}
+
+export function isPush(bytes: Uint8Array): boolean {
+  return bytes.length >= HEADER_LENGTH && bytes[EXCHANGE_TYPE_OFFSET] === GROUPKEY_PUSH;
+}
+
+export class PushHandler {
+  readonly counters = Object.fromEntries(PUSH_ROUTER_COUNTER_NAMES.map((n) => [n, 0])) as Record<PushRouterCounter, number>;
+  readonly #options: PushHandlerOptions;
+
+  constructor(options: PushHandlerOptions) {
+    this.#options = options;
+  }
+
+  /** Takes a GROUPKEY-PUSH datagram; returns false for anything else (IKE handles it). */
+  handle(bytes: Uint8Array, from: Endpoint, now: number): boolean {
+    if (!isPush(bytes)) return false;
+    this.counters.pushesReceived++;
+    const cookies = bytes.subarray(0, 16);
+    const registration = this.#options.registrations.find((r) => {
+      const spi = r.keys?.receiver.kek?.spi;
+      return spi !== undefined && Buffer.compare(spi, cookies) === 0;
+    });
+    if (registration?.keys === undefined) {
+      this.counters.noRegistrationDropped++;
+      this.#options.junkLog.warn({ from: from.address, kek: Buffer.from(cookies).toString('hex') }, 'GROUPKEY-PUSH for no KEK we hold dropped');
+      return true;
+    }
+    const server = registration.keys.result.server;
+    if (from.address !== server.address) {
+      this.counters.wrongSourceDropped++;
+      this.#options.junkLog.warn({ from: from.address, server: server.address, group: registration.name }, 'GROUPKEY-PUSH not from our key server dropped');
+      return true;
+    }
+    const outcome = registration.keys.receiver.handle(bytes);
+    if (outcome.ack !== undefined) {
+      this.#options.send(outcome.ack, from);
+      this.counters.acksSent++;
+    }
+    if (!outcome.accepted) {
+      this.#options.log.info({ group: registration.name, from: from.address, counter: outcome.counter, detail: outcome.detail }, 'GROUPKEY-PUSH dropped');
+      return true;
+    }
+    this.#options.log.info({
+      group: registration.name, seq: outcome.seq, newTeks: outcome.newTeks.map((t) => Buffer.from(t.spi).toString('hex')),
+      deletedTeks: outcome.deletedTeks.map((s) => Buffer.from(s).toString('hex')), newKek: outcome.newKek === undefined ? null : Buffer.from(outcome.newKek.spi).toString('hex'),
+      kekDeleted: outcome.kekDeleted, ack: outcome.ack !== undefined,
+    }, 'GROUPKEY-PUSH accepted');
+    this.#options.onAccepted(registration, outcome, now);
+    return true;
+  }
+}

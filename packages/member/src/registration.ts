@@ -1,0 +1,250 @@
+/**
+ * Registration of one group (`ipsec vpn NAME`) with its key servers, R-REG-4: try the gateway's server
+ * addresses in order; at each, bring up the IKE SA (Main Mode, `initiateGateway`) and run GROUPKEY-PULL
+ * over it; if that does not complete within `registration-timeout-seconds`, move to the next address;
+ * after the last, wait (1 s, 2 s, 4 s ... at most 60 s) and start again from the first.
+ *
+ * The keys of a registration (`keys`) outlive the attempt that produced them: a re-registration (keys
+ * near expiry without a rekey, an operator `clear`) runs a new attempt while the old keys keep working,
+ * and replaces them only when the new PULL completes.
+ */
+import type { RandomSource } from '@gvpn/crypto';
+import { PullInitiator, PushReceiver, PUSH_COUNTER_NAMES, type PullResult, type PushCounter } from '@gvpn/gdoi';
+import type { Header } from '@gvpn/wire';
+import type { IkeEndpoint, IkeSa } from '@gvpn/ike';
+import type { Endpoint, IkeGatewayConfig, Logger, MemberVpnConfig } from '@gvpn/runtime';
+
+const FIRST_ROUND_BACKOFF_MS = 1000;
+const MAX_ROUND_BACKOFF_MS = 60_000;
+
+export type AttemptState = 'connecting' | 'pulling' | 'waiting';
+
+type Attempt =
+  | { state: 'connecting' | 'pulling'; serverIndex: number; deadline: number; pull: PullInitiator | undefined; reason: string }
+  | { state: 'waiting'; retryAt: number; reason: string };
+
+export interface RegistrationKeys {
+  result: PullResult;
+  receiver: PushReceiver;
+  server: IkeGatewayConfig;
+  registeredAt: number;
+  kekInstalledAt: number;
+}
+
+export const REGISTRATION_COUNTER_NAMES = [
+  'registrationAttempts', 'registrations', 'reRegistrations', 'serverTimeouts', 'ikeFailures', 'pullFailures', 'failovers',
+  'rounds',
+] as const;
+export type RegistrationCounter = (typeof REGISTRATION_COUNTER_NAMES)[number];
+
+export interface GroupRegistrationOptions {
+  vpn: MemberVpnConfig;
+  ike: IkeEndpoint;
+  random: RandomSource;
+  send(bytes: Uint8Array, to: Endpoint): void;
+  log: Logger;
+  /** A PULL completed: `previous` is what it replaces (undefined for a first registration). */
+  onRegistered(keys: RegistrationKeys, previous: RegistrationKeys | undefined, now: number): void;
+}
+
+export class GroupRegistration {
+  readonly vpn: MemberVpnConfig;
+  keys: RegistrationKeys | undefined;
+  readonly counters = Object.fromEntries(REGISTRATION_COUNTER_NAMES.map((n) => [n, 0])) as Record<RegistrationCounter, number>;
+  /** PUSH counters of receivers that were replaced by a re-registration, so totals never go backwards. */
+  readonly #pastPush = Object.fromEntries(PUSH_COUNTER_NAMES.map((n) => [n, 0])) as Record<PushCounter, number>;
+  #attempt: Attempt | undefined;
+  #rounds = 0;
+  readonly #options: GroupRegistrationOptions;
+  readonly #log: Logger;
+
+  constructor(options: GroupRegistrationOptions) {
+    this.#options = options;
+    this.vpn = options.vpn;
+    this.#log = options.log.child({ group: options.vpn.name, groupId: options.vpn.groupId });
+  }
+
+  get name(): string {
+    return this.vpn.name;
+  }
+
+  get attemptState(): AttemptState | undefined {
+    return this.#attempt?.state;
+  }
+
+  /** The server currently tried (while connecting/pulling). */
+  get tryingServer(): IkeGatewayConfig | undefined {
+    const a = this.#attempt;
+    return a === undefined || a.state === 'waiting' ? undefined : this.vpn.gateway.servers[a.serverIndex];
+  }
+
+  /** First registration, or a re-registration that starts from the first server. */
+  start(now: number, reason = 'start'): void {
+    this.#rounds = 0;
+    this.#try(0, now, reason);
+  }
+
+  /** A new PULL while the current keys stay in use; starts with the server we are registered with. */
+  reRegister(now: number, reason: string): void {
+    if (this.#attempt !== undefined && this.#attempt.state !== 'waiting') return; // one attempt at a time
+    const current = this.keys === undefined ? -1 : this.vpn.gateway.servers.indexOf(this.keys.server);
+    this.#rounds = 0;
+    this.#try(Math.max(0, current), now, reason);
+  }
+
+  /** Forgets the keys (the caller clears the data plane) and registers again from the first server. */
+  reset(now: number, reason: string): void {
+    this.#abort(now, reason);
+    if (this.keys !== undefined) this.#retireReceiver(this.keys.receiver);
+    this.keys = undefined;
+    this.start(now, reason);
+  }
+
+  stop(now: number): void {
+    this.#abort(now, 'stopped');
+    this.#attempt = undefined;
+  }
+
+  pushCounters(): Record<PushCounter, number> {
+    const live = this.keys?.receiver.counters;
+    return Object.fromEntries(PUSH_COUNTER_NAMES.map((n) => [n, this.#pastPush[n] + (live?.[n] ?? 0)])) as Record<PushCounter, number>;
+  }
+
+  // ---- IKE and phase-2 events ------------------------------------------------------------------------
+
+  onSaUp(sa: IkeSa, now: number): void {
+    const a = this.#attempt;
+    if (a?.state !== 'connecting' || sa.gateway.name !== this.vpn.gateway.servers[a.serverIndex]?.name) return;
+    this.#startPull(sa, now);
+  }
+
+  onNegotiationFailed(gatewayName: string, reason: string, now: number): void {
+    const a = this.#attempt;
+    if (a?.state !== 'connecting' || gatewayName !== this.vpn.gateway.servers[a.serverIndex]?.name) return;
+    this.counters.ikeFailures++;
+    this.#next(now, `IKE negotiation failed: ${reason}`);
+  }
+
+  /** Returns true when the datagram belonged to our PULL. */
+  onPhase2(sa: IkeSa, datagram: Uint8Array, header: Header, now: number): boolean {
+    const a = this.#attempt;
+    if (a?.state !== 'pulling' || a.pull === undefined || header.messageId !== a.pull.messageId) return false;
+    if (sa.gateway.name !== this.vpn.gateway.servers[a.serverIndex]?.name) return false;
+    a.pull.handle(datagram, header, now);
+    this.#checkPull(now);
+    return true;
+  }
+
+  nextDeadline(): number | undefined {
+    const a = this.#attempt;
+    if (a === undefined) return undefined;
+    if (a.state === 'waiting') return a.retryAt;
+    const pull = a.pull?.nextDeadline();
+    return pull === undefined ? a.deadline : Math.min(pull, a.deadline);
+  }
+
+  poll(now: number): void {
+    const a = this.#attempt;
+    if (a === undefined) return;
+    if (a.state === 'waiting') {
+      if (now >= a.retryAt) this.#try(0, now, a.reason);
+      return;
+    }
+    a.pull?.poll(now);
+    if (this.#checkPull(now)) return;
+    if (now >= a.deadline) {
+      this.counters.serverTimeouts++;
+      this.#next(now, `no registration within ${this.vpn.registrationTimeoutSeconds} s`);
+    }
+  }
+
+  // ---- the attempt ------------------------------------------------------------------------------------
+
+  #try(index: number, now: number, reason: string): void {
+    const server = this.vpn.gateway.servers[index];
+    if (server === undefined) return;
+    this.counters.registrationAttempts++;
+    const deadline = now + this.vpn.registrationTimeoutSeconds * 1000;
+    this.#attempt = { state: 'connecting', serverIndex: index, deadline, pull: undefined, reason };
+    const sa = this.#options.ike.establishedSas().find((s) => s.gateway.name === server.name);
+    this.#log.info({ server: server.remote.address, port: server.remote.port, serverIndex: index, reason, ikeSaUp: sa !== undefined }, 'registration: trying key server');
+    if (sa !== undefined) this.#startPull(sa, now);
+    else this.#options.ike.initiateGateway(server.name, now);
+  }
+
+  #startPull(sa: IkeSa, now: number): void {
+    const a = this.#attempt;
+    if (a === undefined || a.state === 'waiting') return;
+    const pull = new PullInitiator({
+      sa, groupId: this.vpn.groupId, random: this.#options.random, send: this.#options.send, log: this.#log,
+      // Retransmit within the registration timeout: three tries spread over it.
+      retransmitInitialMs: Math.max(100, Math.floor((this.vpn.registrationTimeoutSeconds * 1000) / 4)),
+      retransmitTries: 3,
+    });
+    this.#attempt = { ...a, state: 'pulling', pull };
+    this.#log.debug({ server: sa.peer.address, messageId: pull.messageId }, 'registration: GROUPKEY-PULL started');
+    pull.start(now);
+  }
+
+  /** Acts on a finished PULL; true if the attempt ended. */
+  #checkPull(now: number): boolean {
+    const a = this.#attempt;
+    if (a?.state !== 'pulling' || a.pull === undefined) return false;
+    const pull = a.pull;
+    if (pull.state === 'failed') {
+      this.counters.pullFailures++;
+      this.#next(now, `GROUPKEY-PULL failed: ${pull.failure ?? 'unknown'}`);
+      return true;
+    }
+    if (pull.state !== 'done' || pull.result === undefined) return false;
+    const server = this.vpn.gateway.servers[a.serverIndex] as IkeGatewayConfig;
+    const previous = this.keys;
+    const receiver = new PushReceiver({ pull: pull.result, memberAddress: this.vpn.gateway.localAddress });
+    this.keys = { result: pull.result, receiver, server, registeredAt: now, kekInstalledAt: now };
+    if (previous !== undefined) {
+      this.#retireReceiver(previous.receiver);
+      this.counters.reRegistrations++;
+    }
+    this.counters.registrations++;
+    this.#attempt = undefined;
+    this.#rounds = 0;
+    this.#log.info({
+      server: server.remote.address, reason: a.reason, kek: pull.result.kek === undefined ? null : Buffer.from(pull.result.kek.spi).toString('hex'),
+      teks: pull.result.teks.map((t) => Buffer.from(t.spi).toString('hex')), seq: pull.result.seq ?? null,
+    }, 'registered with key server');
+    this.#options.onRegistered(this.keys, previous, now);
+    return true;
+  }
+
+  #next(now: number, why: string): void {
+    const a = this.#attempt;
+    if (a === undefined || a.state === 'waiting') return;
+    const failed = this.vpn.gateway.servers[a.serverIndex] as IkeGatewayConfig;
+    a.pull?.abort(why);
+    // Stop negotiating with (or leave) the server that did not register us; keep an SA we are registered over.
+    if (this.keys?.server !== failed) this.#options.ike.clearSas(now, failed.name);
+    this.#log.info({ server: failed.remote.address, serverIndex: a.serverIndex, why }, 'registration: key server did not register us');
+    const next = a.serverIndex + 1;
+    if (next < this.vpn.gateway.servers.length) {
+      this.counters.failovers++;
+      this.#try(next, now, a.reason);
+      return;
+    }
+    this.#rounds++;
+    this.counters.rounds++;
+    const waitMs = Math.min(MAX_ROUND_BACKOFF_MS, FIRST_ROUND_BACKOFF_MS * 2 ** (this.#rounds - 1));
+    this.#attempt = { state: 'waiting', retryAt: now + waitMs, reason: a.reason };
+    this.#log.warn({ servers: this.vpn.gateway.servers.length, round: this.#rounds, retryInMs: waitMs }, 'registration: no key server answered; backing off');
+  }
+
+  #abort(now: number, why: string): void {
+    const a = this.#attempt;
+    if (a !== undefined && a.state !== 'waiting') a.pull?.abort(why);
+    this.#attempt = undefined;
+    void now;
+  }
+
+  #retireReceiver(receiver: PushReceiver): void {
+    for (const n of PUSH_COUNTER_NAMES) this.#pastPush[n] += receiver.counters[n];
+  }
+}

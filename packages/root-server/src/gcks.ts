@@ -1,0 +1,226 @@
+/**
+ * The standalone key server (GCKS) as a `RoleModule` of the daemon host: GROUPKEY-PULL responder on the
+ * established IKE SAs of member gateways, registered members, rekey timers and unicast pushes with
+ * retransmission until RFC 8263 ACK, and the server's GDOI control commands.
+ *
+ * Wiring: IKE hands GROUPKEY-PULL datagrams of established SAs to `ikeEvents.phase2` -> PullResponder;
+ * ACKs (exchange 35, cookies = a KEK SPI, no IKE SA) reach `preIke` before IKE and never get to it.
+ * A configuration with `server-cluster` is served the same way for now (the cluster exchanges come later).
+ */
+import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter } from '@gvpn/gdoi';
+import type { IkeSa } from '@gvpn/ike';
+import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
+import { GroupState } from './group-state.js';
+import { GroupRekey } from './rekey.js';
+import { Registrations } from './registrations.js';
+import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
+import { kekView, registeredMembersView, tekViews } from './views.js';
+
+/** Exchange type of an RFC 8263 GROUPKEY-PUSH ACK, and its offset in the ISAKMP header. */
+const PUSH_ACK = 35;
+const EXCHANGE_TYPE_OFFSET = 18;
+const HEADER_LENGTH = 28;
+
+const PULL_DROPS: PullResponderCounter[] = [
+  'malformedDropped', 'decryptFailedDropped', 'invalidPayloadDropped', 'hashMismatchDropped',
+  'unexpectedMessageDropped', 'exchangesExpired', 'exchangeLimitDropped',
+];
+
+export interface Gcks extends RoleModule {
+  readonly groups: GroupState[];
+  readonly registrations: Registrations;
+  statistics(): GdoiCounters;
+}
+
+function groupOption(options: Record<string, unknown>): string {
+  const name = options.group;
+  if (typeof name !== 'string' || name === '') throw new ControlCommandError('BAD_REQUEST', 'give the group name (options.group)');
+  return name;
+}
+
+export function createGcks(ctx: RoleContext): Gcks {
+  const { config, clock } = ctx;
+  if (config.role !== 'server') throw new Error('the key server needs a server configuration');
+  const log = ctx.log.child({ component: 'gcks' });
+  const counters = emptyGdoiCounters();
+  const registrations = new Registrations();
+  const platformMaxMembers = config.system.platform.maxMembers ?? DEFAULT_PLATFORM_MAX_MEMBERS;
+  const started = clock.now();
+  if (config.server.clusterRole !== 'standalone') {
+    log.warn({ clusterRole: config.server.clusterRole }, 'server-cluster is not implemented yet: serving every group as a standalone key server');
+  }
+  const groups = config.server.groups.map((g) => new GroupState(g, config.system.listen, ctx.random, started));
+  const byId = new Map(groups.map((g) => [g.groupId, g]));
+  const byName = new Map(groups.map((g) => [g.name, g]));
+  const rekeys = new Map(groups.map((g) => [g.name, new GroupRekey(g, registrations, { send: ctx.send, log, counters })]));
+  const rekeyOf = (g: GroupState): GroupRekey => rekeys.get(g.name) as GroupRekey;
+
+  const responder = new PullResponder({
+    group: (groupId) => byId.get(groupId)?.snapshot(),
+    authorize: (sa, groupId, now) => authorize(sa, groupId, now),
+    commit: (sa, groupId, now) => commit(sa, groupId, now),
+    refusal: 'silent',
+    random: ctx.random,
+    send: ctx.send,
+    log,
+  });
+
+  /**
+   * The pull responder takes message 2's SA and message 4's KD from one snapshot made at message 1, but
+   * message 4's SEQ is the group's SEQ when message 4 is built. A rekey between messages 1 and 3 would hand
+   * out old keys with the new SEQ, and the member would then refuse the rekey push as a replay. So the
+   * group's key version is noted at message 1 (the first `authorize` of a pull) and a pull whose keys
+   * changed before message 3 is refused (silently: the member times out and pulls again). `authorize` is
+   * asked at message 1 and message 3 of each pull, and `commit` follows the second at once.
+   */
+  const pullVersions = new Map<string, { version: number; at: number }>();
+  const PULL_VERSION_TTL_MS = 30_000;
+
+  function authorize(sa: IkeSa, groupId: number, now: number): Authorization {
+    const result = authorizeMember({ group: (id) => byId.get(id), registrations, platformMaxMembers, counters, log }, sa, groupId);
+    const group = byId.get(groupId);
+    if (!result.ok || group === undefined) return result;
+    const key = `${hex(sa.icookie)}${hex(sa.rcookie)}:${groupId}`;
+    const seen = pullVersions.get(key);
+    if (seen === undefined || now - seen.at > PULL_VERSION_TTL_MS) {
+      if (pullVersions.size >= 4096) for (const [k, v] of pullVersions) if (now - v.at > PULL_VERSION_TTL_MS) pullVersions.delete(k);
+      pullVersions.set(key, { version: group.version, at: now });
+      return result;
+    }
+    pullVersions.delete(key);
+    if (seen.version === group.version) return result;
+    counters.refusedKeysChanged++;
+    log.info({ member: sa.peer.address, group: group.name }, 'pull refused: the group was rekeyed during it (the member will pull again)');
+    return { ok: false, reason: 'group rekeyed during the pull' };
+  }
+
+  function commit(sa: IkeSa, groupId: number, now: number): void {
+    const group = byId.get(groupId);
+    pullVersions.delete(`${hex(sa.icookie)}${hex(sa.rcookie)}:${groupId}`);
+    if (group === undefined) return;
+    const fresh = registrations.upsert({
+      group: group.name, groupId, address: sa.peer.address, endpoint: { ...sa.peer }, gateway: sa.gateway.name,
+      icookie: hex(sa.icookie), rcookie: hex(sa.rcookie), registeredAt: Date.now(), registeredAtMono: now,
+      lastAckedSeq: null, pendingSeq: null, pushesSent: 0, retransmissions: 0,
+    });
+    if (fresh) counters.newMembers++;
+    rekeyOf(group).registered(sa.peer.address, now);
+    log.info({ group: group.name, groupId, member: sa.peer.address, gateway: sa.gateway.name, members: registrations.count(group.name) }, 'member registered');
+  }
+
+  /** The group and KEK whose SPI an ACK's cookies name (the running push's, the current or the previous KEK). */
+  function ackTarget(bytes: Uint8Array): { group: GroupState; kek: Kek } | undefined {
+    const cookies = hex(bytes.subarray(0, 16));
+    for (const group of groups) {
+      if (!group.hasKek) continue;
+      const candidates = [rekeyOf(group).campaign?.ackKek, group.gcks.kek, group.gcks.previousKek];
+      const kek = candidates.find((k) => k !== undefined && !k.key.wiped && hex(k.spi) === cookies);
+      if (kek !== undefined) return { group, kek };
+    }
+    return undefined;
+  }
+
+  function handleAck(group: GroupState, kek: Kek, bytes: Uint8Array, from: Endpoint, now: number): void {
+    const result = verifyAck(kek, bytes);
+    if (!result.ok) {
+      counters.ackInvalid++;
+      log.debug({ group: group.name, from: from.address, reason: result.reason }, 'GROUPKEY-PUSH ACK dropped');
+      return;
+    }
+    counters.acksReceived++;
+    log.debug({ group: group.name, member: result.memberAddress, from: from.address, seq: result.seq }, 'push acknowledged');
+    rekeyOf(group).acked(result.memberAddress, result.seq, now);
+  }
+
+  function statistics(): GdoiCounters {
+    const r = responder.counters;
+    return {
+      ...counters,
+      pullsStarted: r.pullRequests,
+      registrations: r.registrations,
+      refusedUnknownGroup: r.unknownGroupRefused,
+      pullDropped: PULL_DROPS.reduce((sum, k) => sum + r[k], 0),
+      pullDuplicates: r.duplicateRequests,
+    };
+  }
+
+  const findGroup = (options: Record<string, unknown>): GroupState => {
+    const name = groupOption(options);
+    const group = byName.get(name);
+    if (group === undefined) throw new ControlCommandError('NOT_FOUND', `no group named ${name}`);
+    return group;
+  };
+
+  const operatorAction = (kind: 'tek-rekey' | 'delete-all'): ControlHandler => (opts) => {
+    const group = findGroup(opts);
+    const rekey = rekeyOf(group);
+    const queued = rekey.busy;
+    rekey.request(kind);
+    rekey.poll(clock.now());
+    ctx.rearm();
+    return {
+      group: group.name, groupId: group.groupId, action: kind, queued,
+      seq: group.gcks.seq(), spis: group.gcks.teks.map((t) => hex(t.spi)), kekSpi: group.hasKek ? hex(group.gcks.kek.spi) : null,
+    };
+  };
+
+  const handlers: Record<string, ControlHandler> = {
+    'show security group-vpn server kek security-associations': (opts) => {
+      const now = clock.now();
+      return { sas: groups.filter((g) => g.hasKek).map((g) => kekView(g, rekeyOf(g), now, opts.showKeys === true)) };
+    },
+    'show security group-vpn server ipsec security-associations': (opts) => {
+      const now = clock.now();
+      return { sas: groups.flatMap((g) => tekViews(g, now, opts.showKeys === true)) };
+    },
+    'show security group-vpn server registered-members': () => registeredMembersView(groups, registrations, platformMaxMembers),
+    'request security group-vpn server rekey group': operatorAction('tek-rekey'),
+    'clear security group-vpn server group': operatorAction('delete-all'),
+  };
+
+  return {
+    groups,
+    registrations,
+    statistics,
+    statisticsSections: () => ({ gdoi: statistics() }),
+    handlers,
+    ikeEvents: {
+      phase2: (sa, datagram, now) => {
+        const header = tryHeader(datagram);
+        if (header !== undefined) responder.handle(sa, datagram, header, now);
+      },
+      saDown: (sa) => {
+        responder.forgetSa(sa);
+        const prefix = `${hex(sa.icookie)}${hex(sa.rcookie)}:`;
+        for (const k of pullVersions.keys()) if (k.startsWith(prefix)) pullVersions.delete(k);
+      },
+    },
+    // Only an ACK naming one of our KEKs is taken; anything else goes on to IKE, which counts its drops.
+    preIke: (bytes, from, now) => {
+      if (bytes.length < HEADER_LENGTH || bytes[EXCHANGE_TYPE_OFFSET] !== PUSH_ACK) return false;
+      const target = ackTarget(bytes);
+      if (target === undefined) return false;
+      handleAck(target.group, target.kek, bytes, from, now);
+      return true;
+    },
+    nextDeadline: () => {
+      let min = responder.nextDeadline();
+      for (const g of groups) {
+        const d = rekeyOf(g).nextDeadline();
+        if (d !== undefined && (min === undefined || d < min)) min = d;
+      }
+      return min;
+    },
+    poll: (now) => {
+      responder.poll(now);
+      for (const g of groups) rekeyOf(g).poll(now);
+    },
+    start: (now) => {
+      log.info({
+        groups: groups.map((g) => ({ name: g.name, groupId: g.groupId, kek: g.hasKek, teks: g.gcks.teks.length })),
+        platformMaxMembers, started: now,
+      }, 'key server started');
+    },
+  };
+}

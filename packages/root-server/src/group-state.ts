@@ -1,0 +1,149 @@
+/**
+ * One configured group as the key server holds it: the `@gvpn/gdoi` GcksGroup (policy, KEK with its RSA
+ * signing key, TEKs, SEQ) built from `ServerGroupConfig`, plus what the daemon needs around it: when the
+ * current KEK and TEKs were made, and the replaced TEKs kept until their deactivation delay has passed.
+ *
+ * Mapping of the configuration to the gdoi `GroupPolicy`:
+ * - `group-id` -> groupId (ID_KEY_ID, big-endian as RFC 6407 says).
+ * - `server-member-communication` -> KEK: `encryption-algorithm` -> cipher, `lifetime-seconds`,
+ *   `sig-hash-algorithm`; RSA-2048 (RFC 6407 §6); RFC 8263 ACKs always requested (REKEY_ACK_KEK_SHA256),
+ *   since retransmission stops on ACK. The SAK's push source is this daemon's `system.listen`; pushes are
+ *   unicast to each member's IKE address, so the SAK's push destination is 0.0.0.0 with the listen port.
+ *   Without `server-member-communication` the group has no KEK: pulls carry TEKs only and nothing is pushed
+ *   (the GcksGroup still holds an internal KEK, never shown or sent; its RSA key is 1024 bits to save time).
+ * - each `ipsec-sa` -> one TEK: proposal cipher (`aes-128-gcm` -> `aes-gcm-128` etc.), integrity
+ *   `hmac-sha-256-128` for CBC, selectors and protocol from `match-policy`, TEK lifetime from the proposal,
+ *   anti-replay window from `anti-replay-time-window` (none with `no-anti-replay`).
+ * - ATD = `activation-time-delay`. The configuration has no deactivation delay (Junos has none to set), so
+ *   it is derived (DERIVED, see `deactivationDelaySeconds`): ATD plus the time a push may take to reach every
+ *   member (retransmission-period x (number-of-retransmission + 1)), so no member drops an old TEK before
+ *   every sender can have switched to the new one.
+ */
+import type { RandomSource } from '@gvpn/crypto';
+import { GcksGroup, hex, type GroupPolicy, type GroupSnapshot, type Kek, type Tek, type TekCipher, type TekPolicy } from '@gvpn/gdoi';
+import type { Endpoint, GroupIpsecSaConfig, ServerGroupConfig, TekEncryptionAlgorithm } from '@gvpn/runtime';
+
+const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
+  'aes-128-cbc': 'aes-128-cbc',
+  'aes-192-cbc': 'aes-192-cbc',
+  'aes-256-cbc': 'aes-256-cbc',
+  'aes-128-gcm': 'aes-gcm-128',
+  'aes-256-gcm': 'aes-gcm-256',
+};
+
+/** RSA modulus of the push signature key (RFC 6407 §6: 2048 at least). */
+export const RSA_BITS = 2048;
+
+/** The derived deactivation time delay (DTD), in seconds; see the file comment. */
+export function deactivationDelaySeconds(config: ServerGroupConfig): number {
+  const smc = config.serverMemberCommunication;
+  const pushWindow = smc === null ? 0 : smc.retransmissionPeriodSeconds * (smc.numberOfRetransmission + 1);
+  return Math.min(0xffff, config.activationTimeDelaySeconds + pushWindow);
+}
+
+function tekPolicy(sa: GroupIpsecSaConfig, config: ServerGroupConfig): TekPolicy {
+  const cipher = TEK_CIPHER[sa.proposal.encryptionAlgorithm];
+  const gcm = cipher === 'aes-gcm-128' || cipher === 'aes-gcm-256';
+  const m = sa.matchPolicy;
+  return {
+    name: sa.name,
+    cipher,
+    ...(gcm ? {} : { integrity: sa.proposal.authenticationAlgorithm ?? 'hmac-sha-256-128' }),
+    protocol: m.protocol,
+    source: { prefix: m.source, port: m.sourcePort },
+    destination: { prefix: m.destination, port: m.destinationPort },
+    lifetimeSeconds: sa.proposal.lifetimeSeconds,
+    ...(config.noAntiReplay || config.antiReplayTimeWindowSeconds === null ? {} : { antiReplayWindowSeconds: config.antiReplayTimeWindowSeconds }),
+  };
+}
+
+/** The gdoi policy of a configured group, pushes coming from `listen`. */
+export function groupPolicy(config: ServerGroupConfig, listen: Endpoint): GroupPolicy {
+  const smc = config.serverMemberCommunication;
+  return {
+    groupId: config.groupId,
+    kek: {
+      cipher: smc?.encryptionAlgorithm ?? 'aes-128-cbc',
+      lifetimeSeconds: smc?.lifetimeSeconds ?? 3600,
+      sigHash: smc?.sigHashAlgorithm ?? 'sha256',
+      rsaBits: smc === null ? 1024 : RSA_BITS,
+      ackRequested: true,
+      pushSource: { address: listen.address, port: listen.port },
+      pushDestination: { address: '0.0.0.0', port: listen.port },
+    },
+    teks: config.ipsecSas.map((sa) => tekPolicy(sa, config)),
+    activationDelaySeconds: config.activationTimeDelaySeconds,
+    deactivationDelaySeconds: deactivationDelaySeconds(config),
+  };
+}
+
+/** A TEK replaced by a rekey, kept (and shown) until its deactivation delay has passed. */
+export interface RetiredTek {
+  tek: Tek;
+  createdAt: number;
+  removeAt: number;
+}
+
+export class GroupState {
+  readonly gcks: GcksGroup;
+  readonly hasKek: boolean;
+  kekCreatedAt: number;
+  teksCreatedAt: number;
+  retired: RetiredTek[] = [];
+  /** Bumped whenever the keys a pull hands out change. */
+  version = 0;
+
+  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number) {
+    this.gcks = new GcksGroup(groupPolicy(config, listen), random);
+    this.hasKek = config.serverMemberCommunication !== null;
+    this.kekCreatedAt = now;
+    this.teksCreatedAt = now;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get groupId(): number {
+    return this.config.groupId;
+  }
+
+  /** What the pull responder hands out: no KEK (and SEQ) for a group without server-member-communication. */
+  snapshot(): GroupSnapshot {
+    const gcks = this.gcks;
+    const hasKek = this.hasKek;
+    return {
+      policy: gcks.policy,
+      get kek(): Kek | undefined { return hasKek ? gcks.kek : undefined; },
+      get teks(): readonly Tek[] { return gcks.teks; },
+      seq: () => gcks.seq(),
+    };
+  }
+
+  /** The shortest TEK lifetime: every TEK of the group is rekeyed together. */
+  tekLifetimeMs(): number {
+    return Math.min(...this.gcks.policy.teks.map((t) => t.lifetimeSeconds)) * 1000;
+  }
+
+  kekLifetimeMs(): number {
+    return this.gcks.policy.kek.lifetimeSeconds * 1000;
+  }
+
+  /** Drops retired TEKs whose deactivation delay has passed; returns their SPIs (hex). */
+  expireRetired(now: number): string[] {
+    const gone = this.retired.filter((r) => r.removeAt <= now);
+    if (gone.length === 0) return [];
+    this.retired = this.retired.filter((r) => r.removeAt > now);
+    for (const r of gone) {
+      r.tek.encKey.wipe();
+      r.tek.authKey?.wipe();
+    }
+    return gone.map((r) => hex(r.tek.spi));
+  }
+
+  nextRetiredDeadline(): number | undefined {
+    let min: number | undefined;
+    for (const r of this.retired) if (min === undefined || r.removeAt < min) min = r.removeAt;
+    return min;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Registered members, per group. A member is known by its address within a group: a second pull from the
+ * same address replaces its entry (it now holds the current keys), it does not add a member. Pushes go to
+ * the IKE endpoint (address and port) the member registered from.
+ *
+ * A member leaves the list when a push's retransmission budget is spent without an ACK (rekey.ts): it
+ * missed keys and will have to pull again; this also frees its place under `member-threshold`.
+ */
+import { formatEndpoint, type Endpoint } from '@gvpn/runtime';
+
+export interface Registration {
+  group: string;
+  groupId: number;
+  address: string;
+  /** Where pushes go: the member's IKE address and port. */
+  endpoint: Endpoint;
+  /** The IKE gateway it authenticated through. */
+  gateway: string;
+  /** IKE SA cookies of the registration (hex). */
+  icookie: string;
+  rcookie: string;
+  /** Epoch ms (display) and monotonic ms (timers). */
+  registeredAt: number;
+  registeredAtMono: number;
+  /** Highest SEQ the member acknowledged (RFC 8263), or null. */
+  lastAckedSeq: number | null;
+  /** SEQ of the push awaiting this member's ACK, or null. */
+  pendingSeq: number | null;
+  pushesSent: number;
+  retransmissions: number;
+}
+
+export class Registrations {
+  readonly #byGroup = new Map<string, Map<string, Registration>>();
+  #total = 0;
+
+  get total(): number {
+    return this.#total;
+  }
+
+  count(group: string): number {
+    return this.#byGroup.get(group)?.size ?? 0;
+  }
+
+  get(group: string, address: string): Registration | undefined {
+    return this.#byGroup.get(group)?.get(address);
+  }
+
+  members(group: string): Registration[] {
+    return [...(this.#byGroup.get(group)?.values() ?? [])];
+  }
+
+  /** Adds or replaces the member's entry; returns true when it is a new member. */
+  upsert(r: Registration): boolean {
+    let members = this.#byGroup.get(r.group);
+    if (members === undefined) this.#byGroup.set(r.group, (members = new Map()));
+    const fresh = !members.has(r.address);
+    members.set(r.address, r);
+    if (fresh) this.#total++;
+    return fresh;
+  }
+
+  remove(group: string, address: string): boolean {
+    const members = this.#byGroup.get(group);
+    if (members?.delete(address) !== true) return false;
+    this.#total--;
+    return true;
+  }
+
+  clearGroup(group: string): number {
+    const n = this.count(group);
+    this.#byGroup.delete(group);
+    this.#total -= n;
+    return n;
+  }
+}
+
+export function describeMember(r: Registration): string {
+  return `${r.address} (${formatEndpoint(r.endpoint)}, gateway ${r.gateway})`;
+}
