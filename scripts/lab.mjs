@@ -20,7 +20,8 @@ function loadTopology(name) {
   return topo.nodes.map((n) => {
     const configPath = join(dir, n.config);
     const config = YAML.parse(readFileSync(configPath, 'utf8'));
-    return { ...n, configPath, stateDir: resolve(dir, config.system['state-directory']) };
+    const member = config.security?.['group-vpn']?.member;
+    return { ...n, configPath, stateDir: resolve(dir, config.system['state-directory']), hasGroups: member?.ipsec?.vpn !== undefined };
   });
 }
 
@@ -57,6 +58,17 @@ function cli(node, words, { json = false } = {}) {
 
 function roleOf(node) { return node.daemon === 'member' ? 'member' : 'server'; }
 
+function json(node, words) {
+  const r = cli(node, words, { json: true });
+  return r.ok ? JSON.parse(r.out) : undefined;
+}
+
+// Commands the summary and `show` run, per role: the operator's verification commands.
+const SHOW_COMMANDS = {
+  server: [['ike', 'security-associations'], ['kek', 'security-associations'], ['ipsec', 'security-associations'], ['registered-members']],
+  member: [['kek', 'security-associations'], ['ipsec', 'security-associations'], ['ipsec', 'statistics']],
+};
+
 async function waitUntil(what, check, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -67,13 +79,20 @@ async function waitUntil(what, check, timeoutMs) {
 }
 
 function ikeUp(node) {
-  const r = cli(node, ['show', 'security', 'group-vpn', roleOf(node), 'ike', 'security-associations'], { json: true });
-  if (!r.ok) return false;
-  return JSON.parse(r.out).sas.some((sa) => sa.state === 'UP');
+  return json(node, ['show', 'security', 'group-vpn', roleOf(node), 'ike', 'security-associations'])?.sas.some((sa) => sa.state === 'UP') ?? false;
+}
+
+/** Up: a server holds an IKE SA; a member with groups holds TEKs and has received probes from its peers. */
+function nodeUp(node) {
+  if (!ikeUp(node)) return false;
+  if (roleOf(node) === 'server' || !node.hasGroups) return true;
+  const teks = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'security-associations'])?.sas ?? [];
+  const probe = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'statistics'])?.probe;
+  return teks.length > 0 && (probe?.received ?? 0) > 0;
 }
 
 async function up() {
-  const topology = args[0] ?? 'demo';
+  const topology = args[0] ?? 'gdoi';
   if (existsSync(join(labDir, 'lab.json'))) {
     const running = saved().nodes.filter((n) => alive(n.pid));
     if (running.length) fail(`a lab is already running (${running.map((n) => n.name).join(', ')}); run ./scripts/lab down first`);
@@ -85,18 +104,43 @@ async function up() {
   writeFileSync(join(labDir, 'lab.json'), JSON.stringify({ topology, nodes: started }, null, 2));
   console.log(`lab: started ${started.map((n) => `${n.name} (pid ${n.pid})`).join(', ')}`);
   for (const node of started) {
-    await waitUntil(`${node.name} to bring its IKE SA up`, () => {
+    await waitUntil(`${node.name} to come up`, () => {
       if (!alive(node.pid)) fail(`${node.name} exited; see .lab/logs/${node.name}.log`);
-      return ikeUp(node);
+      return nodeUp(node);
     }, 30_000);
   }
   console.log('lab: every node is up\n');
-  show(started);
+  summary(started);
+  console.log('\nMore: ./scripts/lab show (every verification command), ./scripts/lab cli NODE COMMAND..., ./scripts/lab down');
+}
+
+/** One line per node: what an operator checks first. */
+function summary(nodes) {
+  const rows = [['node', 'daemon', 'pid', 'IKE SAs up', 'KEK SPI', 'TEK SPIs', 'members / probes sent-received']];
+  for (const node of nodes) {
+    const role = roleOf(node);
+    const ike = json(node, ['show', 'security', 'group-vpn', role, 'ike', 'security-associations'])?.sas ?? [];
+    const kek = json(node, ['show', 'security', 'group-vpn', role, 'kek', 'security-associations'])?.sas ?? [];
+    const tek = json(node, ['show', 'security', 'group-vpn', role, 'ipsec', 'security-associations'])?.sas ?? [];
+    let last = '';
+    if (role === 'server') {
+      const groups = json(node, ['show', 'security', 'group-vpn', 'server', 'registered-members'])?.groups ?? [];
+      last = `${groups.reduce((n, g) => n + g.members.length, 0)} registered`;
+    } else {
+      const probe = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'statistics'])?.probe;
+      last = probe === undefined ? '' : `${probe.sent}-${probe.received}`;
+    }
+    rows.push([node.name, node.daemon, String(node.pid), String(ike.filter((sa) => sa.state === 'UP').length),
+      kek.map((k) => k.spi.slice(0, 8)).join(',') || '-', tek.map((t) => t.spi).join(',') || '-', last]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 }
 
 function show(nodes = saved().nodes) {
   for (const node of nodes) {
-    for (const cmd of [['ike', 'security-associations'], ['statistics']]) {
+    const commands = node.hasGroups === false && roleOf(node) === 'member' ? [] : SHOW_COMMANDS[roleOf(node)];
+    for (const cmd of [...commands, ...(roleOf(node) === 'server' ? [['statistics']] : [])]) {
       const words = ['show', 'security', 'group-vpn', roleOf(node), ...cmd];
       console.log(`${node.name}> ${words.join(' ')}`);
       const r = cli(node, words);

@@ -11,12 +11,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Capture, Cleanup, ManagedProcess, ROOT_SERVER_MAIN, assertIntegrationRequirements, runCommand, stopPid, waitFor, workDirectory,
-} from '@gvpn/integration';
-import { controlRequest } from '@gvpn/runtime';
+import { Capture, Cleanup, assertIntegrationRequirements, runCommand, waitFor, workDirectory } from '@gvpn/integration';
+import { RootServerDaemon } from './daemons.js';
 import { MemberDaemon, type MemberSpec, type MemberStatistics } from './harness.js';
 
 const SERVER = '127.0.8.31';
@@ -31,7 +28,7 @@ const M = [
 ] as const;
 const KEK_LIFETIME_SECONDS = 14;
 
-function serverConfig(): string {
+function serverConfig() {
   const tree = {
     system: {
       'host-name': 'gcks', platform: 'vsrx', listen: { address: SERVER, port: 848 }, 'state-directory': 'gcks-state',
@@ -74,7 +71,7 @@ function serverConfig(): string {
       },
     },
   };
-  return `${JSON.stringify(tree, null, 2)}\n`;
+  return tree;
 }
 
 interface ServerKek { spi: string; seq: number; keys?: { encryptionKey: string } }
@@ -84,11 +81,10 @@ describe('root-server (standalone GCKS) and four member daemons', () => {
   const cleanup = new Cleanup();
   const members: MemberDaemon[] = [];
   let workDir: string;
-  let serverSocket: string;
+  let gcks: RootServerDaemon;
   after(() => cleanup.run());
 
-  const server = (words: string[], options: Record<string, unknown> = {}): Promise<unknown> =>
-    controlRequest(serverSocket, words, { options });
+  const server = (words: string[], options: Record<string, unknown> = {}): Promise<unknown> => gcks.request(words, options);
   const serverKek = async (): Promise<ServerKek> =>
     ((await server(['show', 'security', 'group-vpn', 'server', 'kek', 'security-associations'], { showKeys: true })) as { sas: ServerKek[] }).sas[0]!;
   const serverTeks = async (): Promise<ServerTek[]> =>
@@ -97,18 +93,8 @@ describe('root-server (standalone GCKS) and four member daemons', () => {
   before(async () => {
     await assertIntegrationRequirements();
     workDir = await workDirectory(cleanup, 'member-e2e');
-    const file = join(workDir, 'gcks.yaml');
-    await writeFile(file, serverConfig());
-    const child = ManagedProcess.start('gcks', process.execPath, [ROOT_SERVER_MAIN, '--config', file], { logDir: workDir });
-    cleanup.defer('root-server', async () => {
-      if (child.running) await stopPid(child.pid);
-      await child.exited;
-    });
-    serverSocket = join(workDir, 'gcks-state', 'control.sock');
-    await waitFor(async () => {
-      if (!child.running) throw new Error(`root-server exited at start: ${child.stderr()}${child.stdout()}`);
-      return server(['request', 'system', 'ping']).then(() => true, () => false);
-    }, 10_000, 'root-server control socket');
+    gcks = await RootServerDaemon.start('gcks', serverConfig(), workDir);
+    cleanup.defer('root-server', () => gcks.stop());
     for (const m of M) {
       const spec: MemberSpec = {
         name: m.name, address: m.address, platform: m.platform, servers: [...m.servers], psk: PSK, groupId: 1, memberId: m.memberId,
