@@ -1,0 +1,68 @@
+/**
+ * GDOI registrations per second of the real root-server daemon (standalone GCKS, one core), groups 14 and 19.
+ *   ./scripts/bench register [--members N] [--concurrency C]      (default N = 4000, C = 64)
+ * Per group: a fresh daemon (bench/gcks-loadgen-host.ts: one group behind an `address: dynamic` gateway) pinned to
+ * core 0; bench/gdoi-loadgen.ts in its own process on core 1 simulating N members, one loopback address
+ * and socket each, at most C registering at a time; each does Main Mode + GROUPKEY-PULL (the engine's own
+ * code; the generator reuses a small pool of DH key pairs, see that file).
+ * Figures: registrations/s and p50/p99 latency (Main Mode message 1 to pull message 4 verified) from the
+ * generator's clock; server CPU (utime+stime from /proc/PID/stat) from before the first registration to the
+ * last, per registration; server RSS growth over the run / N; the daemon's own `registrations` counter.
+ * Default N stays under 4096: the daemon's pull responder keeps each completed pull for 30 s and counts it
+ * against its bound of 4096 pending pulls, so beyond that registrations are capped near 4096 / 30 s = 136/s
+ * (pullDropped in the output; reported as a daemon issue). `--members 10000` shows it (about 75 s per group).
+ * Ends with one `RESULT ...` line.
+ */
+import { Cleanup, workDirectory } from '../src/index.js';
+import { GROUP, PSK, cpuMs, hasTaskset, option, rssKb, startGcks, startLoadgen, udpRcvbufErrors } from './gcks-loadgen-host.js';
+
+const N = Number(option('members') ?? 4000);
+const CONCURRENCY = Number(option('concurrency') ?? 64);
+if (!Number.isInteger(N) || N < 1 || N > 10_000) throw new Error('--members: 1..10000 (the daemon\'s platform maximum without a published figure)');
+
+interface Run { perS: number; p50: number; p99: number; cpuPerReg: number; rssPerMember: number }
+
+async function run(group: 14 | 19): Promise<Run> {
+  const cleanup = new Cleanup();
+  try {
+    const dir = await workDirectory(cleanup, `bench-register-${group}`);
+    const server = { address: `127.0.60.${group}`, port: 848 };
+    const gcks = await startGcks(cleanup, dir, server.address, group);
+    const rss0 = rssKb(gcks.pid);
+    const gen = startLoadgen(cleanup, dir, 'loadgen', { server, psk: PSK, groupId: GROUP.id, dhGroup: group, members: N, concurrency: CONCURRENCY }, gcks);
+    // The generator binds its N sockets first (the daemon is idle meanwhile), so CPU from here on is registration work.
+    const c0 = cpuMs(gcks.pid);
+    const drops0 = udpRcvbufErrors();
+    const done = await gen.line('registered', 170_000);
+    const c1 = cpuMs(gcks.pid);
+    const drops = udpRcvbufErrors() - drops0;
+    const genCpu = Number(done['cpuMs']);
+    const rss1 = rssKb(gcks.pid);
+    const counters = await gcks.gdoi();
+    const members = ((await gcks.request('show security group-vpn server registered-members')) as { groups: { members: unknown[] }[] }).groups[0]?.members.length ?? 0;
+    gcks.assertRunning();
+    if (counters['registrations'] !== N || members !== N) throw new Error(`daemon counted ${counters['registrations']} registrations, lists ${members} members; expected ${N}`);
+    const wallS = Number(done['wallMs']) / 1000;
+    const cpu = c1 - c0;
+    const r: Run = {
+      perS: Number(done['perS']), p50: Number(done['p50Ms']), p99: Number(done['p99Ms']), cpuPerReg: cpu / N, rssPerMember: (rss1 - rss0) / N,
+    };
+    console.log(`group ${group}: ${N} members registered in ${wallS.toFixed(2)} s (${r.perS.toFixed(0)}/s; concurrency ${CONCURRENCY}; `
+      + `retries ${String(done['retries'])}); latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms; server CPU ${(cpu / 1000).toFixed(2)} s `
+      + `(${(cpu / 10 / wallS).toFixed(0)} % of a core, ${r.cpuPerReg.toFixed(3)} ms/registration; generator ${(genCpu / 10 / wallS).toFixed(0)} %); `
+      + `server RSS ${Math.round(rss0 / 1024)} -> ${Math.round(rss1 / 1024)} MB (${r.rssPerMember.toFixed(1)} kB/member); daemon: registrations ${counters['registrations']}, `
+      + `pullDropped ${counters['pullDropped']}, pullDuplicates ${counters['pullDuplicates']}, refused ${(counters['refusedPlatformMax'] ?? 0) + (counters['refusedThreshold'] ?? 0)}`);
+    return r;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? 'yes (taskset)' : 'NO (taskset missing)'}; ${N} members per group`);
+const g14 = await run(14);
+const g19 = await run(19);
+const f = (x: number, d = 1): string => x.toFixed(d);
+console.log(`targets (one core): >= 1000 reg/s group 14: ${g14.perS >= 1000 ? 'met' : 'NOT met'}; >= 3000 reg/s group 19: ${g19.perS >= 3000 ? 'met' : 'NOT met'}`);
+console.log(`RESULT members=${N} reg_g14_per_s=${f(g14.perS)} reg_g19_per_s=${f(g19.perS)} p50_g14_ms=${f(g14.p50)} p99_g14_ms=${f(g14.p99)} `
+  + `p50_g19_ms=${f(g19.p50)} p99_g19_ms=${f(g19.p99)} server_cpu_ms_per_reg_g14=${f(g14.cpuPerReg, 3)} server_cpu_ms_per_reg_g19=${f(g19.cpuPerReg, 3)} `
+  + `rss_kb_per_member=${f(Math.max(g14.rssPerMember, g19.rssPerMember))}`);
