@@ -20,6 +20,8 @@ export class DeadlineTimer {
   readonly #options: DeadlineTimerOptions;
   readonly #clock: Clock;
   #timeout: NodeJS.Timeout | undefined;
+  /** The deadline the armed timeout was set for. */
+  #armedFor = Infinity;
   #stopped = false;
 
   constructor(options: DeadlineTimerOptions) {
@@ -27,13 +29,23 @@ export class DeadlineTimer {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** (Re)computes the deadline and replaces the armed timeout, if any. */
+  /**
+   * Recomputes the deadline. An armed timeout that fires no later than it is kept: a daemon calls this
+   * after every datagram, and replacing a setTimeout each time cost ~0.2 ms per registration in the
+   * register benchmark. Firing early is harmless: `fire` runs only once the deadline has passed, then
+   * the timer re-arms.
+   */
   arm(): void {
-    this.#clear();
     if (this.#stopped) return;
     const deadline = this.#options.nextDeadline();
-    if (deadline === null) return;
+    if (deadline === null) {
+      this.#clear();
+      return;
+    }
+    if (this.#timeout !== undefined && this.#armedFor <= deadline) return;
+    this.#clear();
     const delay = Math.min(Math.max(0, Math.ceil(deadline - this.#clock.now())), MAX_TIMEOUT_MS);
+    this.#armedFor = deadline;
     this.#timeout = setTimeout(() => this.#expire(), delay);
   }
 
@@ -48,6 +60,7 @@ export class DeadlineTimer {
 
   #expire(): void {
     this.#timeout = undefined;
+    this.#armedFor = Infinity;
     const now = this.#clock.now();
     const deadline = this.#options.nextDeadline();
     try {
@@ -60,5 +73,6 @@ export class DeadlineTimer {
   #clear(): void {
     if (this.#timeout !== undefined) clearTimeout(this.#timeout);
     this.#timeout = undefined;
+    this.#armedFor = Infinity;
   }
 }

@@ -9,6 +9,8 @@ import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type
  * logged when a logger is given), never thrown at the event loop: a peer's ICMP unreachable, or one
  * datagram that trips a bug, must not take the daemon down.
  */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class UdpTransport implements DatagramTransport {
   readonly stats: TransportStats = emptyTransportStats();
   readonly #log: Logger | undefined;
@@ -22,7 +24,10 @@ export class UdpTransport implements DatagramTransport {
   /** Binds to `address:port` (port 0 picks a free one) and resolves with the bound endpoint. */
   bind(address: string, port: number): Promise<Endpoint> {
     if (this.#socket !== undefined) return Promise.reject(new Error('UdpTransport is already bound'));
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+    // A rekey to thousands of members brings their ACKs back in one burst; the kernel's default receive
+    // buffer (~208 KiB) dropped hundreds of them in the rekey benchmark. The kernel caps this at
+    // net.core.rmem_max.
+    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
     this.#socket = socket;
     socket.on('message', (message, remote) => {
       this.stats.datagramsReceived += 1;

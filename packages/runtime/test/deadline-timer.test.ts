@@ -49,6 +49,25 @@ describe('DeadlineTimer (real time)', () => {
     timer.stop();
   });
 
+  it('keeps an armed earlier timeout when the deadline moves later, and still fires only at the new deadline', async () => {
+    const start = systemClock.now();
+    let deadline: number | null = start + 10;
+    const fired: number[] = [];
+    const timer = new DeadlineTimer({
+      nextDeadline: () => deadline,
+      fire: (now) => {
+        fired.push(now);
+        deadline = null;
+      },
+    });
+    timer.arm();
+    deadline = start + 60; // e.g. the packet that was due got its answer
+    timer.arm();
+    await waitFor(() => fired.length === 1, 1000);
+    assert.ok((fired[0] ?? 0) >= start + 60, `fired ${(fired[0] ?? 0) - start} ms after start, not at the stale 10 ms`);
+    timer.stop();
+  });
+
   it('does not fire after stop(), even when armed again', async () => {
     let fired = 0;
     const timer = new DeadlineTimer({ nextDeadline: () => systemClock.now() + 5, fire: () => (fired += 1) });
