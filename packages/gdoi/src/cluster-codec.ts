@@ -27,10 +27,11 @@ import {
   encodePayloads, groupIdFromKeyId, isPayloadType, keyIdFromGroupId,
 } from '@gvpn/wire';
 import type { Attribute, DecodedPayload, GdoiSaPayload, Header, KeyPacket, MessageRule, Payload } from '@gvpn/wire';
+import { BLOCK_SIZE, ciphertextOf, encryptedMessage, lastBlock, u32Bytes } from '@gvpn/ike';
 import type { IkeSa } from '@gvpn/ike';
+import { equalBytes } from '@gvpn/crypto';
 import { equal, kekFromWire, kekKeyPacket, satPayload, tekFromWire, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
-import { BLOCK_SIZE, ciphertextOf, encryptedMessage, equalBytes, lastBlock, u32Bytes } from './message.js';
 import { GROUPKEY_PUSH } from './push-builder.js';
 
 export const CLUSTER_INIT = 240;
@@ -242,7 +243,7 @@ export function sealCluster(sa: IkeSa, m: ClusterMessage, messageId: number, iv:
   const payloads = clusterPayloads(m);
   const hash = sa.prfA(u32Bytes(messageId), ...hashPrefix, clusterChain(payloads));
   const ct = sa.encrypt(clusterChain([{ type: PayloadType.HASH, data: hash }, ...payloads]), iv);
-  const bytes = encryptedMessage({ icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: exchangeOf(m.kind), flags: 0, messageId }, PayloadType.HASH, ct);
+  const bytes = encryptedMessage({ icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: exchangeOf(m.kind), messageId }, PayloadType.HASH, ct);
   return { bytes, nextIv: lastBlock(ct) };
 }
 

@@ -12,7 +12,7 @@ export { PushReceiver, PUSH_COUNTER_NAMES, pushSignatureForm, verifyDecryptedPus
 export type { PushAccepted, PushCounter, PushDropped, PushOutcome, PushReceiverConfig } from './push-receiver.js';
 export { ackKey, buildAck, verifyAck, GROUPKEY_PUSH_ACK, type AckResult } from './push-ack.js';
 export { GcksGroup } from './gcks-group.js';
-export { tryHeader } from './message.js';
+export { tryHeader } from '@gvpn/ike';
 export * from './cluster-codec.js';
 export * from './cluster-state.js';
 export * from './cluster-init-exchange.js';

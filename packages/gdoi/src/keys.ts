@@ -177,6 +177,23 @@ function fail<T>(reason: string): Parsed<T> {
   return { ok: false, reason };
 }
 
+/**
+ * The two key attributes a KD packet may carry (KEK: algorithm key, signature key; TEK: algorithm key,
+ * integrity key), each once and in TLV form; a TV attribute, a repeat or any other type is refused.
+ */
+function keyPacketAttributes(packet: KeyPacket, what: 'KEK' | 'TEK', firstType: number, secondType: number):
+  Parsed<[Uint8Array | undefined, Uint8Array | undefined]> {
+  let first: Uint8Array | undefined;
+  let second: Uint8Array | undefined;
+  for (const a of packet.attributes) {
+    if ('value' in a) return fail(`${what} key attribute ${a.type} in TV form`);
+    if (a.type === firstType && first === undefined) first = a.bytes;
+    else if (a.type === secondType && second === undefined) second = a.bytes;
+    else return fail(`unexpected ${what} key attribute ${a.type}`);
+  }
+  return { ok: true, value: [first, second] };
+}
+
 function tvOnly(a: Attribute): number | undefined {
   return 'value' in a ? a.value : undefined;
 }
@@ -225,14 +242,9 @@ export function kekFromWire(sak: SakPayload, packet: KeyPacket): Parsed<Kek> {
   if (lifetime === undefined || lifetime === 0) return fail('KEK lifetime missing');
   if (ackType !== undefined && ackType !== 1 && ackType !== 3) return fail(`KEK_ACK_REQUESTED ${ackType}`);
   if (packet.kdType !== KdType.Kek || !equal(packet.spi, sak.spi)) return fail('KD KEK packet does not match the SAK SPI');
-  let algKey: Uint8Array | undefined;
-  let spki: Uint8Array | undefined;
-  for (const a of packet.attributes) {
-    if ('value' in a) return fail(`KEK key attribute ${a.type} in TV form`);
-    if (a.type === KekKeyAttr.AlgorithmKey && algKey === undefined) algKey = a.bytes;
-    else if (a.type === KekKeyAttr.SigAlgorithmKey && spki === undefined) spki = a.bytes;
-    else return fail(`unexpected KEK key attribute ${a.type}`);
-  }
+  const keyAttrs = keyPacketAttributes(packet, 'KEK', KekKeyAttr.AlgorithmKey, KekKeyAttr.SigAlgorithmKey);
+  if (!keyAttrs.ok) return keyAttrs;
+  const [algKey, spki] = keyAttrs.value;
   const keyLength = kekKeyLength(cipher);
   if (algKey?.length !== KEK_IV_LENGTH + keyLength) return fail(`KEK_ALGORITHM_KEY of ${algKey?.length ?? 0} bytes`);
   if (spki === undefined) return fail('SIG_ALGORITHM_KEY missing');
@@ -289,14 +301,9 @@ export function tekFromWire(sat: SatPayload, packet: KeyPacket): Parsed<Tek> {
   if (source === undefined || destination === undefined) return fail('unsupported TEK selector');
   if (packet.kdType !== KdType.Tek || !equal(packet.spi, sat.spi)) return fail('KD TEK packet does not match the SAT SPI');
   const alg = tekAlgorithm(algPolicy);
-  let algKey: Uint8Array | undefined;
-  let authKey: Uint8Array | undefined;
-  for (const a of packet.attributes) {
-    if ('value' in a) return fail(`TEK key attribute ${a.type} in TV form`);
-    if (a.type === TekKeyAttr.AlgorithmKey && algKey === undefined) algKey = a.bytes;
-    else if (a.type === TekKeyAttr.IntegrityKey && authKey === undefined) authKey = a.bytes;
-    else return fail(`unexpected TEK key attribute ${a.type}`);
-  }
+  const keyAttrs = keyPacketAttributes(packet, 'TEK', TekKeyAttr.AlgorithmKey, TekKeyAttr.IntegrityKey);
+  if (!keyAttrs.ok) return keyAttrs;
+  const [algKey, authKey] = keyAttrs.value;
   if (algKey?.length !== alg.keyLength + alg.saltLength) return fail(`TEK_ALGORITHM_KEY of ${algKey?.length ?? 0} bytes`);
   if ((authKey?.length ?? 0) !== alg.authKeyLength) return fail(`TEK_INTEGRITY_KEY of ${authKey?.length ?? 0} bytes`);
   const policy: TekPolicy = {

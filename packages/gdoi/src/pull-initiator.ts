@@ -16,15 +16,13 @@
  */
 import { IdType, PayloadType, WireError, MessageRules, keyIdFromGroupId, KdType } from '@gvpn/wire';
 import type { GdoiSaPayload, Header, KeyPacket } from '@gvpn/wire';
+import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
-import { freshMessageId } from '@gvpn/ike';
-import type { Endpoint, IkeSa, Logger } from '@gvpn/ike';
+import { chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
+import type { Endpoint, IkeSa, Logger, MessageHeader } from '@gvpn/ike';
 import { kekFromWire, tekFromWire, equal } from './keys.js';
 import type { Kek, Tek } from './keys.js';
 import { GapAttr } from '@gvpn/wire';
-import {
-  chain, ciphertextOf, encryptedMessage, equalBytes, first, lastBlock, parseChain, u32Bytes,
-} from './message.js';
 
 export const GROUPKEY_PULL = 32;
 
@@ -89,8 +87,8 @@ export class PullInitiator {
     this.maxTries = config.retransmitTries ?? 3;
   }
 
-  private header(): { icookie: Uint8Array; rcookie: Uint8Array; exchangeType: number; flags: number; messageId: number } {
-    return { icookie: this.config.sa.icookie, rcookie: this.config.sa.rcookie, exchangeType: GROUPKEY_PULL, flags: 0, messageId: this.messageId };
+  private header(): MessageHeader {
+    return { icookie: this.config.sa.icookie, rcookie: this.config.sa.rcookie, exchangeType: GROUPKEY_PULL, messageId: this.messageId };
   }
 
   private sendRequest(bytes: Uint8Array, now: number): void {
@@ -108,8 +106,8 @@ export class PullInitiator {
       type: PayloadType.ID, idType: IdType.KeyId, protocolId: 0, port: 0,
       data: keyIdFromGroupId(this.config.groupId, { littleEndian: this.config.groupIdLittleEndian ?? false }),
     } as const;
-    const hash1 = this.config.sa.prfA(this.mid, chain([nonce, id], GROUPKEY_PULL));
-    const ct = this.config.sa.encrypt(chain([{ type: PayloadType.HASH, data: hash1 }, nonce, id], GROUPKEY_PULL), this.iv);
+    const hash1 = this.config.sa.prfA(this.mid, chainBytes([nonce, id], GROUPKEY_PULL));
+    const ct = this.config.sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash1 }, nonce, id], GROUPKEY_PULL), this.iv);
     this.iv = lastBlock(ct);
     this.state = 'msg1-sent';
     this.sendRequest(encryptedMessage(this.header(), PayloadType.HASH, ct), now);
@@ -162,26 +160,26 @@ export class PullInitiator {
     const rule = this.state === 'msg1-sent' ? MessageRules.pull2 : MessageRules.pull4;
     let parsed;
     try {
-      parsed = parseChain(header, plain, rule);
+      parsed = parseDecrypted(header, plain, rule);
     } catch (e) {
       if (e instanceof WireError) return this.drop('decryptFailedDropped', e.code);
       throw e;
     }
-    const hashP = first(parsed, PayloadType.HASH);
+    const hashP = payloadsOf(parsed, PayloadType.HASH)[0];
     if (hashP === undefined) return this.drop('malformedDropped', 'no HASH');
     const rest = parsed.body.subarray(hashP.end, parsed.chainEnd);
     if (this.state === 'msg1-sent') {
       const expected = this.config.sa.prfA(this.mid, this.ni, rest);
       if (!equalBytes(expected, hashP.payload.data)) return this.drop('hashMismatchDropped', 'HASH(2)');
-      const nr = first(parsed, PayloadType.NONCE)?.payload.data;
-      const sa = first(parsed, PayloadType.SA)?.payload;
+      const nr = payloadsOf(parsed, PayloadType.NONCE)[0]?.payload.data;
+      const sa = payloadsOf(parsed, PayloadType.SA)[0]?.payload;
       if (nr === undefined || sa === undefined || sa.layout !== 'gdoi' || nr.length > 128) return this.drop('malformedDropped', 'message 2 payloads');
       this.nr = Uint8Array.from(nr);
       this.sa2 = sa;
       this.iv = lastBlock(ct);
       this.lastAnswer = Uint8Array.from(datagram);
       const hash3 = this.config.sa.prfA(this.mid, this.ni, this.nr);
-      const ct3 = this.config.sa.encrypt(chain([{ type: PayloadType.HASH, data: hash3 }], GROUPKEY_PULL), this.iv);
+      const ct3 = this.config.sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash3 }], GROUPKEY_PULL), this.iv);
       this.iv = lastBlock(ct3);
       this.state = 'msg3-sent';
       this.sendRequest(encryptedMessage(this.header(), PayloadType.HASH, ct3), now);
@@ -190,8 +188,8 @@ export class PullInitiator {
     const expected = this.config.sa.prfA(this.mid, this.ni, this.nr as Uint8Array, rest);
     if (!equalBytes(expected, hashP.payload.data)) return this.drop('hashMismatchDropped', 'HASH(4)');
     this.lastAnswer = Uint8Array.from(datagram);
-    const seq = first(parsed, PayloadType.SEQ)?.payload.seq;
-    const kd = first(parsed, PayloadType.KD)?.payload;
+    const seq = payloadsOf(parsed, PayloadType.SEQ)[0]?.payload.seq;
+    const kd = payloadsOf(parsed, PayloadType.KD)[0]?.payload;
     const result = this.install(this.sa2 as GdoiSaPayload, kd?.packets ?? [], seq);
     if (typeof result === 'string') {
       this.counters.policyRejected++;

@@ -17,13 +17,13 @@
  */
 import { GapAttr, IdType, MessageRules, NotifyType, PayloadType, WireError, groupIdFromKeyId } from '@gvpn/wire';
 import type { Attribute, GdoiSaPayload, Header, KeyPacket, Payload } from '@gvpn/wire';
+import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
-import { freshMessageId } from '@gvpn/ike';
-import type { Endpoint, IkeSa, Logger } from '@gvpn/ike';
+import { chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
+import type { Endpoint, IkeSa, Logger, ParsedMessage } from '@gvpn/ike';
 import { equal, hex, kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
 import type { GroupPolicy } from './group-policy.js';
-import { chain, ciphertextOf, encryptedMessage, equalBytes, first, lastBlock, parseChain, u32Bytes } from './message.js';
 import { GROUPKEY_PULL } from './pull-initiator.js';
 
 /** What the responder needs to know about a group at the moment of a pull. */
@@ -139,18 +139,18 @@ export class PullResponder {
   }
 
   private open(sa: IkeSa, datagram: Uint8Array, header: Header, iv: Uint8Array, rule: (typeof MessageRules)[keyof typeof MessageRules]):
-    { rest: Uint8Array; hash: Uint8Array; parsed: ReturnType<typeof parseChain>; ct: Uint8Array } | PullResponderCounter {
+    { rest: Uint8Array; hash: Uint8Array; parsed: ParsedMessage; ct: Uint8Array } | PullResponderCounter {
     const ct = ciphertextOf(datagram);
     if (ct === undefined || (header.flags & 1) === 0) return 'malformedDropped';
     const plain = sa.decrypt(ct, iv);
     let parsed;
     try {
-      parsed = parseChain(header, plain, rule);
+      parsed = parseDecrypted(header, plain, rule);
     } catch (e) {
       if (e instanceof WireError) return 'decryptFailedDropped';
       throw e;
     }
-    const h = first(parsed, PayloadType.HASH);
+    const h = payloadsOf(parsed, PayloadType.HASH)[0];
     if (h === undefined) return 'invalidPayloadDropped';
     return { rest: parsed.body.subarray(h.end, parsed.chainEnd), hash: h.payload.data, parsed, ct };
   }
@@ -162,8 +162,8 @@ export class PullResponder {
     if (typeof opened === 'string') return this.drop(opened, sa, 'message 1');
     if (!equalBytes(sa.prfA(mid, opened.rest), opened.hash)) return this.drop('hashMismatchDropped', sa, 'HASH(1)');
     this.counters.pullRequests++;
-    const ni = first(opened.parsed, PayloadType.NONCE)?.payload.data;
-    const id = first(opened.parsed, PayloadType.ID)?.payload;
+    const ni = payloadsOf(opened.parsed, PayloadType.NONCE)[0]?.payload.data;
+    const id = payloadsOf(opened.parsed, PayloadType.ID)[0]?.payload;
     if (ni === undefined || id === undefined || ni.length > 128) return this.drop('invalidPayloadDropped', sa, 'nonce or ID');
     if (id.idType !== IdType.KeyId || id.data.length !== 4 || id.protocolId !== 0 || id.port !== 0) {
       return this.refuse(sa, header, 'unknownGroupRefused', 'ID is not a 4-octet ID_KEY_ID', NotifyType.InvalidIdInformation);
@@ -189,12 +189,12 @@ export class PullResponder {
     if (sa2.kek === undefined && sa2.teks.length === 0) return this.refuse(sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
     const nr = this.config.random.bytes(this.config.nonceLength ?? 16);
     const nonce = { type: PayloadType.NONCE, data: nr } as const;
-    const after = chain([nonce, sa2], GROUPKEY_PULL);
+    const after = chainBytes([nonce, sa2], GROUPKEY_PULL);
     const hash2 = sa.prfA(mid, ni, after);
     const iv = lastBlock(opened.ct);
-    const ct2 = sa.encrypt(chain([{ type: PayloadType.HASH, data: hash2 }, nonce, sa2], GROUPKEY_PULL), iv);
+    const ct2 = sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash2 }, nonce, sa2], GROUPKEY_PULL), iv);
     const reply = encryptedMessage(
-      { icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: GROUPKEY_PULL, flags: 0, messageId: header.messageId },
+      { icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: GROUPKEY_PULL, messageId: header.messageId },
       PayloadType.HASH, ct2,
     );
     this.exchanges.set(key, {
@@ -209,7 +209,7 @@ export class PullResponder {
     const opened = this.open(x.sa, datagram, header, x.iv, MessageRules.pull3);
     if (typeof opened === 'string') return this.drop(opened, x.sa, 'message 3');
     if (!equalBytes(x.sa.prfA(mid, x.ni, x.nr, opened.rest), opened.hash)) return this.drop('hashMismatchDropped', x.sa, 'HASH(3)');
-    if (first(opened.parsed, PayloadType.GAP) !== undefined) return this.drop('invalidPayloadDropped', x.sa, 'SENDER_ID_REQUEST not supported');
+    if (payloadsOf(opened.parsed, PayloadType.GAP)[0] !== undefined) return this.drop('invalidPayloadDropped', x.sa, 'SENDER_ID_REQUEST not supported');
     const group = this.config.group(x.groupId);
     if (group === undefined) return this.refuse(x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
     const auth = this.config.authorize(x.sa, x.groupId, now);
@@ -223,11 +223,11 @@ export class PullResponder {
     const payloads: Payload[] = [];
     if (x.hasKek) payloads.push({ type: PayloadType.SEQ, seq: group.seq() });
     payloads.push({ type: PayloadType.KD, packets: x.kd });
-    const after = chain(payloads, GROUPKEY_PULL);
+    const after = chainBytes(payloads, GROUPKEY_PULL);
     const hash4 = x.sa.prfA(mid, x.ni, x.nr, after);
-    const ct4 = x.sa.encrypt(chain([{ type: PayloadType.HASH, data: hash4 }, ...payloads], GROUPKEY_PULL), lastBlock(opened.ct));
+    const ct4 = x.sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash4 }, ...payloads], GROUPKEY_PULL), lastBlock(opened.ct));
     x.reply = encryptedMessage(
-      { icookie: x.sa.icookie, rcookie: x.sa.rcookie, exchangeType: GROUPKEY_PULL, flags: 0, messageId: x.messageId },
+      { icookie: x.sa.icookie, rcookie: x.sa.rcookie, exchangeType: GROUPKEY_PULL, messageId: x.messageId },
       PayloadType.HASH, ct4,
     );
     x.request = Uint8Array.from(datagram);
@@ -255,9 +255,9 @@ export class PullResponder {
     // HDR*, HASH(1), N under the IKE SA (RFC 2409 §5.7), the M-ID of the refused pull in the notify data.
     const messageId = freshMessageId(this.config.random);
     const notify = { type: PayloadType.N, doi: 2, protocolId: 0, spi: new Uint8Array(0), notifyType, data: u32Bytes(header.messageId) } as const;
-    const hash = sa.prfA(u32Bytes(messageId), chain([notify], INFORMATIONAL));
-    const ct = sa.encrypt(chain([{ type: PayloadType.HASH, data: hash }, notify], INFORMATIONAL), sa.phase2Iv(messageId));
+    const hash = sa.prfA(u32Bytes(messageId), chainBytes([notify], INFORMATIONAL));
+    const ct = sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash }, notify], INFORMATIONAL), sa.phase2Iv(messageId));
     this.counters.refusalNotifiesSent++;
-    this.config.send(encryptedMessage({ icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: INFORMATIONAL, flags: 0, messageId }, PayloadType.HASH, ct), sa.peer);
+    this.config.send(encryptedMessage({ icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: INFORMATIONAL, messageId }, PayloadType.HASH, ct), sa.peer);
   }
 }

@@ -16,7 +16,7 @@ import type { IdPayload, SeqPayload } from '@gvpn/wire';
 import type { Kek } from './keys.js';
 import { equal } from './keys.js';
 import { addressIdentity } from './group-policy.js';
-import { chain, clearMessage, first, parseChain, tryHeader } from './message.js';
+import { chainBytes, encodeClear, parseClear, payloadsOf, tryHeader } from '@gvpn/ike';
 
 export const GROUPKEY_PUSH_ACK = 35;
 const LABEL = new TextEncoder().encode('GROUPKEY-PUSH ACK\0');
@@ -39,8 +39,8 @@ export function buildAck(kek: Kek, seq: number, memberAddress: string): Uint8Arr
   if (h === undefined) throw new Error('KEK does not request ACKs');
   const seqP: SeqPayload = { type: PayloadType.SEQ, seq };
   const idP: IdPayload = { type: PayloadType.ID, idType: IdType.Ipv4Addr, protocolId: 0, port: 0, data: addressIdentity(memberAddress, 0).data };
-  const hash = prf(h.hash, ackKey(kek), chain([seqP, idP], GROUPKEY_PUSH_ACK));
-  return clearMessage({ icookie: kek.spi.subarray(0, 8), rcookie: kek.spi.subarray(8), exchangeType: GROUPKEY_PUSH_ACK, flags: 0, messageId: 0 },
+  const hash = prf(h.hash, ackKey(kek), chainBytes([seqP, idP], GROUPKEY_PUSH_ACK));
+  return encodeClear({ icookie: kek.spi.subarray(0, 8), rcookie: kek.spi.subarray(8), exchangeType: GROUPKEY_PUSH_ACK, messageId: 0 },
     [{ type: PayloadType.HASH, data: hash }, seqP, idP]);
 }
 
@@ -56,14 +56,14 @@ export function verifyAck(kek: Kek, datagram: Uint8Array): AckResult {
   if (!equal(header.icookie, kek.spi.subarray(0, 8)) || !equal(header.rcookie, kek.spi.subarray(8))) return { ok: false, reason: 'cookies' };
   let parsed;
   try {
-    parsed = parseChain(header, datagram.subarray(28), MessageRules.pushAck, 0);
+    parsed = parseClear(header, datagram, MessageRules.pushAck);
   } catch (e) {
     if (e instanceof WireError) return { ok: false, reason: e.code };
     throw e;
   }
-  const hashP = first(parsed, PayloadType.HASH);
-  const seqP = first(parsed, PayloadType.SEQ);
-  const idP = first(parsed, PayloadType.ID);
+  const hashP = payloadsOf(parsed, PayloadType.HASH)[0];
+  const seqP = payloadsOf(parsed, PayloadType.SEQ)[0];
+  const idP = payloadsOf(parsed, PayloadType.ID)[0];
   if (hashP === undefined || seqP === undefined || idP === undefined) return { ok: false, reason: 'payloads' };
   const expected = prf(h.hash, ackKey(kek), parsed.body.subarray(hashP.end, parsed.chainEnd));
   if (!equalBytes(expected, hashP.payload.data)) return { ok: false, reason: 'HASH' };

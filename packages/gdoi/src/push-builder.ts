@@ -13,13 +13,13 @@
  * - Forward access control (§7.4.1): a KEK change and new TEKs never travel in the same PUSH — building
  *   one throws GdoiError('FORWARD_ACCESS').
  */
-import { GapAttr, PayloadType, TekProtocolId, HEADER_LENGTH } from '@gvpn/wire';
+import { GapAttr, HeaderFlags, PayloadType, TekProtocolId, HEADER_LENGTH } from '@gvpn/wire';
 import type { DeletePayload, GdoiSaPayload, KeyPacket, Payload } from '@gvpn/wire';
 import { aesCbcEncrypt, padZero } from '@gvpn/crypto';
 import { GdoiError } from './errors.js';
 import { kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
-import { BLOCK_SIZE, chain, headerBytes } from './message.js';
+import { BLOCK_SIZE, chainBytes, encryptedMessage, headerBytes } from '@gvpn/ike';
 import { signPush, signedData } from './signature.js';
 import type { SignatureForm } from './signature.js';
 
@@ -97,19 +97,16 @@ export function buildPush(input: PushInput): BuiltPush {
   // The signed payloads are the message's own bytes before SIG (the last of them names SIG as next), so
   // the chain is encoded once with a zero signature of the final length, then the signature is written in.
   const sigLength = (kek.sigBits + 7) >> 3;
-  const plain = chain([...payloads, { type: PayloadType.SIG, data: new Uint8Array(sigLength) }], GROUPKEY_PUSH);
+  const plain = chainBytes([...payloads, { type: PayloadType.SIG, data: new Uint8Array(sigLength) }], GROUPKEY_PUSH);
   const sigStart = plain.length - SIG_HEADER - sigLength;
   const unpadded = HEADER_LENGTH + plain.length;
-  const h = { icookie: kek.spi.subarray(0, 8), rcookie: kek.spi.subarray(8, 16), exchangeType: GROUPKEY_PUSH, flags: 1, messageId: 0 };
-  const signed = signedData(headerBytes(h, PayloadType.SEQ, unpadded), plain.subarray(0, sigStart));
+  const h = { icookie: kek.spi.subarray(0, 8), rcookie: kek.spi.subarray(8, 16), exchangeType: GROUPKEY_PUSH, messageId: 0 };
+  const signed = signedData(headerBytes(h, HeaderFlags.Encryption, PayloadType.SEQ, unpadded), plain.subarray(0, sigStart));
   const signature = signPush(kek.privateKey, kek.sigHash, signed, input.signatureForm ?? 'digest-info');
   if (signature.length !== sigLength) throw new GdoiError('BAD_KEY', `signature of ${signature.length} bytes, expected ${sigLength}`);
   plain.set(signature, sigStart + SIG_HEADER);
   const ct = aesCbcEncrypt(kek.key, kek.iv, padZero(plain, BLOCK_SIZE));
-  const out = new Uint8Array(HEADER_LENGTH + ct.length);
-  out.set(headerBytes(h, PayloadType.SEQ, out.length), 0);
-  out.set(ct, HEADER_LENGTH);
-  return { bytes: out, seq: input.seq, unpaddedLength: unpadded };
+  return { bytes: encryptedMessage(h, PayloadType.SEQ, ct), seq: input.seq, unpaddedLength: unpadded };
 }
 
 /**

@@ -26,8 +26,8 @@ import type { SigHash } from './group-policy.js';
 import { aesCbcDecrypt } from '@gvpn/crypto';
 import { equal, hex, kekFromWire, tekFromWire } from './keys.js';
 import type { Kek, Tek } from './keys.js';
-import { all, ciphertextOf, first, headerBytes, parseChain, tryHeader } from './message.js';
-import type { Parsed } from './message.js';
+import { ciphertextOf, headerBytes, parseDecrypted, payloadsOf, tryHeader } from '@gvpn/ike';
+import type { ParsedMessage } from '@gvpn/ike';
 import { GROUPKEY_PUSH } from './push-builder.js';
 import { buildAck } from './push-ack.js';
 import { signedData, verifyPush } from './signature.js';
@@ -79,18 +79,18 @@ export type PushOutcome = PushAccepted | PushDropped;
  * Which signature form verifies a decrypted PUSH (undefined: none). The signed bytes are
  * 'rekey' | HDR (E flag, Length = header + chain up to the end of SIG, no padding) | payloads before SIG.
  */
-export function pushSignatureForm(header: Header, parsed: Parsed, publicKey: KeyObject, sigHash: SigHash,
+export function pushSignatureForm(header: Header, parsed: ParsedMessage, publicKey: KeyObject, sigHash: SigHash,
   accept?: readonly SignatureForm[]): SignatureForm | undefined {
-  const sig = first(parsed, PayloadType.SIG);
+  const sig = payloadsOf(parsed, PayloadType.SIG)[0];
   if (sig === undefined) return undefined;
-  const signedHeader = headerBytes({ ...header, flags: header.flags }, header.nextPayload, HEADER_LENGTH + sig.end);
+  const signedHeader = headerBytes(header, header.flags, header.nextPayload, HEADER_LENGTH + sig.end);
   return verifyPush(publicKey, sigHash, signedData(signedHeader, parsed.body.subarray(0, sig.start)), sig.payload.data, accept);
 }
 
 /** The same check on a PUSH plaintext obtained elsewhere (e.g. a peer's debug log): parse, then verify. */
 export function verifyDecryptedPush(header: Header, plaintext: Uint8Array, publicKey: KeyObject, sigHash: SigHash,
   accept?: readonly SignatureForm[]): SignatureForm | undefined {
-  return pushSignatureForm(header, parseChain(header, plaintext, MessageRules.push), publicKey, sigHash, accept);
+  return pushSignatureForm(header, parseDecrypted(header, plaintext, MessageRules.push), publicKey, sigHash, accept);
 }
 
 export class PushReceiver {
@@ -132,18 +132,18 @@ export class PushReceiver {
     if (this.seen.has(digest)) return this.drop('duplicateDropped', 'PUSH already accepted', this.seen.get(digest));
     const ct = ciphertextOf(datagram);
     if (ct === undefined) return this.drop('decryptFailedDropped', 'ciphertext not whole blocks');
-    let parsed: Parsed;
+    let parsed: ParsedMessage;
     try {
-      parsed = parseChain(header, aesCbcDecrypt(kek.key, kek.iv, ct), MessageRules.push);
+      parsed = parseDecrypted(header, aesCbcDecrypt(kek.key, kek.iv, ct), MessageRules.push);
     } catch (e) {
       if (e instanceof WireError) return this.drop('decryptFailedDropped', `${e.code} at ${e.offset}`);
       throw e;
     }
-    const sa = first(parsed, PayloadType.SA)?.payload;
-    const kd = first(parsed, PayloadType.KD)?.payload;
-    const sig = first(parsed, PayloadType.SIG);
-    const seq = first(parsed, PayloadType.SEQ)?.payload.seq;
-    const deletes = all(parsed, PayloadType.D);
+    const sa = payloadsOf(parsed, PayloadType.SA)[0]?.payload;
+    const kd = payloadsOf(parsed, PayloadType.KD)[0]?.payload;
+    const sig = payloadsOf(parsed, PayloadType.SIG)[0];
+    const seq = payloadsOf(parsed, PayloadType.SEQ)[0]?.payload.seq;
+    const deletes = payloadsOf(parsed, PayloadType.D).map((d) => d.payload);
     if (seq === undefined || sig === undefined) return this.drop('invalidPayloadDropped', 'SEQ or SIG missing');
     if ((sa === undefined) !== (kd === undefined)) return this.drop('invalidPayloadDropped', 'SA without KD or KD without SA');
     if (sa !== undefined && sa.layout !== 'gdoi') return this.drop('invalidPayloadDropped', 'SA not in the GDOI layout');

@@ -7,6 +7,12 @@ export { COUNTER_NAMES } from './statistics.js';
 export type { CounterName } from './statistics.js';
 export { DPD_VENDOR_ID } from './main-mode.js';
 export { freshMessageId } from './informational.js';
+// Phase-2 message plumbing that the GDOI exchanges share with ours.
+export {
+  BLOCK_SIZE, chainBytes, ciphertextOf, encodeClear, encryptedMessage, headerBytes, lastBlock, parseClear, parseDecrypted,
+  payloadsOf, tryHeader, u32Bytes,
+} from './message.js';
+export type { Located, MessageHeader, ParsedMessage } from './message.js';
 export { ANY_PEER } from './types.js';
 export type {
   DpdPolicy, DpdStatus, Endpoint, GatewayPolicy, IkeEncryption, IkeHash, IkeOptions, IkeProposal, IkeSaStatus,

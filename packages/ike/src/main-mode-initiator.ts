@@ -1,18 +1,19 @@
 /** Main Mode, initiator side: builds messages 1, 3, 5 and processes 2, 4, 6. */
-import { DOI, HeaderFlags, NotifyType, PayloadType, ProtocolId, WireError } from '@gvpn/wire';
+import { DOI, HeaderFlags, NotifyType, PayloadType, ProtocolId } from '@gvpn/wire';
 import type { HashPayload, Header, IdPayload, KePayload, NoncePayload, NotifyPayload, SaPayload } from '@gvpn/wire';
-import { CryptoError, dhGroup, equalBytes } from '@gvpn/crypto';
-import type { DhKeyPair, RandomSource } from '@gvpn/crypto';
-import { Keymat, lastBlock } from './keymat.js';
+import { dhGroup } from '@gvpn/crypto';
+import type { DhKeyPair } from '@gvpn/crypto';
+import { Keymat } from './keymat.js';
 import { concat } from './bytes.js';
 import {
-  IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, payloadBody,
+  IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, openIdentityMessage, payloadBody,
+  sharedSecret,
 } from './main-mode.js';
-import type { StepResult } from './main-mode.js';
-import { chainBytes, ciphertextOf, encodeClear, encodeEncrypted, parseClear, parseDecrypted, payloadsOf } from './message.js';
+import type { MainModeContext, StepResult } from './main-mode.js';
+import { chainBytes, encodeClear, encodeEncrypted, parseClear, payloadsOf } from './message.js';
 import type { ParsedMessage } from './message.js';
 import { acceptAnswer, encryptionKeyLength, isPhase1Sa, offerSa } from './proposal.js';
-import type { Endpoint, GatewayPolicy, IkeProposal } from './types.js';
+import type { IkeProposal } from './types.js';
 
 export enum InitiatorState {
   Mm1Sent = 'mm1-sent',
@@ -21,16 +22,10 @@ export enum InitiatorState {
   Established = 'established',
 }
 
-export interface InitiatorContext {
-  gateway: GatewayPolicy;
-  /** What we offer: the gateway's proposals that we can run, in preference order (never empty). */
-  proposals: IkeProposal[];
-  local: Endpoint;
-  random: RandomSource;
-  allowLegacyGroups: boolean;
+/** `proposals` is what we offer. */
+export interface InitiatorContext extends MainModeContext {
   /** Tell the responder to drop SAs it still holds from our previous life (RFC 2407 §4.6.3.3). */
   initialContact: boolean;
-  countDh(): void;
 }
 
 export class MainModeInitiator {
@@ -110,14 +105,8 @@ export class MainModeInitiator {
     const keyPair = this.keyPair;
     const proposal = this.proposal;
     if (keyPair === undefined || proposal === undefined) throw new Error('message 4 before message 2');
-    let gxy: Uint8Array;
-    try {
-      this.ctx.countDh();
-      gxy = keyPair.computeSecret(ke.data);
-    } catch (e) {
-      if (e instanceof CryptoError) return { kind: 'drop', counter: 'invalidPayloadDropped', detail: `KE: ${e.code}` };
-      throw e;
-    }
+    const gxy = sharedSecret(this.ctx, keyPair, ke.data);
+    if (!(gxy instanceof Uint8Array)) return gxy;
     this.gxr = ke.data;
     const keys = new Keymat({
       hash: proposal.hash, psk: this.ctx.gateway.psk, nonceI: this.nonceI, nonceR: nonce.data, gxy,
@@ -150,29 +139,17 @@ export class MainModeInitiator {
     const keyPair = this.keyPair;
     const gxr = this.gxr;
     if (keys === undefined || keyPair === undefined || gxr === undefined) throw new Error('message 6 before message 4');
-    const ciphertext = ciphertextOf(bytes);
-    if ((header.flags & HeaderFlags.Encryption) === 0 || ciphertext === undefined) {
-      return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'message 6 must be encrypted' };
+    const opened = openIdentityMessage(header, bytes, keys,
+      (idrB) => hashR(keys, keyPair.publicValue, gxr, this.icookie, this.rcookie, this.saiB, idrB));
+    if (!opened.ok) {
+      // Anyone can send a message 6 with our cookies: only a HASH that does not verify ends the negotiation.
+      switch (opened.rejection.kind) {
+        case 'not-encrypted': return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'message 6 must be encrypted' };
+        case 'undecryptable': return { kind: 'drop', counter: 'decryptFailedDropped', detail: opened.rejection.code };
+        case 'payloads': return { kind: 'drop', counter: 'invalidPayloadDropped', detail: 'message 6 needs one ID and one HASH' };
+        case 'hash-mismatch': return { kind: 'fail', counter: 'authFailed', reason: 'auth-failed' };
+      }
     }
-    let m: ParsedMessage;
-    try {
-      m = parseDecrypted(header, keys.decrypt(ciphertext, keys.phase1Iv()));
-    } catch (e) {
-      if (e instanceof WireError) return { kind: 'drop', counter: 'decryptFailedDropped', detail: e.code };
-      throw e;
-    }
-    const ids = payloadsOf(m, PayloadType.ID);
-    const hashes = payloadsOf(m, PayloadType.HASH);
-    const id = ids[0];
-    const hash = hashes[0]?.payload;
-    if (ids.length !== 1 || hashes.length !== 1 || id === undefined || hash === undefined) {
-      return { kind: 'drop', counter: 'invalidPayloadDropped', detail: 'message 6 needs one ID and one HASH' };
-    }
-    const expected = hashR(keys, keyPair.publicValue, gxr, this.icookie, this.rcookie, this.saiB, m.body.subarray(id.start + 4, id.end));
-    if (!equalBytes(expected, hash.data)) {
-      return { kind: 'fail', counter: 'authFailed', reason: 'auth-failed' };
-    }
-    keys.advancePhase1(lastBlock(ciphertext));
     this.state = InitiatorState.Established;
     return { kind: 'established', initialContact: false };
   }

@@ -6,19 +6,18 @@
  * never longer than the message itself: we echo the DPD vendor ID only when the peer sent it, answer
  * with its own transform bytes, and size our nonce to at most the peer's.
  */
-import { HeaderFlags, NotifyType, PayloadType, ProtocolId, WireError } from '@gvpn/wire';
+import { NotifyType, PayloadType, ProtocolId } from '@gvpn/wire';
 import type { HashPayload, Header, KePayload, NoncePayload, NotifyPayload } from '@gvpn/wire';
-import { CryptoError, dhGroup, equalBytes } from '@gvpn/crypto';
-import type { RandomSource } from '@gvpn/crypto';
+import { dhGroup } from '@gvpn/crypto';
 import { concat, samePublicBytes } from './bytes.js';
-import { Keymat, lastBlock } from './keymat.js';
-import { IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, payloadBody } from './main-mode.js';
-import type { StepResult } from './main-mode.js';
-import { chainBytes, ciphertextOf, encodeClear, encodeEncrypted, parseDecrypted, payloadsOf } from './message.js';
+import { Keymat } from './keymat.js';
+import { IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, openIdentityMessage, payloadBody, sharedSecret } from './main-mode.js';
+import type { MainModeContext, StepResult } from './main-mode.js';
+import { chainBytes, encodeClear, encodeEncrypted, payloadsOf } from './message.js';
 import type { ParsedMessage } from './message.js';
 import { clearNotify } from './informational.js';
 import { answerSa, encryptionKeyLength, isPhase1Sa, selectProposal } from './proposal.js';
-import type { Endpoint, GatewayPolicy, IkeProposal } from './types.js';
+import type { IkeProposal } from './types.js';
 
 export enum ResponderState {
   Mm2Sent = 'mm2-sent',
@@ -26,15 +25,7 @@ export enum ResponderState {
   Established = 'established',
 }
 
-export interface ResponderContext {
-  gateway: GatewayPolicy;
-  /** The gateway's proposals that we can run, in preference order. */
-  proposals: IkeProposal[];
-  local: Endpoint;
-  random: RandomSource;
-  allowLegacyGroups: boolean;
-  countDh(): void;
-}
+export type ResponderContext = MainModeContext;
 
 export class MainModeResponder {
   state = ResponderState.Mm2Sent;
@@ -108,15 +99,9 @@ export class MainModeResponder {
       return { kind: 'drop', counter: 'invalidPayloadDropped', detail: 'message 3 needs one KE and one nonce' };
     }
     const group = dhGroup(proposal.dhGroup, { allowLegacy: this.ctx.allowLegacyGroups });
-    let gxy: Uint8Array;
     const keyPair = group.generate(this.ctx.random);
-    try {
-      this.ctx.countDh();
-      gxy = keyPair.computeSecret(ke.data);
-    } catch (e) {
-      if (e instanceof CryptoError) return { kind: 'drop', counter: 'invalidPayloadDropped', detail: `KE: ${e.code}` };
-      throw e;
-    }
+    const gxy = sharedSecret(this.ctx, keyPair, ke.data);
+    if (!(gxy instanceof Uint8Array)) return gxy;
     const nonceR = this.ctx.random.bytes(Math.min(NONCE_LENGTH, nonce.data.length));
     this.gxi = Uint8Array.from(ke.data);
     this.gxr = keyPair.publicValue;
@@ -141,25 +126,14 @@ export class MainModeResponder {
     const gxi = this.gxi;
     const gxr = this.gxr;
     if (keys === undefined || gxi === undefined || gxr === undefined) throw new Error('message 5 before message 3');
-    const ciphertext = ciphertextOf(bytes);
-    if ((header.flags & HeaderFlags.Encryption) === 0 || ciphertext === undefined) {
-      return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'message 5 must be encrypted' };
+    const opened = openIdentityMessage(header, bytes, keys, (idiB) => hashI(keys, gxi, gxr, this.icookie, this.rcookie, this.saiB, idiB));
+    if (!opened.ok) {
+      if (opened.rejection.kind === 'not-encrypted') {
+        return { kind: 'drop', counter: 'unexpectedMessageDropped', detail: 'message 5 must be encrypted' };
+      }
+      return this.authFailed();
     }
-    let m: ParsedMessage;
-    try {
-      m = parseDecrypted(header, keys.decrypt(ciphertext, keys.phase1Iv()));
-    } catch (e) {
-      if (e instanceof WireError) return this.authFailed();
-      throw e;
-    }
-    const ids = payloadsOf(m, PayloadType.ID);
-    const hashes = payloadsOf(m, PayloadType.HASH);
-    const id = ids[0];
-    const hash = hashes[0]?.payload;
-    if (ids.length !== 1 || hashes.length !== 1 || id === undefined || hash === undefined) return this.authFailed();
-    const expected = hashI(keys, gxi, gxr, this.icookie, this.rcookie, this.saiB, m.body.subarray(id.start + 4, id.end));
-    if (!equalBytes(expected, hash.data)) return this.authFailed();
-    keys.advancePhase1(lastBlock(ciphertext));
+    const m = opened.m;
 
     // HASH_I does not cover the notify, so honour INITIAL-CONTACT only when it names this SA (RFC 2407
     // §4.6.3.3: protocol ISAKMP, SPI = both cookies); a damaged one must not tear down other SAs.

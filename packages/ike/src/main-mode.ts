@@ -12,14 +12,17 @@
  * SAi_b is the body of the SA payload the initiator SENT (all its offers), IDxx_b the ID payload body.
  */
 import { isIPv4 } from 'node:net';
-import { IdType, PayloadType } from '@gvpn/wire';
-import type { IdPayload, Payload, VendorIdPayload } from '@gvpn/wire';
-import { hashI as cryptoHashI, hashR as cryptoHashR } from '@gvpn/crypto';
+import { HeaderFlags, IdType, PayloadType, WireError } from '@gvpn/wire';
+import type { Header, IdPayload, Payload, VendorIdPayload } from '@gvpn/wire';
+import { CryptoError, equalBytes, hashI as cryptoHashI, hashR as cryptoHashR } from '@gvpn/crypto';
+import type { DhKeyPair, RandomSource } from '@gvpn/crypto';
 import { samePublicBytes } from './bytes.js';
 import type { CounterName } from './statistics.js';
-import type { NegotiationFailure } from './types.js';
+import type { Endpoint, GatewayPolicy, IkeProposal, NegotiationFailure } from './types.js';
+import { lastBlock } from './keymat.js';
 import type { Keymat } from './keymat.js';
-import { chainBytes } from './message.js';
+import { chainBytes, ciphertextOf, parseDecrypted, payloadsOf } from './message.js';
+import type { ParsedMessage } from './message.js';
 
 export const IDENTITY_PROTECTION = 2;
 
@@ -94,6 +97,28 @@ export function hashR(keys: Keymat, gxi: Uint8Array, gxr: Uint8Array, ckyI: Uint
   return cryptoHashR(keys.hash, keys.skeyid, gxi, gxr, ckyI, ckyR, saiB, idirB);
 }
 
+/** What a Main Mode task of either role gets from its endpoint. */
+export interface MainModeContext {
+  gateway: GatewayPolicy;
+  /** The gateway's proposals that we can run, in preference order (never empty for an initiator). */
+  proposals: IkeProposal[];
+  local: Endpoint;
+  random: RandomSource;
+  allowLegacyGroups: boolean;
+  countDh(): void;
+}
+
+/** g^xy from our key pair and the peer's KE data (counted as one DH); a bad public value drops the message. */
+export function sharedSecret(ctx: MainModeContext, keyPair: DhKeyPair, peerKe: Uint8Array): Uint8Array | StepResult {
+  try {
+    ctx.countDh();
+    return keyPair.computeSecret(peerKe);
+  } catch (e) {
+    if (e instanceof CryptoError) return { kind: 'drop', counter: 'invalidPayloadDropped', detail: `KE: ${e.code}` };
+    throw e;
+  }
+}
+
 /** Outcome of feeding one message to a Main Mode task. */
 export type StepResult =
   /** Send `bytes`; for the initiator they are the new request to retransmit until answered. */
@@ -104,3 +129,41 @@ export type StepResult =
   | { kind: 'drop'; counter: CounterName; detail: string }
   /** The negotiation is over; `reply` (an unprotected error notify) may be sent. */
   | { kind: 'fail'; counter: CounterName; reason: NegotiationFailure; reply?: Uint8Array };
+
+/** Why a protected Main Mode message (5 or 6) was not accepted; each role maps this to its own answer. */
+export type IdentityRejection =
+  /** The E flag is clear or the body is not whole CBC blocks. */
+  | { kind: 'not-encrypted' }
+  /** The plaintext is no well-formed payload chain (usually: the peer's key differs). */
+  | { kind: 'undecryptable'; code: string }
+  /** Not exactly one ID and one HASH. */
+  | { kind: 'payloads' }
+  /** The HASH does not verify. */
+  | { kind: 'hash-mismatch' };
+
+/**
+ * Messages 5 and 6 (HDR*, ID, HASH [, N]): decrypts with the phase-1 IV, parses, finds exactly one ID and one
+ * HASH and compares the HASH in constant time with `expectedHash(ID body)`. Only when it verifies does the
+ * phase-1 IV advance (to the last ciphertext block) and the decrypted message come back.
+ */
+export function openIdentityMessage(
+  header: Header, bytes: Uint8Array, keys: Keymat, expectedHash: (idBody: Uint8Array) => Uint8Array,
+): { ok: true; m: ParsedMessage } | { ok: false; rejection: IdentityRejection } {
+  const ciphertext = ciphertextOf(bytes);
+  if ((header.flags & HeaderFlags.Encryption) === 0 || ciphertext === undefined) return { ok: false, rejection: { kind: 'not-encrypted' } };
+  let m: ParsedMessage;
+  try {
+    m = parseDecrypted(header, keys.decrypt(ciphertext, keys.phase1Iv()));
+  } catch (e) {
+    if (e instanceof WireError) return { ok: false, rejection: { kind: 'undecryptable', code: e.code } };
+    throw e;
+  }
+  const ids = payloadsOf(m, PayloadType.ID);
+  const hashes = payloadsOf(m, PayloadType.HASH);
+  const id = ids[0];
+  const hash = hashes[0]?.payload;
+  if (ids.length !== 1 || hashes.length !== 1 || id === undefined || hash === undefined) return { ok: false, rejection: { kind: 'payloads' } };
+  if (!equalBytes(expectedHash(m.body.subarray(id.start + 4, id.end)), hash.data)) return { ok: false, rejection: { kind: 'hash-mismatch' } };
+  keys.advancePhase1(lastBlock(ciphertext));
+  return { ok: true, m };
+}

@@ -2,12 +2,14 @@
  * Whole ISAKMP messages: header + payload chain, in clear or encrypted with the phase-1 SA
  * (RFC 2408 §3.1, RFC 2409 App. B: zero padding, header Length includes the padding).
  */
-import { HEADER_LENGTH, HeaderFlags, WireError, decodePayloads, encodeHeader, encodePayloads, isPayloadType } from '@gvpn/wire';
-import type { DecodedPayload, Header, KnownPayload, Payload } from '@gvpn/wire';
+import {
+  HEADER_LENGTH, HeaderFlags, ISAKMP_VERSION, WireError, checkMessageRules, decodeHeader, decodePayloads, encodeHeader, encodePayloads, isPayloadType,
+} from '@gvpn/wire';
+import type { DecodedPayload, Header, KnownPayload, MessageRule, Payload } from '@gvpn/wire';
 import { BLOCK_SIZE, lastBlock } from './keymat.js';
 import type { Keymat } from './keymat.js';
 
-const ISAKMP_VERSION = 0x10;
+export { BLOCK_SIZE, lastBlock };
 
 export interface MessageHeader {
   icookie: Uint8Array;
@@ -16,18 +18,46 @@ export interface MessageHeader {
   messageId: number;
 }
 
-function withHeader(h: MessageHeader, flags: number, nextPayload: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEADER_LENGTH + body.length);
+/** The 28-byte header alone, with the given flags, first payload and Length (e.g. for signed data). */
+export function headerBytes(h: MessageHeader, flags: number, nextPayload: number, length: number): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH);
+  writeHeader(h, flags, nextPayload, length, out);
+  return out;
+}
+
+function writeHeader(h: MessageHeader, flags: number, nextPayload: number, length: number, out: Uint8Array): void {
   const header: Header = {
     icookie: h.icookie, rcookie: h.rcookie, nextPayload, version: ISAKMP_VERSION,
-    exchangeType: h.exchangeType, flags, messageId: h.messageId, length: out.length,
+    exchangeType: h.exchangeType, flags, messageId: h.messageId, length,
   };
   encodeHeader(header, out, 0);
+}
+
+function withHeader(h: MessageHeader, flags: number, nextPayload: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH + body.length);
+  writeHeader(h, flags, nextPayload, out.length, out);
   out.set(body, HEADER_LENGTH);
   return out;
 }
 
-export function encodeClear(h: MessageHeader, payloads: Payload[]): Uint8Array {
+/** Header, or undefined when the datagram is not even an ISAKMP header of the right length. */
+export function tryHeader(datagram: Uint8Array): Header | undefined {
+  try {
+    return decodeHeader(datagram);
+  } catch (e) {
+    if (e instanceof WireError) return undefined;
+    throw e;
+  }
+}
+
+/** A message ID (or any 32-bit number) as the 4 big-endian bytes that phase-2 HASHes cover. */
+export function u32Bytes(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0);
+  return b;
+}
+
+export function encodeClear(h: MessageHeader, payloads: readonly Payload[]): Uint8Array {
   return withHeader(h, 0, payloads[0]?.type ?? 0, encodePayloads(payloads, { exchangeType: h.exchangeType }));
 }
 
@@ -40,10 +70,15 @@ export interface EncryptedMessage {
 /** Encrypts an already-encoded payload chain (see `chainBytes`). */
 export function encodeEncrypted(h: MessageHeader, firstPayload: number, chain: Uint8Array, keys: Keymat, iv: Uint8Array): EncryptedMessage {
   const ciphertext = keys.encrypt(chain, iv);
-  return { bytes: withHeader(h, HeaderFlags.Encryption, firstPayload, ciphertext), lastBlock: lastBlock(ciphertext) };
+  return { bytes: encryptedMessage(h, firstPayload, ciphertext), lastBlock: lastBlock(ciphertext) };
 }
 
-export function chainBytes(payloads: Payload[], exchangeType: number): Uint8Array {
+/** HDR (E flag set) | ciphertext, for a chain the caller encrypted (whole blocks, padding included). */
+export function encryptedMessage(h: MessageHeader, firstPayload: number, ciphertext: Uint8Array): Uint8Array {
+  return withHeader(h, HeaderFlags.Encryption, firstPayload, ciphertext);
+}
+
+export function chainBytes(payloads: readonly Payload[], exchangeType: number): Uint8Array {
   return encodePayloads(payloads, { exchangeType });
 }
 
@@ -56,11 +91,19 @@ export interface ParsedMessage {
   chainEnd: number;
 }
 
-export function parseClear(header: Header, bytes: Uint8Array): ParsedMessage {
+/** Decodes a clear message; bytes after the chain, or a violation of `rule` when given, are a WireError. */
+export function parseClear(header: Header, bytes: Uint8Array, rule?: MessageRule): ParsedMessage {
   const body = bytes.subarray(HEADER_LENGTH);
   const { payloads, end } = decodePayloads(body, header.nextPayload, 0, body.length, { exchangeType: header.exchangeType });
   if (end !== body.length) throw new WireError('TRAILING_BYTES', HEADER_LENGTH + end, 'bytes after the payload chain');
+  checkRule(rule, payloads);
   return { header, body, payloads, chainEnd: end };
+}
+
+function checkRule(rule: MessageRule | undefined, payloads: readonly DecodedPayload[]): void {
+  if (rule === undefined) return;
+  const problem = checkMessageRules(rule, payloads);
+  if (problem !== undefined) throw problem;
 }
 
 /** The ciphertext of an encrypted message, or undefined if it cannot be CBC data. */
@@ -73,11 +116,12 @@ export function ciphertextOf(bytes: Uint8Array): Uint8Array | undefined {
 /**
  * Decodes a decrypted chain. RFC 2409 App. B pads with zeros to the block size, but peers differ: strongSwan
  * always adds 1..16 bytes (a whole block when the chain is already aligned). So up to one block of padding of
- * any content is accepted; more is an error.
+ * any content is accepted; more is an error, and so is a violation of `rule` when given.
  */
-export function parseDecrypted(header: Header, plaintext: Uint8Array): ParsedMessage {
+export function parseDecrypted(header: Header, plaintext: Uint8Array, rule?: MessageRule): ParsedMessage {
   const { payloads, end } = decodePayloads(plaintext, header.nextPayload, 0, plaintext.length, { exchangeType: header.exchangeType });
   if (plaintext.length - end > BLOCK_SIZE) throw new WireError('TRAILING_BYTES', HEADER_LENGTH + end, 'padding longer than a block');
+  checkRule(rule, payloads);
   return { header, body: plaintext, payloads, chainEnd: end };
 }
 

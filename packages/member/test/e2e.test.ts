@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Capture, Cleanup, assertIntegrationRequirements, runCommand, waitFor, workDirectory } from '@gvpn/integration';
-import { RootServerDaemon } from './daemons.js';
+import { RootServerDaemon, standaloneGcksConfig } from './daemons.js';
 import { MemberDaemon, type MemberSpec, type MemberStatistics } from './harness.js';
 
 const SERVER = '127.0.8.31';
@@ -29,49 +29,10 @@ const M = [
 const KEK_LIFETIME_SECONDS = 14;
 
 function serverConfig() {
-  const tree = {
-    system: {
-      'host-name': 'gcks', platform: 'vsrx', listen: { address: SERVER, port: 848 }, 'state-directory': 'gcks-state',
-      'log-level': 'debug', debug: { 'short-timers': true },
-    },
-    security: {
-      'group-vpn': {
-        server: {
-          ike: {
-            proposal: {
-              'PSK-SHA256-DH19-AES256': {
-                'authentication-method': 'pre-shared-keys', 'dh-group': 'group19', 'authentication-algorithm': 'sha-256',
-                'encryption-algorithm': 'aes-256-cbc', 'lifetime-seconds': 3600,
-              },
-            },
-            policy: { GMs: { mode: 'main', proposals: ['PSK-SHA256-DH19-AES256'], 'pre-shared-key': { 'ascii-text': PSK } } },
-            gateway: Object.fromEntries(M.map((m) => [m.name.toUpperCase(), { 'ike-policy': 'GMs', address: m.address }])),
-          },
-          ipsec: {
-            proposal: { 'AES256-SHA256': { 'encryption-algorithm': 'aes-256-cbc', 'authentication-algorithm': 'hmac-sha-256-128', 'lifetime-seconds': 3600 } },
-          },
-          group: {
-            [GROUP]: {
-              'group-id': 1,
-              'ike-gateway': M.map((m) => m.name.toUpperCase()),
-              'activation-time-delay': 1,
-              'server-member-communication': {
-                'communication-type': 'unicast', 'encryption-algorithm': 'aes-256-cbc', 'lifetime-seconds': KEK_LIFETIME_SECONDS,
-                'retransmission-period': 1, 'number-of-retransmission': 1, 'sig-hash-algorithm': 'sha-256',
-              },
-              'ipsec-sa': {
-                [GROUP]: {
-                  proposal: 'AES256-SHA256',
-                  'match-policy': { POL1: { source: '172.16.0.0/12', destination: '172.16.0.0/12', 'source-port': 0, 'destination-port': 0, protocol: 0 } },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
-  return tree;
+  return standaloneGcksConfig({
+    name: 'gcks', address: SERVER, psk: PSK, members: M, group: GROUP, groupId: 1,
+    kekLifetimeSeconds: KEK_LIFETIME_SECONDS, retransmissionPeriod: 1,
+  });
 }
 
 interface ServerKek { spi: string; seq: number; keys?: { encryptionKey: string } }

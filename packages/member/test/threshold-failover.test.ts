@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { CLI_MAIN, Capture, Cleanup, assertIntegrationRequirements, runCommand, waitFor, workDirectory } from '@gvpn/integration';
 import { Secret, systemRandom } from '@gvpn/crypto';
 import { buildPush, generateSigningKey, generateTek, type Kek, type TekPolicy } from '@gvpn/gdoi';
-import { RootServerDaemon } from './daemons.js';
+import { RootServerDaemon, standaloneGcksConfig } from './daemons.js';
 import { MemberDaemon, type MemberStatistics } from './harness.js';
 
 const A = '127.0.9.1';
@@ -42,50 +42,11 @@ const TEK_POLICY: TekPolicy = {
 };
 
 function serverConfig(name: string, address: string, memberThreshold: number | undefined) {
-  return {
-    system: {
-      'host-name': name, platform: 'vsrx', listen: { address, port: 848 }, 'state-directory': `${name}-state`,
-      'log-level': 'debug', debug: { 'short-timers': true },
-    },
-    security: {
-      'group-vpn': {
-        server: {
-          ike: {
-            proposal: {
-              'PSK-SHA256-DH19-AES256': {
-                'authentication-method': 'pre-shared-keys', 'dh-group': 'group19', 'authentication-algorithm': 'sha-256',
-                'encryption-algorithm': 'aes-256-cbc', 'lifetime-seconds': 3600,
-              },
-            },
-            policy: { GMs: { mode: 'main', proposals: ['PSK-SHA256-DH19-AES256'], 'pre-shared-key': { 'ascii-text': PSK } } },
-            // Every member is an authorised gateway of both servers: A refuses gm3 for its threshold only.
-            gateway: Object.fromEntries(M.map((m) => [m.name.toUpperCase(), { 'ike-policy': 'GMs', address: m.address }])),
-          },
-          ipsec: {
-            proposal: { 'AES256-SHA256': { 'encryption-algorithm': 'aes-256-cbc', 'authentication-algorithm': 'hmac-sha-256-128', 'lifetime-seconds': 3600 } },
-          },
-          group: {
-            [GROUP]: {
-              'group-id': GROUP_ID,
-              ...(memberThreshold === undefined ? {} : { 'member-threshold': memberThreshold }),
-              'ike-gateway': M.map((m) => m.name.toUpperCase()),
-              'activation-time-delay': 1,
-              'server-member-communication': {
-                'communication-type': 'unicast', 'encryption-algorithm': 'aes-256-cbc', 'lifetime-seconds': 3600,
-                'retransmission-period': 2, 'number-of-retransmission': 1, 'sig-hash-algorithm': 'sha-256',
-              },
-              'ipsec-sa': {
-                [GROUP]: {
-                  proposal: 'AES256-SHA256',
-                  'match-policy': { POL1: { source: '172.16.0.0/12', destination: '172.16.0.0/12', 'source-port': 0, 'destination-port': 0, protocol: 0 } },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
+  // Every member is an authorised gateway of both servers: A refuses gm3 for its threshold only.
+  return standaloneGcksConfig({
+    name, address, psk: PSK, members: M, group: GROUP, groupId: GROUP_ID,
+    ...(memberThreshold === undefined ? {} : { memberThreshold }), kekLifetimeSeconds: 3600, retransmissionPeriod: 2,
+  });
 }
 
 /** waitFor, whose timeout also says what was last seen (the message of waitFor is fixed when it is called). */
