@@ -3,8 +3,11 @@
  *
  * State rules:
  * - Nothing about the group changes before message 3 verifies (RFC 6407 §3.2, §7.2.5): message 1 only
- *   creates a pending exchange (bounded by `maxExchanges`, expiring after `exchangeTimeoutMs`); the
- *   registration hook `commit` runs once, when a valid HASH(3) (which covers Nr) arrives.
+ *   creates a pending exchange (at most `maxExchanges` at once, each expiring after `exchangeTimeoutMs`);
+ *   the registration hook `commit` runs once, when a valid HASH(3) (which covers Nr) arrives. A completed
+ *   exchange is kept as long again to answer a repeated message 3, but no longer counts as pending (else
+ *   the bound would cap registrations at `maxExchanges` per timeout: 4096 per 30 s); completed ones
+ *   beyond `maxExchanges` are forgotten oldest first.
  * - Authorisation: `authorize(sa, groupId)` runs for message 1 and again for message 3 (a threshold may
  *   have been reached in between). A refusal sends nothing (`refusal: 'silent'`, R-REG-5) or a protected
  *   informational with a Notify (`refusal: 'notify'`).
@@ -83,7 +86,9 @@ export class PullResponder {
     hashMismatchDropped: 0, duplicateRequests: 0, unexpectedMessageDropped: 0, unknownGroupRefused: 0,
     unauthorizedRefused: 0, exchangesExpired: 0, exchangeLimitDropped: 0, refusalNotifiesSent: 0,
   };
+  /** In expiry order: every entry gets `now + timeout` when inserted, and is re-inserted when it completes. */
   private readonly exchanges = new Map<string, Exchange>();
+  private pending = 0;
   private readonly timeoutMs: number;
   private readonly maxExchanges: number;
 
@@ -92,27 +97,42 @@ export class PullResponder {
     this.maxExchanges = config.maxExchanges ?? 4096;
   }
 
+  /** Exchanges waiting for message 3. */
   get pendingExchanges(): number {
-    return this.exchanges.size;
+    return this.pending;
   }
 
   nextDeadline(): number | undefined {
-    let min: number | undefined;
-    for (const x of this.exchanges.values()) if (min === undefined || x.expiresAt < min) min = x.expiresAt;
-    return min;
+    return this.exchanges.values().next().value?.expiresAt;
   }
 
   poll(now: number): void {
-    for (const [k, x] of this.exchanges) {
-      if (x.expiresAt > now) continue;
-      this.exchanges.delete(k);
+    for (const x of this.exchanges.values()) {
+      if (x.expiresAt > now) break;
       if (x.state !== 'done') this.counters.exchangesExpired++;
+      this.forget(x);
     }
   }
 
   /** Forget the exchanges of an IKE SA that went down. */
   forgetSa(sa: IkeSa): void {
-    for (const [k, x] of this.exchanges) if (x.sa === sa) this.exchanges.delete(k);
+    for (const x of this.exchanges.values()) if (x.sa === sa) this.forget(x);
+  }
+
+  private forget(x: Exchange): void {
+    if (this.exchanges.delete(x.key) && x.state !== 'done') this.pending--;
+  }
+
+  /** Keeps at most `maxExchanges` completed exchanges (their only use is answering a repeated message 3). */
+  private forgetOldestDone(): void {
+    let excess = this.exchanges.size - this.pending - this.maxExchanges;
+    for (const x of this.exchanges.values()) {
+      if (excess <= 0) return;
+      if (x.state === 'done') {
+        this.forget(x);
+        excess--;
+      }
+    }
   }
 
   private drop(counter: PullResponderCounter, sa: IkeSa, detail: string): void {
@@ -156,7 +176,7 @@ export class PullResponder {
   }
 
   private message1(sa: IkeSa, key: string, datagram: Uint8Array, header: Header, now: number): void {
-    if (this.exchanges.size >= this.maxExchanges) return this.drop('exchangeLimitDropped', sa, 'too many pending pulls');
+    if (this.pending >= this.maxExchanges) return this.drop('exchangeLimitDropped', sa, 'too many pending pulls');
     const mid = u32Bytes(header.messageId);
     const opened = this.open(sa, datagram, header, sa.phase2Iv(header.messageId), MessageRules.pull1);
     if (typeof opened === 'string') return this.drop(opened, sa, 'message 1');
@@ -201,6 +221,7 @@ export class PullResponder {
       key, sa, messageId: header.messageId, groupId, state: 'msg2-sent', ni: Uint8Array.from(ni), nr, iv: lastBlock(ct2),
       request: Uint8Array.from(datagram), reply, kd, hasKek: group.kek !== undefined, expiresAt: now + this.timeoutMs,
     });
+    this.pending++;
     this.config.send(reply, sa.peer);
   }
 
@@ -214,7 +235,7 @@ export class PullResponder {
     if (group === undefined) return this.refuse(x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
     const auth = this.config.authorize(x.sa, x.groupId, now);
     if (!auth.ok) {
-      this.exchanges.delete(x.key);
+      this.forget(x);
       return this.refuse(x.sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, x.groupId);
     }
     // Registration is committed only now (RFC 6407 §3.2).
@@ -231,9 +252,12 @@ export class PullResponder {
       PayloadType.HASH, ct4,
     );
     x.request = Uint8Array.from(datagram);
+    this.forget(x);
     x.state = 'done';
     x.kd = [];
     x.expiresAt = now + this.timeoutMs;
+    this.exchanges.set(x.key, x); // to the end: expiry order
+    this.forgetOldestDone();
     this.config.send(x.reply, x.sa.peer);
     this.config.log?.info({ peer: `${x.sa.peer.address}:${x.sa.peer.port}`, groupId: x.groupId }, 'member registered');
   }

@@ -85,6 +85,7 @@ export interface SetupOptions {
   seed?: string;
   /** DOI of both phase-1 SA payloads (1 lets tshark decrypt the exchanges). */
   doi?: 1 | 2;
+  maxExchanges?: number;
 }
 
 export function setup(opts: SetupOptions = {}): Setup {
@@ -110,6 +111,7 @@ export function setup(opts: SetupOptions = {}): Setup {
     commit: (_sa, groupId, now) => { s.committed.push({ groupId, at: now }); },
     refusal: opts.refusal ?? 'silent',
     random, send: net(SERVER), log: quietLog,
+    ...(opts.maxExchanges === undefined ? {} : { maxExchanges: opts.maxExchanges }),
   });
   const psk = new Secret(new TextEncoder().encode('gdoi-lab-secret'));
   const proposals = [{ encryption: 'aes-256-cbc', hash: 'sha256', dhGroup: 19, lifetimeSeconds: 3600 }] as const;

@@ -62,6 +62,25 @@ describe('GROUPKEY-PULL', () => {
     assert.equal(s.queue.length, 0);
   });
 
+  it('only exchanges waiting for message 3 count against the bound: completed pulls never block new ones', () => {
+    const s = setup({ maxExchanges: 1 });
+    for (let i = 0; i < 3; i++) {
+      const p = s.startPull(1);
+      runPull(s, p);
+      assert.equal(p.state, 'done', `pull ${i + 1} completes`);
+      assert.equal(s.responder.pendingExchanges, 0);
+    }
+    assert.equal(s.responder.counters.registrations, 3);
+    assert.equal(s.responder.counters.exchangeLimitDropped, 0);
+    // a second member-side exchange while one waits for message 3 is over the bound
+    s.startPull(1);
+    s.step(); // msg1 -> server
+    s.startPull(1);
+    s.step(); // msg2 of the first -> member (queue order)
+    s.step(); // msg1 of the second -> server: one exchange already waits for message 3
+    assert.equal(s.responder.counters.exchangeLimitDropped, 1);
+  });
+
   it('no group state change before message 3 verifies: a lost message 3 registers nothing', () => {
     const s = setup();
     const p = s.startPull(1);
