@@ -11,7 +11,7 @@ import type { DeletePayload, Header, NotifyPayload } from '@gvpn/wire';
 import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
 import type { Keymat } from './keymat.js';
-import { chainBytes, ciphertextOf, encodeClear, encodeEncrypted, parseDecrypted } from './message.js';
+import { chainBytes, ciphertextOf, encodeClear, encodeEncrypted, parseDecrypted, u32Bytes } from './message.js';
 import type { CounterName } from './statistics.js';
 
 export const INFORMATIONAL = 5;
@@ -23,12 +23,6 @@ export function freshMessageId(random: RandomSource): number {
     const id = ((b[0] ?? 0) << 24 | (b[1] ?? 0) << 16 | (b[2] ?? 0) << 8 | (b[3] ?? 0)) >>> 0;
     if (id !== 0) return id;
   }
-}
-
-function messageIdBytes(id: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, id);
-  return out;
 }
 
 export interface Cookies {
@@ -44,7 +38,7 @@ export function clearNotify(cookies: Cookies, notify: NotifyPayload, random: Ran
 export function protectedInformational(cookies: Cookies, payload: NotifyPayload | DeletePayload, keys: Keymat, random: RandomSource): Uint8Array {
   const messageId = freshMessageId(random);
   const body = chainBytes([payload], INFORMATIONAL);
-  const hash = { type: PayloadType.HASH, data: keys.prfA(messageIdBytes(messageId), body) } as const;
+  const hash = { type: PayloadType.HASH, data: keys.prfA(u32Bytes(messageId), body) } as const;
   const chain = chainBytes([hash, payload], INFORMATIONAL);
   return encodeEncrypted({ ...cookies, exchangeType: INFORMATIONAL, messageId }, PayloadType.HASH, chain, keys, keys.phase2Iv(messageId)).bytes;
 }
@@ -69,7 +63,7 @@ export function openInformational(header: Header, bytes: Uint8Array, keys: Keyma
   if (first === undefined || !isPayloadType(first.payload, PayloadType.HASH)) {
     return { ok: false, counter: 'invalidPayloadDropped', detail: 'informational must start with HASH' };
   }
-  const expected = keys.prfA(messageIdBytes(header.messageId), parsed.body.subarray(first.end, parsed.chainEnd));
+  const expected = keys.prfA(u32Bytes(header.messageId), parsed.body.subarray(first.end, parsed.chainEnd));
   if (!equalBytes(expected, first.payload.data)) return { ok: false, counter: 'hashMismatchDropped', detail: 'HASH(1)' };
   const payloads: (NotifyPayload | DeletePayload)[] = [];
   for (const { payload } of rest) {
