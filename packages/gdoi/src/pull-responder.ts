@@ -19,7 +19,7 @@
  *   match); SEQ in message 4 is the group's value when message 4 is built.
  */
 import { GapAttr, IdType, MessageRules, NotifyType, PayloadType, WireError, groupIdFromKeyId } from '@gvpn/wire';
-import type { Attribute, GdoiSaPayload, Header, KeyPacket, Payload } from '@gvpn/wire';
+import type { Attribute, GdoiSaPayload, Header, KeyPacket } from '@gvpn/wire';
 import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
 import { chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
@@ -73,12 +73,78 @@ interface Exchange {
   iv: Uint8Array;
   request: Uint8Array;
   reply: Uint8Array;
-  kd: KeyPacket[];
+  /** The group's keys as encoded at message 1 (message 4's KD comes from them); undefined once done. */
+  keys: EncodedKeys | undefined;
   hasKek: boolean;
   expiresAt: number;
 }
 
 const INFORMATIONAL = 5;
+
+/**
+ * What a pull hands out of one key generation of a group, encoded once: message 2's SA payload and message
+ * 4's KD payload, each as a chain of one payload (next payload 0). Valid while the snapshot holds the same
+ * policy, KEK and TEK objects (GcksGroup replaces them on rekey, it never changes them in place).
+ */
+interface EncodedKeys {
+  policy: GroupPolicy;
+  kek: Kek | undefined;
+  teks: readonly Tek[];
+  teksCopy: Tek[];
+  hasKeys: boolean;
+  sa: Uint8Array;
+  kd: Uint8Array;
+}
+
+function sameKeys(e: EncodedKeys, group: GroupSnapshot): boolean {
+  if (e.policy !== group.policy || e.kek !== group.kek || e.teks !== group.teks || e.teksCopy.length !== group.teks.length) return false;
+  for (let i = 0; i < e.teksCopy.length; i++) if (e.teksCopy[i] !== group.teks[i]) return false;
+  return true;
+}
+
+function encodeKeys(group: GroupSnapshot): EncodedKeys {
+  const sa2: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: group.teks.map(satPayload) };
+  const kd: KeyPacket[] = [];
+  if (group.kek !== undefined) {
+    sa2.kek = group.kek.sak;
+    kd.push(kekKeyPacket(group.kek));
+  }
+  const gap: Attribute[] = [
+    { type: GapAttr.ActivationTimeDelay, value: group.policy.activationDelaySeconds },
+    { type: GapAttr.DeactivationTimeDelay, value: group.policy.deactivationDelaySeconds },
+  ];
+  sa2.gap = { type: 22, attributes: gap };
+  for (const t of group.teks) kd.push(tekKeyPacket(t));
+  return {
+    policy: group.policy, kek: group.kek, teks: group.teks, teksCopy: [...group.teks],
+    hasKeys: sa2.kek !== undefined || sa2.teks.length > 0,
+    sa: chainBytes([sa2], GROUPKEY_PULL), kd: chainBytes([{ type: PayloadType.KD, packets: kd }], GROUPKEY_PULL),
+  };
+}
+
+/**
+ * A payload with a generic header (RFC 2408 §3.2) and body `data`, followed by the encoded chain `rest`
+ * whose first payload is of type `next` (0: none). Same bytes as encoding the whole chain at once.
+ */
+/** `one` (an encoded chain of exactly one payload) followed by `rest`, whose first payload is of type `next`. */
+function concatChain(one: Uint8Array, next: number, rest: Uint8Array): Uint8Array {
+  const out = new Uint8Array(one.length + rest.length);
+  out.set(one, 0);
+  out[0] = next;
+  out.set(rest, one.length);
+  return out;
+}
+
+function prependPayload(data: Uint8Array, next: number, rest: Uint8Array): Uint8Array {
+  const length = 4 + data.length;
+  const out = new Uint8Array(length + rest.length);
+  out[0] = next;
+  out[2] = length >>> 8;
+  out[3] = length & 0xff;
+  out.set(data, 4);
+  out.set(rest, length);
+  return out;
+}
 
 export class PullResponder {
   readonly counters: Record<PullResponderCounter, number> = {
@@ -91,6 +157,11 @@ export class PullResponder {
   private pending = 0;
   private readonly timeoutMs: number;
   private readonly maxExchanges: number;
+  /** Exchange keys per IKE SA, so that an SA going down costs its own exchanges only. */
+  private readonly bySa = new Map<IkeSa, Set<string>>();
+  /** Encoded keys per group id (the latest key generation seen). */
+  private readonly encoded = new Map<number, EncodedKeys>();
+  private readonly saKeys = new WeakMap<IkeSa, string>();
 
   constructor(private readonly config: PullResponderConfig) {
     this.timeoutMs = config.exchangeTimeoutMs ?? 30_000;
@@ -116,11 +187,42 @@ export class PullResponder {
 
   /** Forget the exchanges of an IKE SA that went down. */
   forgetSa(sa: IkeSa): void {
-    for (const x of this.exchanges.values()) if (x.sa === sa) this.forget(x);
+    const keys = this.bySa.get(sa);
+    if (keys === undefined) return;
+    for (const key of [...keys]) {
+      const x = this.exchanges.get(key);
+      if (x !== undefined) this.forget(x);
+    }
+    this.bySa.delete(sa);
   }
 
   private forget(x: Exchange): void {
-    if (this.exchanges.delete(x.key) && x.state !== 'done') this.pending--;
+    if (!this.exchanges.delete(x.key)) return;
+    if (x.state !== 'done') this.pending--;
+    const keys = this.bySa.get(x.sa);
+    if (keys !== undefined && keys.delete(x.key) && keys.size === 0) this.bySa.delete(x.sa);
+  }
+
+  private remember(x: Exchange): void {
+    this.exchanges.set(x.key, x);
+    let keys = this.bySa.get(x.sa);
+    if (keys === undefined) this.bySa.set(x.sa, (keys = new Set()));
+    keys.add(x.key);
+  }
+
+  /** hex(icookie) | hex(rcookie), computed once per IKE SA. */
+  private saKey(sa: IkeSa): string {
+    let k = this.saKeys.get(sa);
+    if (k === undefined) this.saKeys.set(sa, (k = `${hex(sa.icookie)}${hex(sa.rcookie)}`));
+    return k;
+  }
+
+  private keysOf(groupId: number, group: GroupSnapshot): EncodedKeys {
+    const cached = this.encoded.get(groupId);
+    if (cached !== undefined && sameKeys(cached, group)) return cached;
+    const fresh = encodeKeys(group);
+    this.encoded.set(groupId, fresh);
+    return fresh;
   }
 
   /** Keeps at most `maxExchanges` completed exchanges (their only use is answering a repeated message 3). */
@@ -144,7 +246,7 @@ export class PullResponder {
   handle(sa: IkeSa, datagram: Uint8Array, header: Header, now: number): void {
     if (header.exchangeType !== GROUPKEY_PULL) return this.drop('unexpectedMessageDropped', sa, `exchange ${header.exchangeType}`);
     if (header.messageId === 0) return this.drop('malformedDropped', sa, 'M-ID 0');
-    const key = `${hex(sa.icookie)}${hex(sa.rcookie)}:${header.messageId}`;
+    const key = `${this.saKey(sa)}:${header.messageId}`;
     const x = this.exchanges.get(key);
     if (x !== undefined) {
       if (equal(datagram, x.request)) {
@@ -194,32 +296,20 @@ export class PullResponder {
     const auth = this.config.authorize(sa, groupId, now);
     if (!auth.ok) return this.refuse(sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, groupId);
     // Snapshot: SA for message 2 and the matching KD for message 4.
-    const sa2: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: group.teks.map(satPayload) };
-    const kd: KeyPacket[] = [];
-    if (group.kek !== undefined) {
-      sa2.kek = group.kek.sak;
-      kd.push(kekKeyPacket(group.kek));
-    }
-    const gap: Attribute[] = [
-      { type: GapAttr.ActivationTimeDelay, value: group.policy.activationDelaySeconds },
-      { type: GapAttr.DeactivationTimeDelay, value: group.policy.deactivationDelaySeconds },
-    ];
-    sa2.gap = { type: 22, attributes: gap };
-    for (const t of group.teks) kd.push(tekKeyPacket(t));
-    if (sa2.kek === undefined && sa2.teks.length === 0) return this.refuse(sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
+    const keys = this.keysOf(groupId, group);
+    if (!keys.hasKeys) return this.refuse(sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
     const nr = this.config.random.bytes(this.config.nonceLength ?? 16);
-    const nonce = { type: PayloadType.NONCE, data: nr } as const;
-    const after = chainBytes([nonce, sa2], GROUPKEY_PULL);
+    const after = prependPayload(nr, PayloadType.SA, keys.sa); // NONCE, SA
     const hash2 = sa.prfA(mid, ni, after);
     const iv = lastBlock(opened.ct);
-    const ct2 = sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash2 }, nonce, sa2], GROUPKEY_PULL), iv);
+    const ct2 = sa.encrypt(prependPayload(hash2, PayloadType.NONCE, after), iv);
     const reply = encryptedMessage(
       { icookie: sa.icookie, rcookie: sa.rcookie, exchangeType: GROUPKEY_PULL, messageId: header.messageId },
       PayloadType.HASH, ct2,
     );
-    this.exchanges.set(key, {
+    this.remember({
       key, sa, messageId: header.messageId, groupId, state: 'msg2-sent', ni: Uint8Array.from(ni), nr, iv: lastBlock(ct2),
-      request: Uint8Array.from(datagram), reply, kd, hasKek: group.kek !== undefined, expiresAt: now + this.timeoutMs,
+      request: Uint8Array.from(datagram), reply, keys, hasKek: group.kek !== undefined, expiresAt: now + this.timeoutMs,
     });
     this.pending++;
     this.config.send(reply, sa.peer);
@@ -241,12 +331,14 @@ export class PullResponder {
     // Registration is committed only now (RFC 6407 §3.2).
     this.config.commit(x.sa, x.groupId, now);
     this.counters.registrations++;
-    const payloads: Payload[] = [];
-    if (x.hasKek) payloads.push({ type: PayloadType.SEQ, seq: group.seq() });
-    payloads.push({ type: PayloadType.KD, packets: x.kd });
-    const after = chainBytes(payloads, GROUPKEY_PULL);
+    const kd = (x.keys as EncodedKeys).kd;
+    let after = kd; // [SEQ,] KD
+    if (x.hasKek) {
+      after = chainBytes([{ type: PayloadType.SEQ, seq: group.seq() }], GROUPKEY_PULL);
+      after = concatChain(after, PayloadType.KD, kd);
+    }
     const hash4 = x.sa.prfA(mid, x.ni, x.nr, after);
-    const ct4 = x.sa.encrypt(chainBytes([{ type: PayloadType.HASH, data: hash4 }, ...payloads], GROUPKEY_PULL), lastBlock(opened.ct));
+    const ct4 = x.sa.encrypt(prependPayload(hash4, x.hasKek ? PayloadType.SEQ : PayloadType.KD, after), lastBlock(opened.ct));
     x.reply = encryptedMessage(
       { icookie: x.sa.icookie, rcookie: x.sa.rcookie, exchangeType: GROUPKEY_PULL, messageId: x.messageId },
       PayloadType.HASH, ct4,
@@ -254,9 +346,9 @@ export class PullResponder {
     x.request = Uint8Array.from(datagram);
     this.forget(x);
     x.state = 'done';
-    x.kd = [];
+    x.keys = undefined;
     x.expiresAt = now + this.timeoutMs;
-    this.exchanges.set(x.key, x); // to the end: expiry order
+    this.remember(x); // to the end: expiry order
     this.forgetOldestDone();
     this.config.send(x.reply, x.sa.peer);
     this.config.log?.info({ peer: `${x.sa.peer.address}:${x.sa.peer.port}`, groupId: x.groupId }, 'member registered');

@@ -8,9 +8,8 @@
  * Figures: registrations/s and p50/p99 latency (Main Mode message 1 to pull message 4 verified) from the
  * generator's clock; server CPU (utime+stime from /proc/PID/stat) from before the first registration to the
  * last, per registration; server RSS growth over the run / N; the daemon's own `registrations` counter.
- * Default N stays under 4096: the daemon's pull responder keeps each completed pull for 30 s and counts it
- * against its bound of 4096 pending pulls, so beyond that registrations are capped near 4096 / 30 s = 136/s
- * (pullDropped in the output; reported as a daemon issue). `--members 10000` shows it (about 75 s per group).
+ * `--members` goes up to 10,000 (the daemon's default platform maximum); pullDropped in the output counts
+ * pulls the server's bound on exchanges waiting for message 3 refused.
  * Ends with one `RESULT ...` line.
  */
 import { Cleanup, workDirectory } from '../src/index.js';

@@ -76,12 +76,24 @@ export function createGcks(ctx: RoleContext): Gcks {
    */
   const pullVersions = new Map<string, { version: number; at: number }>();
   const PULL_VERSION_TTL_MS = 30_000;
+  const authorization = { group: (id: number) => byId.get(id), registrations, platformMaxMembers, counters, log };
+  /** The IKE SA's cookies in hex, computed once per SA. */
+  const cookieHex = new WeakMap<IkeSa, { icookie: string; rcookie: string; prefix: string }>();
+  const cookiesOf = (sa: IkeSa): { icookie: string; rcookie: string; prefix: string } => {
+    let c = cookieHex.get(sa);
+    if (c === undefined) {
+      const icookie = hex(sa.icookie);
+      const rcookie = hex(sa.rcookie);
+      cookieHex.set(sa, (c = { icookie, rcookie, prefix: `${icookie}${rcookie}:` }));
+    }
+    return c;
+  };
 
   function authorize(sa: IkeSa, groupId: number, now: number): Authorization {
-    const result = authorizeMember({ group: (id) => byId.get(id), registrations, platformMaxMembers, counters, log }, sa, groupId);
+    const result = authorizeMember(authorization, sa, groupId);
     const group = byId.get(groupId);
     if (!result.ok || group === undefined) return result;
-    const key = `${hex(sa.icookie)}${hex(sa.rcookie)}:${groupId}`;
+    const key = `${cookiesOf(sa).prefix}${groupId}`;
     const seen = pullVersions.get(key);
     if (seen === undefined || now - seen.at > PULL_VERSION_TTL_MS) {
       if (pullVersions.size >= 4096) for (const [k, v] of pullVersions) if (now - v.at > PULL_VERSION_TTL_MS) pullVersions.delete(k);
@@ -97,11 +109,12 @@ export function createGcks(ctx: RoleContext): Gcks {
 
   function commit(sa: IkeSa, groupId: number, now: number): void {
     const group = byId.get(groupId);
-    pullVersions.delete(`${hex(sa.icookie)}${hex(sa.rcookie)}:${groupId}`);
+    const cookies = cookiesOf(sa);
+    pullVersions.delete(`${cookies.prefix}${groupId}`);
     if (group === undefined) return;
     const fresh = registrations.upsert({
       group: group.name, groupId, address: sa.peer.address, endpoint: { ...sa.peer }, gateway: sa.gateway.name,
-      icookie: hex(sa.icookie), rcookie: hex(sa.rcookie), registeredAt: Date.now(), registeredAtMono: now,
+      icookie: cookies.icookie, rcookie: cookies.rcookie, registeredAt: Date.now(), registeredAtMono: now,
       lastAckedSeq: null, pendingSeq: null, pushesSent: 0, retransmissions: 0,
     });
     if (fresh) counters.newMembers++;
@@ -192,7 +205,8 @@ export function createGcks(ctx: RoleContext): Gcks {
       },
       saDown: (sa) => {
         responder.forgetSa(sa);
-        const prefix = `${hex(sa.icookie)}${hex(sa.rcookie)}:`;
+        if (pullVersions.size === 0) return;
+        const prefix = cookiesOf(sa).prefix;
         for (const k of pullVersions.keys()) if (k.startsWith(prefix)) pullVersions.delete(k);
       },
     },

@@ -108,11 +108,17 @@ export class GroupState {
     return this.config.groupId;
   }
 
-  /** What the pull responder hands out: no KEK (and SEQ) for a group without server-member-communication. */
+  #snapshot: GroupSnapshot | undefined;
+
+  /**
+   * What the pull responder hands out: no KEK (and SEQ) for a group without server-member-communication.
+   * Its getters read the group live, so one object serves every pull.
+   */
   snapshot(): GroupSnapshot {
+    if (this.#snapshot !== undefined) return this.#snapshot;
     const gcks = this.gcks;
     const hasKek = this.hasKek;
-    return {
+    return this.#snapshot = {
       policy: gcks.policy,
       get kek(): Kek | undefined { return hasKek ? gcks.kek : undefined; },
       get teks(): readonly Tek[] { return gcks.teks; },
