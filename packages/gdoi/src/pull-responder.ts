@@ -84,9 +84,14 @@ const INFORMATIONAL = 5;
 /**
  * What a pull hands out of one key generation of a group, encoded once: message 2's SA payload and message
  * 4's KD payload, each as a chain of one payload (next payload 0). Valid while the snapshot holds the same
- * policy, KEK and TEK objects (GcksGroup replaces them on rekey, it never changes them in place).
+ * policy, KEK and TEK objects (GcksGroup replaces them on rekey, it never changes them in place). The KD
+ * holds key bytes: once a newer generation replaced it and no pending pull uses it, it is zeroed.
  */
 interface EncodedKeys {
+  /** Pending pulls that will send this KD in message 4. */
+  users: number;
+  /** A newer key generation is cached: zero the KD when the last user is done. */
+  retired: boolean;
   policy: GroupPolicy;
   kek: Kek | undefined;
   teks: readonly Tek[];
@@ -116,6 +121,7 @@ function encodeKeys(group: GroupSnapshot): EncodedKeys {
   sa2.gap = { type: 22, attributes: gap };
   for (const t of group.teks) kd.push(tekKeyPacket(t));
   return {
+    users: 0, retired: false,
     policy: group.policy, kek: group.kek, teks: group.teks, teksCopy: [...group.teks],
     hasKeys: sa2.kek !== undefined || sa2.teks.length > 0,
     sa: chainBytes([sa2], GROUPKEY_PULL), kd: chainBytes([{ type: PayloadType.KD, packets: kd }], GROUPKEY_PULL),
@@ -199,6 +205,7 @@ export class PullResponder {
   private forget(x: Exchange): void {
     if (!this.exchanges.delete(x.key)) return;
     if (x.state !== 'done') this.pending--;
+    this.release(x);
     const keys = this.bySa.get(x.sa);
     if (keys !== undefined && keys.delete(x.key) && keys.size === 0) this.bySa.delete(x.sa);
   }
@@ -220,9 +227,22 @@ export class PullResponder {
   private keysOf(groupId: number, group: GroupSnapshot): EncodedKeys {
     const cached = this.encoded.get(groupId);
     if (cached !== undefined && sameKeys(cached, group)) return cached;
+    if (cached !== undefined) {
+      cached.retired = true;
+      if (cached.users === 0) cached.kd.fill(0);
+    }
     const fresh = encodeKeys(group);
     this.encoded.set(groupId, fresh);
     return fresh;
+  }
+
+  /** The exchange no longer needs its key generation's KD (message 4 sent, or the exchange is gone). */
+  private release(x: Exchange): void {
+    const keys = x.keys;
+    if (keys === undefined) return;
+    x.keys = undefined;
+    keys.users--;
+    if (keys.users === 0 && keys.retired) keys.kd.fill(0);
   }
 
   /** Keeps at most `maxExchanges` completed exchanges (their only use is answering a repeated message 3). */
@@ -311,6 +331,7 @@ export class PullResponder {
       key, sa, messageId: header.messageId, groupId, state: 'msg2-sent', ni: Uint8Array.from(ni), nr, iv: lastBlock(ct2),
       request: Uint8Array.from(datagram), reply, keys, hasKek: group.kek !== undefined, expiresAt: now + this.timeoutMs,
     });
+    keys.users++;
     this.pending++;
     this.config.send(reply, sa.peer);
   }
@@ -344,9 +365,8 @@ export class PullResponder {
       PayloadType.HASH, ct4,
     );
     x.request = Uint8Array.from(datagram);
-    this.forget(x);
+    this.forget(x); // releases the KD too
     x.state = 'done';
-    x.keys = undefined;
     x.expiresAt = now + this.timeoutMs;
     this.remember(x); // to the end: expiry order
     this.forgetOldestDone();

@@ -81,6 +81,26 @@ describe('GROUPKEY-PULL', () => {
     assert.equal(s.responder.counters.exchangeLimitDropped, 1);
   });
 
+  it('the KD of a replaced key generation is zeroed once no pending pull still needs it', () => {
+    const s = setup();
+    runPull(s, s.startPull(1));
+    const cache = (s.responder as unknown as { encoded: Map<number, { kd: Uint8Array }> }).encoded;
+    const before = cache.get(1)!.kd;
+    assert.ok(before.some((b) => b !== 0));
+    const pending = s.startPull(1);
+    s.step(); // its message 1 -> server: it will send `before` in message 4
+    s.groups.get(1)!.rekeyTeks();
+    s.startPull(1);
+    s.step(); // message 2 of the pending pull -> member (its message 3 is queued)
+    s.step(); // the new pull's message 1 -> server: a new generation is encoded
+    assert.notEqual(cache.get(1)!.kd, before);
+    assert.ok(before.some((b) => b !== 0), 'still in use by the pending pull');
+    s.step(); // the pending pull's message 3 -> server: message 4 goes out with the old keys
+    assert.ok(before.every((b) => b === 0), 'zeroed after its last use');
+    s.flush();
+    assert.equal(pending.state, 'done');
+  });
+
   it('no group state change before message 3 verifies: a lost message 3 registers nothing', () => {
     const s = setup();
     const p = s.startPull(1);
