@@ -134,6 +134,7 @@ export async function startDaemon(
   mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 });
 
   const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
+  const gateways = new Map([...config.ike.gateways, ...config.ike.dynamicGateways].map((g) => [g.name, g]));
   const transport = new UdpTransport({ log });
   // The module is created after the engine it uses; its IKE event handlers are copied in then. The engine
   // looks handlers up on each event, so one the module lacks is counted there (e.g. phase2NoHandlerDropped).
@@ -141,7 +142,7 @@ export async function startDaemon(
   const ikeEvents: IkeEvents = {};
   const ike = new IkeEndpoint({
     local: system.listen,
-    gateways: [...config.ike.gateways, ...config.ike.dynamicGateways].map(gatewayPolicy),
+    gateways: [...gateways.values()].map(gatewayPolicy),
     options: config.ike.options,
     random: systemRandom,
     log,
@@ -174,7 +175,7 @@ export async function startDaemon(
   const role = config.role;
   const handlers: Record<string, ControlHandler> = {
     [`show security group-vpn ${role} ike security-associations`]: () => ({
-      sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, [...config.ike.gateways, ...config.ike.dynamicGateways].find((g) => g.name === sa.gateway))),
+      sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, gateways.get(sa.gateway))),
     }),
     [`show security group-vpn ${role} statistics`]: () => ({
       ike: ike.statistics(),
@@ -200,7 +201,7 @@ export async function startDaemon(
   ike.start(systemClock.now());
   await module.start?.(systemClock.now());
   timer.arm();
-  log.info({ daemon: kind, platform: system.platform.name, listen: local, gateways: config.ike.gateways.length }, 'daemon started');
+  log.info({ daemon: kind, platform: system.platform.name, listen: local, gateways: gateways.size }, 'daemon started');
 
   return {
     config,
