@@ -24,7 +24,7 @@ import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
 import { chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
 import type { Endpoint, IkeSa, Logger, ParsedMessage } from '@gvpn/ike';
-import { equal, hex, kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
+import { equal, kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
 import type { GroupPolicy } from './group-policy.js';
 import { GROUPKEY_PULL } from './pull-initiator.js';
@@ -167,7 +167,6 @@ export class PullResponder {
   private readonly bySa = new Map<IkeSa, Set<string>>();
   /** Encoded keys per group id (the latest key generation seen). */
   private readonly encoded = new Map<number, EncodedKeys>();
-  private readonly saKeys = new WeakMap<IkeSa, string>();
 
   constructor(private readonly config: PullResponderConfig) {
     this.timeoutMs = config.exchangeTimeoutMs ?? 30_000;
@@ -217,12 +216,6 @@ export class PullResponder {
     keys.add(x.key);
   }
 
-  /** hex(icookie) | hex(rcookie), computed once per IKE SA. */
-  private saKey(sa: IkeSa): string {
-    let k = this.saKeys.get(sa);
-    if (k === undefined) this.saKeys.set(sa, (k = `${hex(sa.icookie)}${hex(sa.rcookie)}`));
-    return k;
-  }
 
   private keysOf(groupId: number, group: GroupSnapshot): EncodedKeys {
     const cached = this.encoded.get(groupId);
@@ -266,7 +259,7 @@ export class PullResponder {
   handle(sa: IkeSa, datagram: Uint8Array, header: Header, now: number): void {
     if (header.exchangeType !== GROUPKEY_PULL) return this.drop('unexpectedMessageDropped', sa, `exchange ${header.exchangeType}`);
     if (header.messageId === 0) return this.drop('malformedDropped', sa, 'M-ID 0');
-    const key = `${this.saKey(sa)}:${header.messageId}`;
+    const key = `${sa.cookiesHex.icookie}${sa.cookiesHex.rcookie}:${header.messageId}`;
     const x = this.exchanges.get(key);
     if (x !== undefined) {
       if (equal(datagram, x.request)) {

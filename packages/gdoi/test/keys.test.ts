@@ -109,7 +109,10 @@ describe('keys and their wire forms', () => {
       group: () => undefined, authorize: () => ({ ok: true }), commit: () => undefined, refusal: 'silent',
       random: seededRandom('bound'), send: () => undefined, log: quietLog, maxExchanges: 0,
     });
-    const fakeSa = { peer: { address: '127.0.0.9', port: 848 }, icookie: new Uint8Array(8), rcookie: new Uint8Array(8) };
+    const fakeSa = {
+      peer: { address: '127.0.0.9', port: 848 }, icookie: new Uint8Array(8), rcookie: new Uint8Array(8),
+      cookiesHex: { icookie: '00'.repeat(8), rcookie: '00'.repeat(8) },
+    };
     const header = { icookie: new Uint8Array(8), rcookie: new Uint8Array(8), nextPayload: 8, version: 0x10, exchangeType: 32, flags: 1, messageId: 5, length: 28 };
     r.handle(fakeSa as never, new Uint8Array(28), header, 0);
     assert.equal(r.counters.exchangeLimitDropped, 1);

@@ -64,6 +64,7 @@ export class IkeSa {
   lastAnswer: Uint8Array | undefined;
   log: Logger;
   readonly counters = { datagramsIn: 0, datagramsOut: 0, informationalIn: 0, informationalOut: 0 };
+  private hexCookies: { icookie: string; rcookie: string } | undefined;
 
   constructor(
     readonly role: SaRole,
@@ -83,13 +84,19 @@ export class IkeSa {
   private childLog(): Logger {
     return new LazyChildLogger(this.parentLog, () => ({
       peer: `${this.peer.address}:${this.peer.port}`, gateway: this.gateway.name,
-      icookie: toHex(this.icookie), rcookie: toHex(this.rcookie),
+      ...this.cookiesHex,
     }));
   }
 
   learnRcookie(rcookie: Uint8Array): void {
     this.rcookie = Uint8Array.from(rcookie);
+    this.hexCookies = undefined;
     this.log = this.childLog();
+  }
+
+  /** Both cookies in lower-case hex, computed once: status, logs and GDOI tables key on them. */
+  get cookiesHex(): { readonly icookie: string; readonly rcookie: string } {
+    return (this.hexCookies ??= { icookie: toHex(this.icookie), rcookie: toHex(this.rcookie) });
   }
 
   get established(): boolean {
@@ -157,8 +164,8 @@ export class IkeSa {
       peer: this.peer,
       role: this.role,
       state: this.state(),
-      icookie: toHex(this.icookie),
-      rcookie: toHex(this.rcookie),
+      icookie: this.cookiesHex.icookie,
+      rcookie: this.cookiesHex.rcookie,
       proposal: this.proposal,
       doi: this.doi,
       establishedAt: this.establishedAt,

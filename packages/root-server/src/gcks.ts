@@ -77,16 +77,9 @@ export function createGcks(ctx: RoleContext): Gcks {
   const pullVersions = new Map<string, { version: number; at: number }>();
   const PULL_VERSION_TTL_MS = 30_000;
   const authorization = { group: (id: number) => byId.get(id), registrations, platformMaxMembers, counters, log };
-  /** The IKE SA's cookies in hex, computed once per SA. */
-  const cookieHex = new WeakMap<IkeSa, { icookie: string; rcookie: string; prefix: string }>();
   const cookiesOf = (sa: IkeSa): { icookie: string; rcookie: string; prefix: string } => {
-    let c = cookieHex.get(sa);
-    if (c === undefined) {
-      const icookie = hex(sa.icookie);
-      const rcookie = hex(sa.rcookie);
-      cookieHex.set(sa, (c = { icookie, rcookie, prefix: `${icookie}${rcookie}:` }));
-    }
-    return c;
+    const { icookie, rcookie } = sa.cookiesHex;
+    return { icookie, rcookie, prefix: `${icookie}${rcookie}:` };
   };
 
   function authorize(sa: IkeSa, groupId: number, now: number): Authorization {
