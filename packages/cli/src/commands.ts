@@ -9,6 +9,7 @@ import { renderMemberKekSecurityAssociations, type MemberKekSecurityAssociations
 import { renderMemberPolicy, type MemberPolicy } from './render/member-policy.js';
 import { renderServerGroupAction, type ServerGroupActionResult } from './render/server-group-action.js';
 import { renderServerIpsecSecurityAssociations, type ServerIpsecSecurityAssociations } from './render/server-ipsec-security-associations.js';
+import { renderServerCluster, type ServerCluster } from './render/server-cluster.js';
 import { renderServerKekSecurityAssociations, type ServerKekSecurityAssociations } from './render/server-kek-security-associations.js';
 import { renderServerRegisteredMembers, type ServerRegisteredMembers } from './render/server-registered-members.js';
 
@@ -60,6 +61,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['show', 'security', 'group-vpn', 'server', 'registered-members'],
     description: 'members registered with this server, per group',
     render: (data) => renderServerRegisteredMembers(data),
+  }),
+  command<ServerCluster>({
+    words: ['show', 'security', 'group-vpn', 'server', 'server-cluster'],
+    description: 'the server cluster of each group: own role, root state, peers (detail: tracked SA lifetimes)',
+    verbosity: true,
+    render: (data, verbosity) => renderServerCluster(data, verbosity === 'detail'),
   }),
   command<ServerGroupActionResult>({
     words: ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'],

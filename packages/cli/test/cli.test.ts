@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { SAS } from './sample-data.js';
+import { CLUSTER_ROOT, CLUSTER_SUB, SAS } from './sample-data.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const SHOW_SAS = ['show', 'security', 'group-vpn', 'server', 'ike', 'security-associations'];
+const SHOW_CLUSTER = ['show', 'security', 'group-vpn', 'server', 'server-cluster'];
 
 interface Run {
   code: number;
@@ -25,6 +26,13 @@ function gvpn(args: string[]): Promise<Run> {
   });
 }
 
+/** What the stand-in daemon answers, by command words; the cluster view merges a root's and a sub's groups. */
+const CLUSTER = { groups: [...CLUSTER_ROOT.groups, ...CLUSTER_SUB.groups] };
+const DAEMON_DATA = new Map<string, unknown>([
+  [SHOW_SAS.join(' '), { sas: SAS }],
+  [SHOW_CLUSTER.join(' '), CLUSTER],
+]);
+
 /**
  * A stand-in daemon speaking the control protocol by hand (docs/control-protocol.md), so this test
  * checks the CLI against the documented bytes rather than against our own server code.
@@ -39,8 +47,9 @@ function fakeDaemon(socketPath: string, requests: unknown[]): Promise<Server> {
       const request = JSON.parse(text.slice(0, text.indexOf('\n'))) as { id: number; command: string[] };
       requests.push(request);
       const key = request.command.join(' ');
-      const response = key === SHOW_SAS.join(' ')
-        ? { id: request.id, ok: true, data: { sas: SAS } }
+      const data = DAEMON_DATA.get(key);
+      const response = data !== undefined
+        ? { id: request.id, ok: true, data }
         : { id: request.id, ok: false, error: { code: 'UNKNOWN_COMMAND', message: `unknown command: ${key}` } };
       socket.end(`${JSON.stringify(response)}\n`);
     });
@@ -80,6 +89,23 @@ describe('gvpn end to end', () => {
     assert.match(run.stdout, /^ {2}Index +State +Initiator cookie/);
     assert.match(run.stdout, /738936 +UP +a1b2c3d4e5f60708 +0102030405060708 +Main +127\.0\.1\.2/);
     assert.deepEqual(requests, [{ id: 1, command: SHOW_SAS, options: { detail: false } }]);
+  });
+
+  it('passes server-cluster data through unchanged with --json, and renders it without', async () => {
+    requests.length = 0;
+    const json = await gvpn(['--socket', socketPath, ...SHOW_CLUSTER, 'detail', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), CLUSTER);
+    const text = await gvpn(['--socket', socketPath, ...SHOW_CLUSTER]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^Group: GROUP_ID-0001, Group ID: 1, Role: root-server\n/);
+    assert.match(text.stdout, /SubSrv04 +127\.0\.1\.5:848 +sub-server +inactive +DOWN +never +0\n/);
+    assert.match(text.stdout, /Role: sub-server\n {2}Root server: active, Last update applied: 3\n/);
+    assert.doesNotMatch(text.stdout, /Tracked SAs/);
+    assert.deepEqual(requests, [
+      { id: 1, command: SHOW_CLUSTER, options: { detail: true } },
+      { id: 1, command: SHOW_CLUSTER, options: { detail: false } },
+    ]);
   });
 
   it('exits 1 with the daemon message when the daemon refuses', async () => {

@@ -1,4 +1,5 @@
 import type { IkeSecurityAssociation } from '../src/index.js';
+import type { ServerCluster } from '../src/render/server-cluster.js';
 
 /** Two SAs as a root server would report them; shared by the renderer and end-to-end tests. */
 export const SAS: IkeSecurityAssociation[] = [
@@ -39,3 +40,34 @@ export const SAS: IkeSecurityAssociation[] = [
     dpd: { interval: 2, threshold: 1, sentSeq: 0, lastAckSeq: null, outstanding: 0, peerSupportsDpd: false },
   },
 ];
+
+/** A root server's `server-cluster` view: four sub-servers, SubSrv04 inactive (DPD declared it dead). */
+export const CLUSTER_ROOT: ServerCluster = {
+  groups: [{
+    name: 'GROUP_ID-0001', groupId: 1, role: 'root-server', retransmissionPeriodSeconds: 10,
+    root: null, updateSeq: 5, initInProgress: null, pushesHeld: null,
+    peers: [
+      { name: 'SubSrv01', address: '127.0.1.2', port: 848, role: 'sub-server', state: 'active', ikeSa: 'UP', lastExchangeSecondsAgo: 12, pendingUpdates: 0 },
+      { name: 'SubSrv02', address: '127.0.1.3', port: 848, role: 'sub-server', state: 'active', ikeSa: 'UP', lastExchangeSecondsAgo: 3, pendingUpdates: 1 },
+      { name: 'SubSrv03', address: '127.0.1.4', port: 10848, role: 'sub-server', state: 'active', ikeSa: 'NEGOTIATING', lastExchangeSecondsAgo: 140, pendingUpdates: 2 },
+      { name: 'SubSrv04', address: '127.0.1.5', port: 848, role: 'sub-server', state: 'inactive', ikeSa: 'DOWN', lastExchangeSecondsAgo: null, pendingUpdates: 0 },
+    ],
+    sas: [],
+  }],
+};
+
+/** A sub-server's view: root active, one KEK and two TEKs tracked (detail); a1b2c3d4 was replaced by 3d5cf075. */
+export const CLUSTER_SUB: ServerCluster = {
+  groups: [{
+    name: 'GROUP_ID-0001', groupId: 1, role: 'sub-server', retransmissionPeriodSeconds: 10,
+    root: 'active', updateSeq: 3, initInProgress: false, pushesHeld: false,
+    peers: [
+      { name: 'RootSrv', address: '127.0.1.1', port: 848, role: 'root-server', state: 'active', ikeSa: 'UP', lastExchangeSecondsAgo: 12, pendingUpdates: null },
+    ],
+    sas: [
+      { kind: 'kek', spi: '5dc1f92dcb4cd6fa33302dd498e3ff6d', softInSeconds: 3060, hardInSeconds: 3420 },
+      { kind: 'tek', spi: '3d5cf075', softInSeconds: 100, hardInSeconds: 200 },
+      { kind: 'tek', spi: 'a1b2c3d4', softInSeconds: -5, hardInSeconds: 15 },
+    ],
+  }],
+};

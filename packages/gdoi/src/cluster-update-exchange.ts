@@ -108,6 +108,11 @@ export class ClusterUpdateSender {
     return updateSeq;
   }
 
+  /** Is an update to this sub in flight under this M-ID? (routes an ACK when several senders share a sub) */
+  expects(name: string, messageId: number): boolean {
+    return this.inFlight.get(name)?.wire?.messageId === messageId;
+  }
+
   pending(name: string): number {
     return this.subs.get(name)?.queue.length ?? 0;
   }

@@ -2,11 +2,17 @@
  * One group as a GCKS holds it: policy, current KEK (with the signing key), current TEKs and the SEQ of the
  * KEK. It builds the PUSHes of the group's lifecycle; when and to whom they are sent is the daemon's
  * business. Implements GroupSnapshot for the pull responder.
+ *
+ * A root or standalone server generates its keys (`rekeyTeks`, `rekeyKek`). A sub-server never does
+ * (R-TOPO-2): it starts from the root's keys (`GcksGroup.adopt`) and builds the same PUSHes from keys and
+ * SEQs the root handed it (`installTeks`, `installKek`, `deleteTeks`/`deleteAll` with the root's SEQ), so
+ * every member of the cluster sees one SEQ stream per KEK whichever server it registered with.
  */
 import type { RandomSource } from '@gvpn/crypto';
+import { GdoiError } from './errors.js';
 import { validatePolicy } from './group-policy.js';
 import type { GroupPolicy } from './group-policy.js';
-import { generateKek, generateSigningKey, generateTek } from './keys.js';
+import { generateKek, generateSigningKey, generateTek, readdressKek } from './keys.js';
 import type { Kek, SigningKey, Tek } from './keys.js';
 import { RekeySequence, buildPush } from './push-builder.js';
 import type { BuiltPush } from './push-builder.js';
@@ -19,13 +25,25 @@ export class GcksGroup implements GroupSnapshot {
   teks: Tek[];
   private sequence: RekeySequence;
 
+  /** `initial`: keys given instead of generated (see `adopt`). */
   constructor(readonly policy: GroupPolicy, private readonly random: RandomSource,
     readonly signing: SigningKey = generateSigningKey(policy.kek.rsaBits), seqStart = 0,
-    private readonly onSeq?: (seq: number) => void) {
+    private readonly onSeq?: (seq: number) => void, initial?: { kek: Kek; teks: Tek[] }) {
     validatePolicy(policy);
-    this.kek = generateKek(policy.kek, random, signing);
-    this.teks = policy.teks.map((t) => generateTek(t, random));
+    this.kek = initial === undefined ? generateKek(policy.kek, random, signing) : readdressKek(initial.kek, policy.kek);
+    this.teks = initial === undefined ? policy.teks.map((t) => generateTek(t, random)) : [...initial.teks];
     this.sequence = new RekeySequence(seqStart, onSeq);
+  }
+
+  /**
+   * A group holding keys it was given (a sub-server's, from its root's cluster-init): no key is generated.
+   * The KEK's SAK is re-addressed to this server's push source, since this server sends the pushes.
+   */
+  static adopt(policy: GroupPolicy, random: RandomSource, keys: { kek: Kek; teks: Tek[]; seq: number }): GcksGroup {
+    const { kek } = keys;
+    if (kek.privateKey === undefined) throw new GdoiError('BAD_KEY', 'an adopted KEK needs its signing key');
+    const signing = { privateKey: kek.privateKey, publicKey: kek.publicKey, publicKeyDer: kek.publicKeyDer, bits: kek.sigBits };
+    return new GcksGroup(policy, random, signing, keys.seq, undefined, keys);
   }
 
   seq(): number {
@@ -38,10 +56,16 @@ export class GcksGroup implements GroupSnapshot {
 
   /** New TEKs for every TEK policy, pushed under the current KEK. The old ones are returned for deletion later. */
   rekeyTeks(): { push: BuiltPush; old: Tek[] } {
+    return this.installTeks(this.policy.teks.map((t) => generateTek(t, this.random)), this.sequence.next());
+  }
+
+  /** Replaces the TEKs with `teks` and pushes them with SEQ `seq` (a sub-server: the root's keys and SEQ). */
+  installTeks(teks: Tek[], seq: number): { push: BuiltPush; old: Tek[] } {
+    this.advanceTo(seq);
     const old = this.teks;
-    this.teks = this.policy.teks.map((t) => generateTek(t, this.random));
+    this.teks = [...teks];
     const push = buildPush({
-      kek: this.kek, seq: this.sequence.next(), teks: this.teks, signatureForm: this.form(),
+      kek: this.kek, seq, teks: this.teks, signatureForm: this.form(),
       gap: { activationDelaySeconds: this.policy.activationDelaySeconds, deactivationDelaySeconds: this.policy.deactivationDelaySeconds },
     });
     return { push, old };
@@ -49,21 +73,35 @@ export class GcksGroup implements GroupSnapshot {
 
   /** A new KEK, pushed under the current one (no TEKs: forward access control); then SEQ restarts. */
   rekeyKek(): BuiltPush {
-    const next = generateKek(this.policy.kek, this.random, this.signing);
-    const push = buildPush({ kek: this.kek, seq: this.sequence.next(), newKek: next, signatureForm: this.form() });
+    return this.installKek(generateKek(this.policy.kek, this.random, this.signing), this.sequence.next());
+  }
+
+  /** Makes `next` the KEK, announced under the current one with SEQ `seq`; then SEQ restarts at 0. */
+  installKek(next: Kek, seq: number): BuiltPush {
+    this.advanceTo(seq);
+    const kek = readdressKek(next, this.policy.kek);
+    const push = buildPush({ kek: this.kek, seq, newKek: kek, signatureForm: this.form() });
     // The old KEK stays as `previousKek`: ACKs of this push are keyed by it (RFC 8263 §2.1).
     this.previousKek?.key.wipe();
     this.previousKek = this.kek;
-    this.kek = next;
+    this.kek = kek;
     this.sequence = new RekeySequence(0, this.onSeq);
     return push;
   }
 
-  deleteTeks(spis: Uint8Array[]): BuiltPush {
-    return buildPush({ kek: this.kek, seq: this.sequence.next(), deletes: { teks: spis }, signatureForm: this.form() });
+  /** A delete of these TEKs; `seq` given by the root on a sub-server, the next one otherwise. */
+  deleteTeks(spis: Uint8Array[], seq = this.sequence.next()): BuiltPush {
+    this.advanceTo(seq);
+    return buildPush({ kek: this.kek, seq, deletes: { teks: spis }, signatureForm: this.form() });
   }
 
-  deleteAll(): BuiltPush {
-    return buildPush({ kek: this.kek, seq: this.sequence.next(), deletes: { all: true }, signatureForm: this.form() });
+  deleteAll(seq = this.sequence.next()): BuiltPush {
+    this.advanceTo(seq);
+    return buildPush({ kek: this.kek, seq, deletes: { all: true }, signatureForm: this.form() });
+  }
+
+  /** SEQ never goes backwards: a SEQ at or below the current one (other than the one just taken) is refused. */
+  private advanceTo(seq: number): void {
+    if (seq !== this.sequence.current) this.sequence.advanceTo(seq);
   }
 }

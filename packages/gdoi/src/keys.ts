@@ -104,6 +104,11 @@ export function generateTek(policy: TekPolicy, random: RandomSource): Tek {
   return tek;
 }
 
+/** The same KEK with its SAK naming `policy`'s push source and destination (the server that sends its pushes). */
+export function readdressKek(kek: Kek, policy: KekPolicy): Kek {
+  return { ...kek, sak: buildSak(kek, policy) };
+}
+
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n);

@@ -125,6 +125,13 @@ export class RekeySequence {
     return this.value;
   }
 
+  /** Jumps forward to `seq` (a sub-server following its root's numbering); backwards or equal is refused. */
+  advanceTo(seq: number): void {
+    if (!Number.isInteger(seq) || seq <= this.value || seq > 0xffffffff) throw new GdoiError('BAD_STATE', `SEQ ${seq} after ${this.value}`);
+    this.value = seq;
+    this.onChange?.(this.value);
+  }
+
   next(): number {
     if (this.value >= 0xffffffff) throw new GdoiError('SEQ_EXHAUSTED', 'SEQ space of this KEK used up: rekey the KEK');
     this.value++;

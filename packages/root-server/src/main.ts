@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // The root-server daemon: `node packages/root-server/dist/src/main.js --config FILE [--check]`.
-// Today a standalone GDOI key server (GCKS) on top of the shared daemon host; see gcks.ts.
-import { runDaemonMain } from '@gvpn/runtime';
-import { createGcks } from './gcks.js';
+// A standalone key server (GCKS), or the root of a server cluster: the key server makes every key, and the
+// cluster layer hands them to the sub-servers (root-cluster.ts).
+import { createGcks, type Gcks } from '@gvpn/key-server';
+import { composeRoles, runDaemonMain } from '@gvpn/runtime';
+import { createRootCluster } from './root-cluster.js';
 
-await runDaemonMain('root-server', createGcks);
+await runDaemonMain('root-server', (ctx) => {
+  if (ctx.config.role !== 'server' || ctx.config.server.clusterRole !== 'root-server') return createGcks(ctx);
+  const cluster = createRootCluster(ctx, () => gcks);
+  const gcks: Gcks = createGcks(ctx, { onKeysChanged: (group, change, now) => cluster.keysChanged(group, change, now) });
+  return composeRoles([cluster, gcks]);
+});

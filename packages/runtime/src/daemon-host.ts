@@ -53,6 +53,8 @@ export interface RoleModule {
   preIke?(bytes: Uint8Array, from: Endpoint, now: number): boolean;
   /** IKE SA events; `phase2` receives GROUPKEY-PULL and other exchanges under an established SA. */
   ikeEvents?: IkeEvents;
+  /** In a composed module: the exchange types whose phase-2 datagrams go to this part (see `composeRoles`). */
+  phase2Exchanges?: readonly number[];
   /** Control commands, keyed by their words joined with one space. */
   handlers?: Record<string, ControlHandler>;
   /** Sections added to `show security group-vpn ROLE statistics`, beside `ike` and `transport`. */
@@ -65,6 +67,54 @@ export interface RoleModule {
 }
 
 export type RoleFactory = (context: RoleContext) => RoleModule;
+
+/** Offset of the exchange type in the ISAKMP header. */
+const EXCHANGE_TYPE_OFFSET = 18;
+
+/**
+ * One module from several parts (a daemon's key server and its cluster layer): handlers and statistics
+ * sections merged, deadlines folded, IKE events and lifecycle calls given to every part in order, a datagram
+ * offered to each `preIke` until one takes it. A phase-2 datagram goes to the part whose `phase2Exchanges`
+ * names its exchange type, or else to the first part that names none.
+ */
+export function composeRoles(parts: readonly RoleModule[]): RoleModule {
+  const fallback = parts.find((p) => p.phase2Exchanges === undefined && p.ikeEvents?.phase2 !== undefined);
+  const routes = new Map<number, RoleModule>();
+  for (const p of parts) for (const t of p.phase2Exchanges ?? []) routes.set(t, p);
+  const each = <K extends keyof IkeEvents>(event: K) =>
+    ((...args: unknown[]) => {
+      for (const p of parts) (p.ikeEvents?.[event] as ((...a: unknown[]) => void) | undefined)?.(...args);
+    }) as NonNullable<IkeEvents[K]>;
+  return {
+    preIke: (bytes, from, now) => parts.some((p) => p.preIke?.(bytes, from, now) === true),
+    ikeEvents: {
+      saUp: each('saUp'),
+      saDown: each('saDown'),
+      peerDead: each('peerDead'),
+      negotiationFailed: each('negotiationFailed'),
+      phase2: (sa, datagram, now) => {
+        const part = routes.get(datagram[EXCHANGE_TYPE_OFFSET] ?? -1) ?? fallback;
+        part?.ikeEvents?.phase2?.(sa, datagram, now);
+      },
+    },
+    handlers: Object.assign({}, ...parts.map((p) => p.handlers ?? {})) as Record<string, ControlHandler>,
+    statisticsSections: () => Object.assign({}, ...parts.map((p) => p.statisticsSections?.() ?? {})) as Record<string, unknown>,
+    nextDeadline: () => {
+      let min: number | undefined;
+      for (const p of parts) min = earliest(min, p.nextDeadline?.());
+      return min;
+    },
+    poll: (now) => {
+      for (const p of parts) p.poll?.(now);
+    },
+    start: async (now) => {
+      for (const p of parts) await p.start?.(now);
+    },
+    stop: async (now) => {
+      for (const p of parts) await p.stop?.(now);
+    },
+  };
+}
 
 /** Entry point of a daemon's `main.js`: parses argv, runs until a signal, exits with a useful code. */
 export async function runDaemonMain(kind: PlatformRole, role?: RoleFactory, argv: string[] = process.argv.slice(2)): Promise<void> {

@@ -68,4 +68,4 @@ export {
 export { ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
 export { ControlClientError, controlRequest, type ControlRequestOptions } from './control-client.js';
 export { processExists, readPidFile, removePidFile, writePidFile } from './pid-file.js';
-export { runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule } from './daemon-host.js';
+export { composeRoles, runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule } from './daemon-host.js';

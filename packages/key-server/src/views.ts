@@ -3,7 +3,7 @@
  * Key material appears only when the request carries `options.showKeys: true` (CLI `--show-keys`).
  */
 import { hex, type Kek, type Tek } from '@gvpn/gdoi';
-import type { GroupIpsecSaConfig, IpsecProposalConfig } from '@gvpn/runtime';
+import type { GroupIpsecSaConfig, IpsecProposalConfig, ServerGroupConfig } from '@gvpn/runtime';
 import type { GroupState } from './group-state.js';
 import type { GroupRekey } from './rekey.js';
 import type { Registrations } from './registrations.js';
@@ -20,7 +20,7 @@ export function kekView(group: GroupState, rekey: GroupRekey, now: number, showK
     algorithm: kek.cipher,
     lifetimeSeconds: kek.lifetimeSeconds,
     expiresInSeconds: seconds(group.kekCreatedAt + kek.lifetimeSeconds * 1000 - now),
-    rekeyInSeconds: seconds(rekey.kekRekeyAt - now),
+    rekeyInSeconds: rekey.kekRekeyAt === Infinity ? null : seconds(rekey.kekRekeyAt - now),
     seq: group.gcks.seq(),
     sigHash: kek.sigHash,
     sigAlgorithm: 'rsa',
@@ -80,14 +80,14 @@ export function tekViews(group: GroupState, now: number, showKeys: boolean) {
   ];
 }
 
-export function registeredMembersView(groups: GroupState[], registrations: Registrations, platformMaxMembers: number) {
+export function registeredMembersView(groups: readonly ServerGroupConfig[], registrations: Registrations, platformMaxMembers: number) {
   return {
     totalMembers: registrations.total,
     platformMaxMembers,
     groups: groups.map((g) => ({
       name: g.name,
       groupId: g.groupId,
-      memberThreshold: g.config.memberThreshold,
+      memberThreshold: g.memberThreshold,
       memberCount: registrations.count(g.name),
       members: registrations.members(g.name).map((r) => ({
         address: r.address,

@@ -84,6 +84,15 @@ export interface RetiredTek {
   removeAt: number;
 }
 
+/** Keys a sub-server holds from its root, and when the root made them (monotonic ms). */
+export interface GivenKeys {
+  kek: Kek;
+  teks: Tek[];
+  seq: number;
+  kekCreatedAt: number;
+  teksCreatedAt: number;
+}
+
 export class GroupState {
   readonly gcks: GcksGroup;
   readonly hasKek: boolean;
@@ -93,11 +102,16 @@ export class GroupState {
   /** Bumped whenever the keys a pull hands out change. */
   version = 0;
 
-  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number) {
-    this.gcks = new GcksGroup(groupPolicy(config, listen), random);
+  /**
+   * Keys are generated here, or `given` (a sub-server's, from its root: R-TOPO-2) with the times they were
+   * made, derived from the seconds the root said were left.
+   */
+  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys) {
+    const policy = groupPolicy(config, listen);
+    this.gcks = given === undefined ? new GcksGroup(policy, random) : GcksGroup.adopt(policy, random, given);
     this.hasKek = config.serverMemberCommunication !== null;
-    this.kekCreatedAt = now;
-    this.teksCreatedAt = now;
+    this.kekCreatedAt = given?.kekCreatedAt ?? now;
+    this.teksCreatedAt = given?.teksCreatedAt ?? now;
   }
 
   get name(): string {

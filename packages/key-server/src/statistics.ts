@@ -13,6 +13,8 @@ export interface GdoiCounters {
   refusedUnauthorizedGateway: number;
   refusedThreshold: number;
   refusedPlatformMax: number;
+  /** Pull message 1s refused by a sub-server whose root is inactive (R-DPD-4). */
+  refusedRootInactive: number;
   /** Pulls refused at message 3 because the group was rekeyed after their message 1 (gcks.ts). */
   refusedKeysChanged: number;
   /** Pull messages dropped by the responder (bad HASH, undecryptable, malformed, unexpected, limits). */
@@ -36,7 +38,7 @@ export interface GdoiCounters {
 export function emptyGdoiCounters(): GdoiCounters {
   return {
     pullsStarted: 0, registrations: 0, newMembers: 0, refusedUnknownGroup: 0, refusedUnauthorizedGateway: 0,
-    refusedThreshold: 0, refusedPlatformMax: 0, refusedKeysChanged: 0, pullDropped: 0, pullDuplicates: 0, tekRekeys: 0, kekRekeys: 0,
+    refusedThreshold: 0, refusedPlatformMax: 0, refusedRootInactive: 0, refusedKeysChanged: 0, pullDropped: 0, pullDuplicates: 0, tekRekeys: 0, kekRekeys: 0,
     deleteAllPushes: 0, pushesSent: 0, pushRetransmissions: 0, pushesUnacknowledged: 0, membersRemovedUnacknowledged: 0,
     acksReceived: 0, ackInvalid: 0,
   };

@@ -5,14 +5,18 @@
  *
  * Wiring: IKE hands GROUPKEY-PULL datagrams of established SAs to `ikeEvents.phase2` -> PullResponder;
  * ACKs (exchange 35, cookies = a KEK SPI, no IKE SA) reach `preIke` before IKE and never get to it.
- * A configuration with `server-cluster` is served the same way for now (the cluster exchanges come later).
+ *
+ * The same module serves every server role. A standalone server and a root make their keys here (key
+ * source `local`); a root's cluster layer hears of each change through `onKeysChanged`. A sub-server's
+ * groups hold no keys until its cluster layer `adopt`s the root's, answer pulls only while `accepting`
+ * says so (root active, R-DPD-4), and change keys only as the root says (`rekeyOf(group).install*`).
  */
 import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
-import { GroupState } from './group-state.js';
-import { GroupRekey } from './rekey.js';
+import { GroupState, type GivenKeys } from './group-state.js';
+import { GroupRekey, type KeyChange } from './rekey.js';
 import { Registrations } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
 import { kekView, registeredMembersView, tekViews } from './views.js';
@@ -27,8 +31,24 @@ const PULL_DROPS: PullResponderCounter[] = [
   'unexpectedMessageDropped', 'exchangesExpired', 'exchangeLimitDropped',
 ];
 
+export interface GcksOptions {
+  /** `local` (default): keys made here; `root`: a sub-server's, adopted from its root. */
+  keySource?: 'local' | 'root';
+  /** Each locally made key change, before any member is pushed. */
+  onKeysChanged?(group: GroupState, change: KeyChange, now: number): void;
+  /** May members of this group register now? Asked only with key source `root`. */
+  accepting?(groupId: number): boolean;
+}
+
 export interface Gcks extends RoleModule {
-  readonly groups: GroupState[];
+  /** The groups holding keys (every configured group, with key source `local`). */
+  groups(): GroupState[];
+  group(name: string): GroupState | undefined;
+  rekeyOf(group: GroupState): GroupRekey;
+  /** Key source `root`: the group now holds `keys` (replacing any it held). */
+  adopt(name: string, keys: GivenKeys, now: number): GroupState;
+  /** Key source `root`: the group holds no keys any more (its members are forgotten). */
+  forget(name: string): void;
   readonly registrations: Registrations;
   statistics(): GdoiCounters;
 }
@@ -39,25 +59,49 @@ function groupOption(options: Record<string, unknown>): string {
   return name;
 }
 
-export function createGcks(ctx: RoleContext): Gcks {
+export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const { config, clock } = ctx;
   if (config.role !== 'server') throw new Error('the key server needs a server configuration');
   const log = ctx.log.child({ component: 'gcks' });
   const counters = emptyGdoiCounters();
   const registrations = new Registrations();
   const platformMaxMembers = config.system.platform.maxMembers ?? DEFAULT_PLATFORM_MAX_MEMBERS;
-  const started = clock.now();
-  if (config.server.clusterRole !== 'standalone') {
-    log.warn({ clusterRole: config.server.clusterRole }, 'server-cluster is not implemented yet: serving every group as a standalone key server');
-  }
-  const groups = config.server.groups.map((g) => new GroupState(g, config.system.listen, ctx.random, started));
-  const byId = new Map(groups.map((g) => [g.groupId, g]));
-  const byName = new Map(groups.map((g) => [g.name, g]));
-  const rekeys = new Map(groups.map((g) => [g.name, new GroupRekey(g, registrations, { send: ctx.send, log, counters })]));
+  const keySource = options.keySource ?? 'local';
+  const configs = new Map(config.server.groups.map((g) => [g.name, g]));
+  const byId = new Map<number, GroupState>();
+  const byName = new Map<string, GroupState>();
+  const rekeys = new Map<string, GroupRekey>();
   const rekeyOf = (g: GroupState): GroupRekey => rekeys.get(g.name) as GroupRekey;
+  const groups = (): GroupState[] => [...byName.values()];
+
+  function add(groupConfig: ServerGroupConfig, now: number, given?: GivenKeys): GroupState {
+    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given);
+    byId.set(g.groupId, g);
+    byName.set(g.name, g);
+    rekeys.set(g.name, new GroupRekey(g, registrations, {
+      send: ctx.send, log, counters, keySource,
+      ...(options.onKeysChanged === undefined ? {} : { onKeysChanged: (change, at) => options.onKeysChanged?.(g, change, at) }),
+    }));
+    return g;
+  }
+  if (keySource === 'local') for (const g of configs.values()) add(g, clock.now());
+
+  /** Groups that answer pulls: all keyed ones, or (key source `root`) those whose root is active. */
+  const serving = (groupId: number): GroupState | undefined => {
+    const g = byId.get(groupId);
+    if (keySource === 'local') return g;
+    if (g === undefined || options.accepting?.(groupId) === false) {
+      const name = g?.name ?? [...configs.values()].find((c) => c.groupId === groupId)?.name;
+      if (name === undefined) return undefined;
+      counters.refusedRootInactive++;
+      log.info({ group: name }, 'pull refused: no keys from an active root for this group (R-MSG-1, R-DPD-4)');
+      return undefined;
+    }
+    return g;
+  };
 
   const responder = new PullResponder({
-    group: (groupId) => byId.get(groupId)?.snapshot(),
+    group: (groupId) => serving(groupId)?.snapshot(),
     authorize: (sa, groupId, now) => authorize(sa, groupId, now),
     commit: (sa, groupId, now) => commit(sa, groupId, now),
     refusal: 'silent',
@@ -118,7 +162,7 @@ export function createGcks(ctx: RoleContext): Gcks {
   /** The group and KEK whose SPI an ACK's cookies name (the running push's, the current or the previous KEK). */
   function ackTarget(bytes: Uint8Array): { group: GroupState; kek: Kek } | undefined {
     const cookies = hex(bytes.subarray(0, 16));
-    for (const group of groups) {
+    for (const group of byName.values()) {
       if (!group.hasKek) continue;
       const candidates = [rekeyOf(group).campaign?.ackKek, group.gcks.kek, group.gcks.previousKek];
       const kek = candidates.find((k) => k !== undefined && !k.key.wiped && hex(k.spi) === cookies);
@@ -145,7 +189,7 @@ export function createGcks(ctx: RoleContext): Gcks {
       ...counters,
       pullsStarted: r.pullRequests,
       registrations: r.registrations,
-      refusedUnknownGroup: r.unknownGroupRefused,
+      refusedUnknownGroup: r.unknownGroupRefused - counters.refusedRootInactive,
       pullDropped: PULL_DROPS.reduce((sum, k) => sum + r[k], 0),
       pullDuplicates: r.duplicateRequests,
     };
@@ -159,6 +203,7 @@ export function createGcks(ctx: RoleContext): Gcks {
   };
 
   const operatorAction = (kind: 'tek-rekey' | 'delete-all'): ControlHandler => (opts) => {
+    if (keySource === 'root') throw new ControlCommandError('NOT_SUPPORTED', 'a sub-server changes keys only when its root says so (R-TOPO-2, R-MSG-9): run this on the root');
     const group = findGroup(opts);
     const rekey = rekeyOf(group);
     const queued = rekey.busy;
@@ -174,19 +219,38 @@ export function createGcks(ctx: RoleContext): Gcks {
   const handlers: Record<string, ControlHandler> = {
     'show security group-vpn server kek security-associations': (opts) => {
       const now = clock.now();
-      return { sas: groups.filter((g) => g.hasKek).map((g) => kekView(g, rekeyOf(g), now, opts.showKeys === true)) };
+      return { sas: groups().filter((g) => g.hasKek).map((g) => kekView(g, rekeyOf(g), now, opts.showKeys === true)) };
     },
     'show security group-vpn server ipsec security-associations': (opts) => {
       const now = clock.now();
-      return { sas: groups.flatMap((g) => tekViews(g, now, opts.showKeys === true)) };
+      return { sas: groups().flatMap((g) => tekViews(g, now, opts.showKeys === true)) };
     },
-    'show security group-vpn server registered-members': () => registeredMembersView(groups, registrations, platformMaxMembers),
+    'show security group-vpn server registered-members': () => registeredMembersView([...configs.values()], registrations, platformMaxMembers),
     'request security group-vpn server rekey group': operatorAction('tek-rekey'),
     'clear security group-vpn server group': operatorAction('delete-all'),
   };
 
   return {
     groups,
+    group: (name) => byName.get(name),
+    rekeyOf,
+    adopt: (name, keys, now) => {
+      const groupConfig = configs.get(name);
+      if (groupConfig === undefined) throw new Error(`no group ${name}`);
+      const previous = byName.get(name);
+      const g = add(groupConfig, now, keys);
+      // Retiring TEKs stay shown until their time; members keep their registrations.
+      if (previous !== undefined) g.retired = previous.retired;
+      return g;
+    },
+    forget: (name) => {
+      const g = byName.get(name);
+      if (g === undefined) return;
+      byName.delete(name);
+      byId.delete(g.groupId);
+      rekeys.delete(name);
+      registrations.clearGroup(name);
+    },
     registrations,
     statistics,
     statisticsSections: () => ({ gdoi: statistics() }),
@@ -213,7 +277,7 @@ export function createGcks(ctx: RoleContext): Gcks {
     },
     nextDeadline: () => {
       let min = responder.nextDeadline();
-      for (const g of groups) {
+      for (const g of byName.values()) {
         const d = rekeyOf(g).nextDeadline();
         if (d !== undefined && (min === undefined || d < min)) min = d;
       }
@@ -221,11 +285,11 @@ export function createGcks(ctx: RoleContext): Gcks {
     },
     poll: (now) => {
       responder.poll(now);
-      for (const g of groups) rekeyOf(g).poll(now);
+      for (const g of byName.values()) rekeyOf(g).poll(now);
     },
     start: (now) => {
       log.info({
-        groups: groups.map((g) => ({ name: g.name, groupId: g.groupId, kek: g.hasKek, teks: g.gcks.teks.length })),
+        keySource, groups: [...configs.values()].map((g) => ({ name: g.name, groupId: g.groupId })),
         platformMaxMembers, started: now,
       }, 'key server started');
     },

@@ -20,14 +20,26 @@
  * passed, then forgotten; members remove them themselves after the DTD carried in the push.
  * A group without server-member-communication has no KEK: its TEKs are renewed on the same schedule
  * and handed out by pulls only.
+ *
+ * Key source: `local` (standalone, root) generates keys on the timers above and reports each change to
+ * `onKeysChanged` before any member is pushed (the root publishes it to its sub-servers). `root` (a
+ * sub-server, R-TOPO-2) has no timers: `installTeks`, `installKek`, `deleteTeks` and `deleteAll` apply what
+ * the root sent, with the root's SEQ, and push it to this server's members; a push that comes while a
+ * campaign runs waits for it (members must see SEQs in order).
  */
-import type { Kek } from '@gvpn/gdoi';
+import { hex, type BuiltPush, type Kek, type Tek } from '@gvpn/gdoi';
 import type { Endpoint, Logger } from '@gvpn/runtime';
 import type { GroupState } from './group-state.js';
-import type { Registrations } from './registrations.js';
+import type { Registration, Registrations } from './registrations.js';
 import type { GdoiCounters } from './statistics.js';
 
-export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all';
+export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all' | 'delete-teks';
+
+/** A key change made by a root (or standalone) server, as its sub-servers must learn it. */
+export type KeyChange =
+  | { kind: 'tek-rekey'; seq: number; teks: Tek[] }
+  | { kind: 'kek-rekey'; seq: number; kek: Kek }
+  | { kind: 'delete-all'; seq: number | undefined };
 
 interface Target {
   endpoint: Endpoint;
@@ -55,13 +67,17 @@ export interface RekeyOptions {
   send(bytes: Uint8Array, to: Endpoint): void;
   log: Logger;
   counters: GdoiCounters;
-  /** Epoch ms for display. */
-  wallClock?: () => number;
+  /** `local`: keys made here on timers (default); `root`: keys installed from the root (sub-server). */
+  keySource?: 'local' | 'root';
+  /** Called with each locally made change, before any member is pushed. */
+  onKeysChanged?(change: KeyChange, now: number): void;
 }
 
 export class GroupRekey {
   campaign: PushCampaign | undefined;
   readonly #queue: CampaignKind[] = [];
+  /** Pushes of root-installed changes waiting for the running campaign (key source `root`). */
+  readonly #waiting: { kind: CampaignKind; push: BuiltPush; ackKek: Kek; members: Registration[] }[] = [];
   tekRekeyAt: number;
   kekRekeyAt: number;
   readonly #periodMs: number;
@@ -71,8 +87,9 @@ export class GroupRekey {
     const smc = group.config.serverMemberCommunication;
     this.#periodMs = (smc?.retransmissionPeriodSeconds ?? 10) * 1000;
     this.#maxRetransmissions = smc?.numberOfRetransmission ?? 0;
-    this.tekRekeyAt = group.teksCreatedAt + group.tekLifetimeMs() - this.tekLeadMs();
-    this.kekRekeyAt = group.kekCreatedAt + group.kekLifetimeMs() - this.kekLeadMs();
+    const local = (options.keySource ?? 'local') === 'local';
+    this.tekRekeyAt = local ? group.teksCreatedAt + group.tekLifetimeMs() - this.tekLeadMs() : Infinity;
+    this.kekRekeyAt = local ? group.kekCreatedAt + group.kekLifetimeMs() - this.kekLeadMs() : Infinity;
   }
 
   /** Time a push may take to reach every member (first send plus every retransmission). */
@@ -107,8 +124,8 @@ export class GroupRekey {
       take(this.campaign.nextAt);
     } else {
       if (this.#queue.length > 0) take(0);
-      take(this.tekRekeyAt);
-      if (this.group.hasKek) take(this.kekRekeyAt);
+      if (this.tekRekeyAt !== Infinity) take(this.tekRekeyAt);
+      if (this.group.hasKek && this.kekRekeyAt !== Infinity) take(this.kekRekeyAt);
     }
     return min;
   }
@@ -145,38 +162,101 @@ export class GroupRekey {
     const g = this.group;
     const gcks = g.gcks;
     const ackKek = gcks.kek;
-    let push: { bytes: Uint8Array; seq: number } | undefined;
-    const members = this.registrations.members(g.name);
+    let push: BuiltPush | undefined;
     if (kind === 'tek-rekey') {
       const { push: p, old } = gcks.rekeyTeks();
       push = p;
-      for (const tek of old) g.retired.push({ tek, createdAt: g.teksCreatedAt, removeAt: now + gcks.policy.deactivationDelaySeconds * 1000 });
+      this.#retire(old, now + gcks.policy.deactivationDelaySeconds * 1000);
       g.teksCreatedAt = now;
-      g.version++;
       this.tekRekeyAt = now + g.tekLifetimeMs() - this.tekLeadMs();
       this.options.counters.tekRekeys++;
+      this.options.onKeysChanged?.({ kind, seq: p.seq, teks: gcks.teks }, now);
     } else if (kind === 'kek-rekey') {
       push = gcks.rekeyKek();
       g.kekCreatedAt = now;
-      g.version++;
       this.kekRekeyAt = now + g.kekLifetimeMs() - this.kekLeadMs();
       this.options.counters.kekRekeys++;
+      this.options.onKeysChanged?.({ kind, seq: push.seq, kek: gcks.kek }, now);
     } else {
       // Delete all: tell members under the current KEK, forget them, then fresh keys for the next pulls.
       push = g.hasKek ? gcks.deleteAll() : undefined;
+      this.options.onKeysChanged?.({ kind: 'delete-all', seq: push?.seq }, now);
+      this.#launch(kind, push, ackKek, now); // to the members registered now, before they are forgotten
+      push = undefined;
       this.registrations.clearGroup(g.name);
       gcks.rekeyKek();
       const { old } = gcks.rekeyTeks();
-      for (const tek of old) g.retired.push({ tek, createdAt: g.teksCreatedAt, removeAt: now });
+      this.#retire(old, now);
       g.kekCreatedAt = now;
       g.teksCreatedAt = now;
-      g.version++;
       this.kekRekeyAt = now + g.kekLifetimeMs() - this.kekLeadMs();
       this.tekRekeyAt = now + g.tekLifetimeMs() - this.tekLeadMs();
       this.options.counters.deleteAllPushes++;
     }
+    g.version++;
+    if (push !== undefined) this.#launch(kind, push, ackKek, now);
+  }
+
+  /** Root-sent TEKs (made `createdAt`) with the root's SEQ; pushed to this server's members unless `hold` (R-MSG-6). */
+  installTeks(teks: Tek[], seq: number, createdAt: number, now: number, hold: boolean): void {
+    const g = this.group;
+    const ackKek = g.gcks.kek;
+    const { push, old } = g.gcks.installTeks(teks, seq);
+    this.#retire(old, now + g.gcks.policy.deactivationDelaySeconds * 1000);
+    g.teksCreatedAt = createdAt;
+    g.version++;
+    this.options.counters.tekRekeys++;
+    this.#launch('tek-rekey', hold ? undefined : push, ackKek, now);
+  }
+
+  /** A root-sent KEK with the root's SEQ, announced under the current KEK unless `hold`. */
+  installKek(kek: Kek, seq: number, createdAt: number, now: number, hold: boolean): void {
+    const g = this.group;
+    const ackKek = g.gcks.kek;
+    const push = g.gcks.installKek(kek, seq);
+    g.kekCreatedAt = createdAt;
+    g.version++;
+    this.options.counters.kekRekeys++;
+    this.#launch('kek-rekey', hold ? undefined : push, ackKek, now);
+  }
+
+  /** The root deleted these TEKs (R-MSG-8): they stop being handed out and members are told, with the root's SEQ. */
+  deleteTeks(spis: Uint8Array[], seq: number | undefined, now: number): void {
+    const g = this.group;
+    const gone = new Set(spis.map(hex));
+    const removed = g.gcks.teks.filter((t) => gone.has(hex(t.spi)));
+    g.gcks.teks = g.gcks.teks.filter((t) => !gone.has(hex(t.spi)));
+    this.#retire(removed, now);
+    g.version++;
+    const push = g.hasKek && seq !== undefined ? g.gcks.deleteTeks(spis, seq) : undefined;
+    this.#launch('delete-teks', push, g.gcks.kek, now);
+  }
+
+  /** The root deleted every SA of the group: members are told (root's SEQ) and forgotten. */
+  deleteAll(seq: number | undefined, now: number): void {
+    const g = this.group;
+    const push = g.hasKek && seq !== undefined ? g.gcks.deleteAll(seq) : undefined;
+    this.#launch('delete-all', push, g.gcks.kek, now);
+    this.registrations.clearGroup(g.name);
+    this.#retire(g.gcks.teks, now);
+    g.gcks.teks = [];
+    g.version++;
+    this.options.counters.deleteAllPushes++;
+  }
+
+  #retire(teks: Tek[], removeAt: number): void {
+    for (const tek of teks) this.group.retired.push({ tek, createdAt: this.group.teksCreatedAt, removeAt });
+  }
+
+  /** Sends `push` to the members registered now: at once, or after the running campaign. */
+  #launch(kind: CampaignKind, push: BuiltPush | undefined, ackKek: Kek, now: number, members = this.registrations.members(this.group.name)): void {
+    const g = this.group;
     this.options.log.info({ group: g.name, kind, seq: push?.seq, members: members.length }, 'rekey started');
     if (!g.hasKek || push === undefined || members.length === 0) return;
+    if (this.campaign !== undefined) {
+      this.#waiting.push({ kind, push, ackKek, members });
+      return;
+    }
     const campaign: PushCampaign = { kind, seq: push.seq, bytes: push.bytes, ackKek, startedAt: now, targets: new Map(), nextAt: now + this.#periodMs };
     for (const m of members) {
       campaign.targets.set(m.address, { endpoint: m.endpoint, retransmissions: 0, nextAt: now + this.#periodMs });
@@ -225,5 +305,7 @@ export class GroupRekey {
     if (c === undefined) return;
     this.campaign = undefined;
     this.options.log.info({ group: this.group.name, kind: c.kind, seq: c.seq, ms: now - c.startedAt }, 'rekey finished');
+    const next = this.#waiting.shift();
+    if (next !== undefined) this.#launch(next.kind, next.push, next.ackKek, now, next.members);
   }
 }

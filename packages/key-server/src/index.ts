@@ -1,0 +1,8 @@
+export { createGcks, type Gcks, type GcksOptions } from './gcks.js';
+export { GroupState, type GivenKeys, groupPolicy, deactivationDelaySeconds, RSA_BITS } from './group-state.js';
+export { GroupRekey, type CampaignKind, type KeyChange, type PushCampaign } from './rekey.js';
+export { Registrations, type Registration } from './registrations.js';
+export { authorizeMember, DEFAULT_PLATFORM_MAX_MEMBERS } from './authorization.js';
+export { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
+export { emptyClusterCounters, type ClusterCounters } from './cluster-counters.js';
+export { ikeSaState, newestSa, secondsAgo } from './cluster-peers.js';

@@ -1,0 +1,204 @@
+/**
+ * The root-server's cluster layer (R-MSG, R-DPD), beside the key server (`@gvpn/key-server`), which makes
+ * every key:
+ *
+ * - CLUSTER-INIT (240) from a sub-server's IKE SA: answered with the group's KEK (with its signing key),
+ *   TEKs, SEQ and the seconds each SA has left, if the SA's gateway is one of the group's cluster peers.
+ *   Answering marks that sub active for the group (R-MSG-1/2).
+ * - Every key change the key server makes (TEK rekey, KEK rekey, `clear ... group` delete-all) is published
+ *   as a CLUSTER-UPDATE (241) to the group's active subs before any member is pushed, one update at a time
+ *   per sub, retransmitted every `retransmission-period` until its ACK (242) (R-MSG-4/5/8).
+ * - DPD declaring a sub dead marks it inactive in every group that lists its gateway: nothing more is sent
+ *   or retransmitted to it until it completes a new cluster-init (R-DPD-2/3, R-MSG-5).
+ *
+ * One ClusterUpdateSender per group, so each group has its own update numbering and queue even when
+ * several groups share a sub's gateway (R-DPD-2: DPD itself is per gateway).
+ */
+import {
+  CLUSTER_INIT, CLUSTER_UPDATE_ACK, ClusterInitResponder, ClusterUpdateSender, hex, tryHeader,
+  type ClusterUpdateInput,
+} from '@gvpn/gdoi';
+import type { IkeSa } from '@gvpn/ike';
+import type { Gcks, GroupState, KeyChange } from '@gvpn/key-server';
+import type { RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
+import { emptyClusterCounters, ikeSaState, newestSa, secondsAgo, type ClusterCounters } from '@gvpn/key-server';
+
+interface RootGroup {
+  config: ServerGroupConfig;
+  sender: ClusterUpdateSender;
+  /** The group's cluster peers (sub-server gateway names). */
+  subs: Set<string>;
+}
+
+export interface RootCluster extends RoleModule {
+  /** Publishes a key change of `group` to its subs (the key server's `onKeysChanged`). */
+  keysChanged(group: GroupState, change: KeyChange, now: number): void;
+}
+
+export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootCluster {
+  const { config, clock } = ctx;
+  if (config.role !== 'server') throw new Error('the root cluster needs a server configuration');
+  const log = ctx.log.child({ component: 'cluster' });
+  const counters = emptyClusterCounters();
+  const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
+
+  const groups = new Map<number, RootGroup>();
+  for (const g of config.server.groups) {
+    if (g.serverCluster === null) continue;
+    const periodMs = g.serverCluster.retransmissionPeriodSeconds * 1000;
+    const sender = new ClusterUpdateSender({ sa, random: ctx.random, send: ctx.send, retransmissionPeriodMs: periodMs, log });
+    const subs = new Set(g.serverCluster.peers.map((p) => p.name));
+    for (const name of subs) sender.addSub(name);
+    groups.set(g.groupId, { config: g, sender, subs });
+  }
+
+  const remaining = (group: GroupState, spi: Uint8Array, now: number): number | undefined => {
+    const key = hex(spi);
+    const seconds = (createdAt: number, lifetimeSeconds: number): number => Math.max(0, Math.floor((createdAt + lifetimeSeconds * 1000 - now) / 1000));
+    if (hex(group.gcks.kek.spi) === key) return seconds(group.kekCreatedAt, group.gcks.kek.lifetimeSeconds);
+    const tek = group.gcks.teks.find((t) => hex(t.spi) === key);
+    return tek === undefined ? undefined : seconds(group.teksCreatedAt, tek.policy.lifetimeSeconds);
+  };
+  const keyed = (groupId: number): GroupState | undefined => {
+    const name = groups.get(groupId)?.config.name;
+    return name === undefined ? undefined : gcks().group(name);
+  };
+
+  const initResponder = new ClusterInitResponder({
+    // The GcksGroup itself, not the pull snapshot: a group without server-member-communication still has
+    // an internal KEK, and its subs need it to hold the group the same way.
+    group: (groupId) => keyed(groupId)?.gcks,
+    updateSeq: (groupId) => groups.get(groupId)?.sender.updateSeq(groupId) ?? 0,
+    remainingSeconds: (groupId, spi, now) => {
+      const g = keyed(groupId);
+      return g === undefined ? undefined : remaining(g, spi, now);
+    },
+    authorize: (s, groupId) => groups.get(groupId)?.subs.has(s.gateway.name) === true,
+    answered: (s, groupId, now) => {
+      groups.get(groupId)?.sender.markActive(s.gateway.name, now);
+      log.info({ sub: s.gateway.name, groupId }, 'sub-server active (cluster-init answered)');
+    },
+    send: ctx.send,
+    log,
+  });
+
+  function publish(group: GroupState, input: ClusterUpdateInput, now: number): void {
+    const rg = groups.get(group.groupId);
+    if (rg === undefined) return;
+    const updateSeq = rg.sender.publish(group.groupId, input, now);
+    log.info({ group: group.name, kind: input.kind, updateSeq, subs: [...rg.sender.subs.values()].filter((s) => s.state === 'active').map((s) => s.name) }, 'cluster-update published');
+    ctx.rearm();
+  }
+
+  function keysChanged(group: GroupState, change: KeyChange, now: number): void {
+    const gap = { activationDelaySeconds: group.gcks.policy.activationDelaySeconds, deactivationDelaySeconds: group.gcks.policy.deactivationDelaySeconds };
+    switch (change.kind) {
+      case 'tek-rekey':
+        return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { teks: change.teks, seq: change.seq, ...gap }, lifetimes: [] }, now);
+      case 'kek-rekey':
+        return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { kek: change.kek, teks: [], seq: change.seq, ...gap }, lifetimes: [] }, now);
+      case 'delete-all':
+        return publish(group, {
+          kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true,
+          ...(change.seq === undefined ? {} : { seq: change.seq }),
+        }, now);
+    }
+  }
+
+  function statistics(): ClusterCounters {
+    const c = { ...counters };
+    const i = initResponder.counters;
+    c.clusterInitReceived = i.initRequests + i.duplicateRequests;
+    c.clusterInitAnswered = i.initAnswered;
+    c.clusterMessagesDropped += i.unknownGroupDropped + i.unauthorizedDropped + i.noKeysDropped + i.malformedDropped
+      + i.decryptFailedDropped + i.hashMismatchDropped + i.invalidPayloadDropped + i.unexpectedMessageDropped;
+    for (const { sender } of groups.values()) {
+      const s = sender.counters;
+      c.clusterUpdatesPublished += s.updatesPublished;
+      c.clusterUpdatesSent += s.updatesSent;
+      c.clusterUpdatesAcked += s.updatesAcked;
+      c.clusterUpdatesRetransmitted += s.retransmissions;
+      c.clusterMessagesDropped += s.duplicateAcksDropped + s.malformedDropped + s.decryptFailedDropped + s.hashMismatchDropped
+        + s.invalidPayloadDropped + s.unexpectedMessageDropped;
+    }
+    const g = gcks().statistics();
+    c.registrationsAccepted = g.registrations;
+    c.registrationsRefusedThreshold = g.refusedThreshold;
+    return c;
+  }
+
+  function clusterView(detail: boolean) {
+    const now = clock.now();
+    const status = ctx.ike.status(now);
+    return {
+      groups: [...groups.values()].map(({ config: g, sender }) => ({
+        name: g.name,
+        groupId: g.groupId,
+        role: 'root-server',
+        retransmissionPeriodSeconds: g.serverCluster?.retransmissionPeriodSeconds ?? null,
+        root: null,
+        updateSeq: sender.updateSeq(g.groupId),
+        initInProgress: null,
+        pushesHeld: null,
+        peers: (g.serverCluster?.peers ?? []).map((p) => {
+          const s = sender.subs.get(p.name);
+          return {
+            name: p.name, address: p.remote.address, port: p.remote.port, role: 'sub-server',
+            state: s?.state ?? 'inactive',
+            ikeSa: ikeSaState(status, p.name),
+            lastExchangeSecondsAgo: secondsAgo(s?.lastExchangeAt, now),
+            pendingUpdates: sender.pending(p.name),
+          };
+        }),
+        ...(detail ? { sas: [] } : {}),
+      })),
+    };
+  }
+
+  return {
+    keysChanged,
+    phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE_ACK],
+    ikeEvents: {
+      phase2: (s, datagram, now) => {
+        const header = tryHeader(datagram);
+        if (header === undefined) {
+          counters.clusterMessagesDropped++;
+          return;
+        }
+        if (header.exchangeType === CLUSTER_INIT) return initResponder.handle(s, datagram, header, now);
+        const target = [...groups.values()].find((g) => g.sender.expects(s.gateway.name, header.messageId));
+        if (target === undefined) {
+          counters.clusterMessagesDropped++;
+          log.debug({ peer: s.gateway.name, messageId: header.messageId }, 'CLUSTER-UPDATE-ACK for no update in flight dropped');
+          return;
+        }
+        target.sender.handle(s, datagram, header, now);
+      },
+      saDown: (s) => initResponder.forgetSa(s),
+      peerDead: (gateway) => {
+        const now = clock.now();
+        for (const g of groups.values()) {
+          if (!g.subs.has(gateway.name)) continue;
+          if (g.sender.subs.get(gateway.name)?.state === 'active') counters.peersMarkedInactive++;
+          g.sender.markInactive(gateway.name, now);
+          log.warn({ sub: gateway.name, group: g.config.name }, 'sub-server inactive: DPD declared it dead (R-DPD-3)');
+        }
+      },
+    },
+    handlers: {
+      'show security group-vpn server server-cluster': (opts) => clusterView(opts.detail === true),
+    },
+    statisticsSections: () => ({ cluster: statistics() }),
+    nextDeadline: () => {
+      let min: number | undefined;
+      for (const { sender } of groups.values()) {
+        const d = sender.nextDeadline();
+        if (d !== undefined && (min === undefined || d < min)) min = d;
+      }
+      return min;
+    },
+    poll: (now) => {
+      for (const { sender } of groups.values()) sender.poll(now);
+    },
+  };
+}

@@ -1,0 +1,293 @@
+/**
+ * The sub-server's cluster layer (R-MSG, R-DPD-3/4), beside the key server (`@gvpn/key-server` with key
+ * source `root`), which answers member pulls and pushes to this server's members but never makes a key.
+ *
+ * Per group with `server-role sub-server`: a SubClusterState (the R-MSG state machine, pure) and a
+ * ClusterInitClient (exchange 240, retried every 5 s, R-MSG-3) on the IKE SA this server keeps with the
+ * root (the gateway has `initiate: true`). One ClusterUpdateReceiver takes CLUSTER-UPDATEs (241) and
+ * acknowledges each only once it is installed (R-MSG-5).
+ *
+ * What each outcome does to the key server:
+ * - cluster-init answer: the group holds the root's keys. If it already held keys under the same KEK and the
+ *   TEKs changed meanwhile (the root rekeyed while this server could not hear it), the new TEKs are pushed
+ *   to this server's members with the root's SEQ. Under a new KEK they cannot be: those members re-register
+ *   when their SAs near expiry (the member agent does so without a push).
+ * - update-keys: the root's TEKs or KEK, pushed with the root's SEQ, unless pushes are held (R-MSG-6).
+ * - update-delete-sas: the deleted SAs are pushed as deletes (R-MSG-8) — the only way this server deletes
+ *   anything on members (R-MSG-9); all deleted -> the group holds nothing and cluster-init starts (R-MSG-2c).
+ * - update-delete-members: those registrations (or all) are forgotten.
+ * - soft expiry without an update: cluster-init, pushes held (R-MSG-6); hard expiry: root inactive, keys
+ *   and registrations dropped, cluster-init goes on (R-MSG-7).
+ * - DPD declares the root dead: root inactive, no new registrations, member SAs and registrations kept, no
+ *   deletes sent (R-DPD-3/4); cluster-init keeps trying.
+ */
+import {
+  CLUSTER_INIT, CLUSTER_UPDATE, ClusterInitClient, ClusterUpdateReceiver, SubClusterState, hex, tryHeader,
+  type ClusterInitResult, type ClusterKeys, type ClusterUpdate, type SaLifetime, type SubAction,
+} from '@gvpn/gdoi';
+import type { IkeSa } from '@gvpn/ike';
+import {
+  emptyClusterCounters, ikeSaState, newestSa, secondsAgo, type ClusterCounters, type Gcks, type GivenKeys,
+} from '@gvpn/key-server';
+import type { IkeGatewayConfig, RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
+
+interface SubGroup {
+  config: ServerGroupConfig;
+  root: IkeGatewayConfig;
+  state: SubClusterState;
+  init: ClusterInitClient;
+  lastExchangeAt: number | undefined;
+}
+
+export interface SubCluster extends RoleModule {
+  /** May members of this group register now? (the key server's `accepting`) */
+  accepting(groupId: number): boolean;
+}
+
+/** When an SA with `remaining` of `total` seconds left was made, on the local monotonic clock. */
+function createdAt(now: number, total: number, remaining: number | undefined): number {
+  return now - (total - (remaining ?? total)) * 1000;
+}
+
+function remainingOf(lifetimes: readonly SaLifetime[], spi: Uint8Array): number | undefined {
+  const key = hex(spi);
+  return lifetimes.find((l) => hex(l.spi) === key)?.remainingSeconds;
+}
+
+export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster {
+  const { config, clock } = ctx;
+  if (config.role !== 'server') throw new Error('the sub-server cluster needs a server configuration');
+  const log = ctx.log.child({ component: 'cluster' });
+  const counters = emptyClusterCounters();
+  const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
+
+  const groups = new Map<number, SubGroup>();
+  for (const g of config.server.groups) {
+    const root = g.serverCluster?.peers[0];
+    if (root === undefined) continue;
+    const sub: SubGroup = {
+      config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined,
+      init: new ClusterInitClient({
+        groupId: g.groupId, sa: () => sa(root.name), random: ctx.random, send: ctx.send, log,
+        onResult: (result, now) => initDone(sub, result, now),
+      }),
+    };
+    groups.set(g.groupId, sub);
+  }
+
+  function given(keys: ClusterKeys & { kek: NonNullable<ClusterKeys['kek']> }, lifetimes: readonly SaLifetime[], now: number): GivenKeys {
+    const tekLife = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
+    const firstTek = keys.teks[0];
+    return {
+      kek: keys.kek, teks: keys.teks, seq: keys.seq ?? 0,
+      kekCreatedAt: createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)),
+      teksCreatedAt: firstTek === undefined ? now : createdAt(now, tekLife, remainingOf(lifetimes, firstTek.spi)),
+    };
+  }
+
+  function initDone(sub: SubGroup, result: ClusterInitResult, now: number): void {
+    const { keys, lifetimes } = result;
+    const name = sub.config.name;
+    if (keys.kek === undefined) {
+      log.warn({ group: name }, 'cluster-init answer without a KEK: ignored (the root always sends one)');
+      return;
+    }
+    const held = gcks().group(name);
+    const sameKek = held !== undefined && hex(held.gcks.kek.spi) === hex(keys.kek.spi);
+    const teksChanged = held !== undefined && keys.teks.map((t) => hex(t.spi)).join() !== held.gcks.teks.map((t) => hex(t.spi)).join();
+    const g = given({ ...keys, kek: keys.kek }, lifetimes, now);
+    if (sameKek && teksChanged && g.seq > held.gcks.seq() && keys.teks.length > 0) {
+      gcks().rekeyOf(held).installTeks(keys.teks, g.seq, g.teksCreatedAt, now, false);
+    } else if (!sameKek || teksChanged) {
+      gcks().adopt(name, g, now);
+    }
+    sub.lastExchangeAt = now;
+    counters.clusterInitSucceeded++;
+    log.info({ group: name, updateSeq: result.updateSeq, kek: hex(keys.kek.spi), teks: keys.teks.map((t) => hex(t.spi)) }, 'root active: cluster-init installed the group');
+    act(sub, sub.state.initSucceeded({ updateSeq: result.updateSeq, keys, lifetimes }, now), now);
+  }
+
+  /** Installs one update into the key server; false = not installed (no ACK, the root retransmits). */
+  function install(update: ClusterUpdate, now: number): boolean {
+    const sub = groups.get(update.groupId);
+    if (sub === undefined) return false;
+    const name = sub.config.name;
+    const held = gcks().group(name);
+    if (update.kind === 'update-keys' && held === undefined) return false; // nothing to add them to: cluster-init first
+    const actions = sub.state.updateInstalled(update, now);
+    const push = actions.some((a) => a.type === 'push-rekey');
+    if (update.kind === 'update-keys' && held !== undefined) {
+      const { keys, lifetimes } = update;
+      const rekey = gcks().rekeyOf(held);
+      const seq = keys.seq ?? held.gcks.seq() + 1;
+      if (keys.kek !== undefined) rekey.installKek(keys.kek, seq, createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)), now, !push);
+      const first = keys.teks[0];
+      if (first !== undefined) {
+        const life = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
+        rekey.installTeks(keys.teks, seq, createdAt(now, life, remainingOf(lifetimes, first.spi)), now, !push);
+      }
+    } else if (update.kind === 'update-delete-sas' && held !== undefined) {
+      // Members hear of it only through a push-delete action: never from a sub whose root is inactive (R-MSG-9).
+      const seq = actions.some((a) => a.type === 'push-delete') ? update.seq : undefined;
+      const rekey = gcks().rekeyOf(held);
+      if (update.all) rekey.deleteAll(seq, now);
+      else rekey.deleteTeks(update.teks, seq, now);
+    }
+    sub.lastExchangeAt = now;
+    log.info({ group: name, kind: update.kind, updateSeq: update.updateSeq, pushed: push }, 'cluster-update installed');
+    act(sub, actions, now);
+    return true;
+  }
+
+  const receiver = new ClusterUpdateReceiver({
+    lastApplied: (groupId) => groups.get(groupId)?.state.updateSeq,
+    install,
+    gap: (groupId, now) => {
+      const sub = groups.get(groupId);
+      if (sub !== undefined) act(sub, sub.state.updateGap(now), now);
+    },
+    send: ctx.send,
+    log,
+  });
+
+  function act(sub: SubGroup, actions: readonly SubAction[], now: number): void {
+    const name = sub.config.name;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'start-cluster-init':
+          sub.init.start(now);
+          break;
+        case 'stop-cluster-init':
+          sub.init.stop();
+          break;
+        case 'push-rekey':
+        case 'push-delete':
+          break; // done by install(), which has the keys and the root's SEQ
+        case 'delete-local-members': {
+          const registrations = gcks().registrations;
+          if (a.all) registrations.clearGroup(name);
+          else for (const m of a.members) registrations.remove(name, m);
+          log.info({ group: name, all: a.all, members: a.members }, 'registered members deleted as the root asked');
+          break;
+        }
+        case 'root-inactive':
+          counters.peersMarkedInactive++;
+          log.warn({ group: name, root: sub.root.name, reason: a.reason }, 'root inactive: new registrations refused, member SAs kept (R-DPD-4, R-MSG-7)');
+          if (a.reason === 'hard-expiry') gcks().forget(name);
+          break;
+      }
+    }
+    ctx.rearm();
+  }
+
+  function statistics(): ClusterCounters {
+    const c = { ...counters };
+    for (const { init } of groups.values()) {
+      const i = init.counters;
+      c.clusterInitSent += i.initSent;
+      c.clusterInitFailed += i.initFailed;
+      c.clusterMessagesDropped += i.malformedDropped + i.decryptFailedDropped + i.hashMismatchDropped + i.invalidPayloadDropped + i.unexpectedMessageDropped;
+    }
+    const r = receiver.counters;
+    c.clusterUpdatesReceived = r.updatesReceived;
+    c.clusterUpdatesInstalled = r.updatesInstalled;
+    c.clusterUpdateAcksSent = r.acksSent;
+    c.clusterMessagesDropped += r.installFailed + r.gapDropped + r.notReadyDropped + r.malformedDropped + r.decryptFailedDropped
+      + r.hashMismatchDropped + r.invalidPayloadDropped + r.unexpectedMessageDropped;
+    const g = gcks().statistics();
+    c.registrationsAccepted = g.registrations;
+    c.registrationsRefusedThreshold = g.refusedThreshold;
+    c.registrationsRefusedRootInactive = g.refusedRootInactive;
+    return c;
+  }
+
+  function clusterView(detail: boolean) {
+    const now = clock.now();
+    const status = ctx.ike.status(now);
+    return {
+      groups: [...groups.values()].map((sub) => {
+        const { config: g, state, root } = sub;
+        return {
+          name: g.name,
+          groupId: g.groupId,
+          role: 'sub-server',
+          retransmissionPeriodSeconds: g.serverCluster?.retransmissionPeriodSeconds ?? null,
+          root: state.root,
+          updateSeq: state.updateSeq ?? null,
+          initInProgress: state.initWanted,
+          pushesHeld: state.pushesHeld,
+          peers: [{
+            name: root.name, address: root.remote.address, port: root.remote.port, role: 'root-server',
+            state: state.root, ikeSa: ikeSaState(status, root.name),
+            lastExchangeSecondsAgo: secondsAgo(sub.lastExchangeAt, now), pendingUpdates: null,
+          }],
+          ...(detail ? {
+            sas: [...state.sas.values()].map((t) => ({
+              kind: t.kind, spi: hex(t.spi),
+              softInSeconds: Math.floor((t.softAt - now) / 1000), hardInSeconds: Math.floor((t.hardAt - now) / 1000),
+            })),
+          } : {}),
+        };
+      }),
+    };
+  }
+
+  const byRootGateway = (gateway: string): SubGroup[] => [...groups.values()].filter((g) => g.root.name === gateway);
+
+  return {
+    accepting: (groupId) => groups.get(groupId)?.state.answersRegistrations() === true,
+    phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE],
+    ikeEvents: {
+      phase2: (s, datagram, now) => {
+        const header = tryHeader(datagram);
+        if (header === undefined) {
+          counters.clusterMessagesDropped++;
+          return;
+        }
+        if (header.exchangeType === CLUSTER_UPDATE) {
+          receiver.handle(s, datagram, header, now);
+        } else {
+          const sub = byRootGateway(s.gateway.name).find((g) => g.init.messageId === header.messageId);
+          if (sub === undefined) counters.clusterMessagesDropped++;
+          else sub.init.handle(s, datagram, header, now);
+        }
+        ctx.rearm();
+      },
+      // A new IKE SA with the root: a wanted cluster-init need not wait for its next 5 s retry.
+      saUp: (s) => {
+        const now = clock.now();
+        for (const sub of byRootGateway(s.gateway.name)) {
+          if (!sub.state.initWanted) continue;
+          sub.init.stop();
+          sub.init.start(now);
+        }
+        ctx.rearm();
+      },
+      peerDead: (gateway) => {
+        const now = clock.now();
+        for (const sub of byRootGateway(gateway.name)) act(sub, sub.state.rootDead(now), now);
+      },
+    },
+    handlers: {
+      'show security group-vpn server server-cluster': (opts) => clusterView(opts.detail === true),
+    },
+    statisticsSections: () => ({ cluster: statistics() }),
+    nextDeadline: () => {
+      let min: number | undefined;
+      for (const { state, init } of groups.values()) {
+        for (const d of [state.nextDeadline(), init.nextDeadline()]) if (d !== undefined && (min === undefined || d < min)) min = d;
+      }
+      return min;
+    },
+    poll: (now) => {
+      for (const sub of groups.values()) {
+        act(sub, sub.state.poll(now), now);
+        sub.init.poll(now);
+      }
+    },
+    start: (now) => {
+      for (const sub of groups.values()) sub.init.start(now);
+      log.info({ groups: [...groups.values()].map((g) => ({ name: g.config.name, root: g.root.name })) }, 'sub-server cluster started: cluster-init with the root');
+    },
+  };
+}
