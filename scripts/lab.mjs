@@ -1,14 +1,22 @@
 // Lab driver behind scripts/lab. Starts each node of a topology as its own process, records PIDs in
-// .lab/, and talks to the nodes only through the gvpn CLI (the same way an operator would).
+// .lab/, and talks to the nodes only through the gvpn CLI (the same way an operator would). The CLI runs
+// in this process (its runCli, with the same argv as `gvpn`): a node process per query cost ~0.2 s, so a
+// nine-node summary took ~10 s and its SPIs could straddle a rekey.
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const root = resolve(import.meta.dirname, '..');
 const labDir = join(root, '.lab');
 const YAML = createRequire(join(root, 'packages/runtime/package.json'))('yaml');
 const cliMain = join(root, 'packages/cli/dist/src/main.js');
+// loaded on first use, so `lab down` and `lab help` work even before the CLI is built
+let runCli;
+const DEFAULT_TOPOLOGY = 'example';
+/** Per node, from the moment the driver starts waiting for it. */
+const UP_TIMEOUT_MS = 30_000;
 
 const [verb = 'help', ...args] = process.argv.slice(2);
 
@@ -17,12 +25,33 @@ function loadTopology(name) {
   const file = join(dir, 'topology.yaml');
   if (!existsSync(file)) fail(`no topology '${name}' (expected ${file})`);
   const topo = YAML.parse(readFileSync(file, 'utf8'));
-  return topo.nodes.map((n) => {
-    const configPath = join(dir, n.config);
-    const config = YAML.parse(readFileSync(configPath, 'utf8'));
-    const member = config.security?.['group-vpn']?.member;
-    return { ...n, configPath, stateDir: resolve(dir, config.system['state-directory']), hasGroups: member?.ipsec?.vpn !== undefined };
-  });
+  return topo.nodes.map((n) => withFacts({ ...n, configPath: join(dir, n.config) }));
+}
+
+/**
+ * What the driver needs from a node's configuration, read again on every run (lab.json written by an
+ * older driver lacks some of it). The daemons validate the file; this only reads it.
+ */
+function withFacts(node) {
+  const config = YAML.parse(readFileSync(node.configPath, 'utf8'));
+  const groupVpn = config.security?.['group-vpn'] ?? {};
+  const groups = Object.values(groupVpn.server?.group ?? {});
+  const clusterRoles = new Set(groups.map((g) => g?.['server-cluster']?.['server-role'] ?? 'standalone'));
+  const platform = config.system.platform;
+  const profile = join(root, 'configs/platforms', `${platform}.yaml`);
+  const platformInfo = existsSync(profile) ? YAML.parse(readFileSync(profile, 'utf8')) : undefined;
+  return {
+    ...node,
+    stateDir: resolve(node.configPath, '..', config.system['state-directory']),
+    address: config.system.listen?.address,
+    platform,
+    model: platformInfo?.model ?? platform,
+    // null: unknown profile, so no command is skipped.
+    platformCommands: platformInfo?.commands ?? null,
+    hasGroups: groupVpn.member?.ipsec?.vpn !== undefined,
+    // 'root-server' | 'sub-server' | 'standalone' | null (a server without groups: the IKE demo)
+    clusterRole: groups.length === 0 ? null : [...clusterRoles].join('+'),
+  };
 }
 
 function fail(msg) {
@@ -33,7 +62,17 @@ function fail(msg) {
 function saved() {
   const file = join(labDir, 'lab.json');
   if (!existsSync(file)) fail('no lab is running (run ./scripts/lab up)');
-  return JSON.parse(readFileSync(file, 'utf8'));
+  const lab = JSON.parse(readFileSync(file, 'utf8'));
+  return { ...lab, nodes: lab.nodes.map((n) => (existsSync(n.configPath) ? withFacts(n) : n)) };
+}
+
+function save(topology, nodes) {
+  mkdirSync(labDir, { recursive: true });
+  writeFileSync(join(labDir, 'lab.json'), JSON.stringify({ topology, nodes }, null, 2));
+}
+
+function readIfExists(file) {
+  try { return readFileSync(file, 'utf8'); } catch { return undefined; }
 }
 
 function alive(pid) {
@@ -50,100 +89,221 @@ function startNode(node) {
   return child.pid;
 }
 
-function cli(node, words, { json = false } = {}) {
-  const argv = [cliMain, '--socket', join(node.stateDir, 'control.sock'), ...(json ? ['--json'] : []), ...words];
-  const r = spawnSync(process.execPath, argv, { encoding: 'utf8' });
-  return { ok: r.status === 0, out: r.stdout, err: r.stderr };
+/** `gvpn --socket NODE/control.sock [--json] WORDS...`, in process. */
+async function cli(node, words, { json = false } = {}) {
+  let out = '';
+  let err = '';
+  const io = { stdout: { write: (text) => { out += text; } }, stderr: { write: (text) => { err += text; } } };
+  runCli ??= (await import(pathToFileURL(join(root, 'packages/cli/dist/src/index.js')).href)).runCli;
+  const code = await runCli(['--socket', join(node.stateDir, 'control.sock'), ...(json ? ['--json'] : []), ...words], io);
+  return { ok: code === 0, out, err };
 }
 
 function roleOf(node) { return node.daemon === 'member' ? 'member' : 'server'; }
 
-function json(node, words) {
-  const r = cli(node, words, { json: true });
-  return r.ok ? JSON.parse(r.out) : undefined;
+async function json(node, words) {
+  const r = await cli(node, words, { json: true });
+  if (!r.ok) return undefined;
+  try { return JSON.parse(r.out); } catch { return undefined; }
 }
 
-// Commands the summary and `show` run, per role: the operator's verification commands.
+const gvpn = (node, ...words) => ['show', 'security', 'group-vpn', roleOf(node), ...words];
+
+// The operator's verification commands (spec R-EX), per role and in R-EX's order; `detail` is appended
+// to those that take brief|detail when the user asks for it (`lab show detail`).
 const SHOW_COMMANDS = {
-  server: [['ike', 'security-associations'], ['kek', 'security-associations'], ['ipsec', 'security-associations'], ['registered-members']],
-  member: [['kek', 'security-associations'], ['ipsec', 'security-associations'], ['ipsec', 'statistics']],
+  server: [
+    { words: ['server-cluster'], verbosity: true },
+    { words: ['statistics'] },
+    { words: ['kek', 'security-associations'], verbosity: true },
+    { words: ['ike', 'security-associations'], verbosity: true },
+    { words: ['ipsec', 'security-associations'], verbosity: true },
+    { words: ['registered-members'] },
+  ],
+  member: [
+    { words: ['kek', 'security-associations'], verbosity: true },
+    { words: ['ipsec', 'security-associations'], verbosity: true },
+    { words: ['ipsec', 'statistics'] },
+    { words: ['policy'] }, // SRX/vSRX only: skipped where the platform profile lacks it (MX)
+  ],
 };
 
 async function waitUntil(what, check, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (check()) return;
-    if (Date.now() > deadline) fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (logs in .lab/logs/)`);
+    if (await check()) return;
+    if (Date.now() > deadline) fail(`timed out after ${timeoutMs / 1000}s waiting for ${what} (logs in .lab/logs/; ./scripts/lab down stops what started)`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-function ikeUp(node) {
-  return json(node, ['show', 'security', 'group-vpn', roleOf(node), 'ike', 'security-associations'])?.sas.some((sa) => sa.state === 'UP') ?? false;
+async function ikeUp(node) {
+  return (await json(node, gvpn(node, 'ike', 'security-associations')))?.sas?.some((sa) => sa.state === 'UP') ?? false;
 }
 
-/** Up: a server holds an IKE SA; a member with groups holds TEKs and has received probes from its peers. */
-function nodeUp(node) {
-  if (!ikeUp(node)) return false;
+/**
+ * The groups of `show ... server server-cluster`, or undefined when the node has none to show: a member,
+ * a daemon without the command (it answers an error), a standalone server or the IKE demo (no groups).
+ */
+async function clusterGroups(node) {
+  if (roleOf(node) !== 'server') return undefined;
+  const groups = (await json(node, gvpn(node, 'server-cluster')))?.groups;
+  return Array.isArray(groups) && groups.length > 0 ? groups : undefined;
+}
+
+/** Cluster peers by gateway name, active only if active in every group that lists them (DPD is per gateway). */
+function clusterPeers(groups) {
+  const peers = new Map();
+  for (const g of groups) for (const p of g.peers ?? []) peers.set(p.name, (peers.get(p.name) ?? true) && p.state === 'active');
+  return peers;
+}
+
+/** A sub-server sees its root active in every group; a root sees every sub-server active. */
+function clusterUp(groups) {
+  return groups.every((g) => (g.role === 'sub-server' ? g.root === 'active' : (g.peers ?? []).length > 0 && g.peers.every((p) => p.state === 'active')));
+}
+
+/**
+ * Up: a cluster server when clusterUp; any other server once it holds an IKE SA; a member with groups once
+ * it holds TEKs and has received probes from its peers.
+ */
+async function nodeUp(node) {
+  const groups = await clusterGroups(node);
+  if (groups !== undefined) return clusterUp(groups);
+  if (!(await ikeUp(node))) return false;
   if (roleOf(node) === 'server' || !node.hasGroups) return true;
-  const teks = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'security-associations'])?.sas ?? [];
-  const probe = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'statistics'])?.probe;
+  const teks = (await json(node, gvpn(node, 'ipsec', 'security-associations')))?.sas ?? [];
+  const probe = (await json(node, gvpn(node, 'ipsec', 'statistics')))?.probe;
   return teks.length > 0 && (probe?.received ?? 0) > 0;
 }
 
+/**
+ * Ready for members: a cluster server is up (a sub answers pulls only after cluster-init, R-MSG-1); any
+ * other server answers on its control socket (a standalone server gets IKE SAs only once members come).
+ */
+async function serverReady(node) {
+  const groups = await clusterGroups(node);
+  if (groups !== undefined) return clusterUp(groups);
+  return (await cli(node, ['request', 'system', 'ping'])).ok;
+}
+
+async function waitFor(nodes, what, check) {
+  for (const node of nodes) {
+    await waitUntil(`${node.name} ${what}`, () => {
+      if (!alive(node.pid)) fail(`${node.name} exited; see .lab/logs/${node.name}.log`);
+      return check(node);
+    }, UP_TIMEOUT_MS);
+  }
+}
+
+/**
+ * Servers first, members once the servers are ready: configure the root, then the subs (R-CONF-7), and
+ * let members find their first sub-server ready, so each registers where its server-address list starts.
+ */
 async function up() {
-  const topology = args[0] ?? 'gdoi';
+  const topology = args[0] ?? DEFAULT_TOPOLOGY;
   if (existsSync(join(labDir, 'lab.json'))) {
     const running = saved().nodes.filter((n) => alive(n.pid));
     if (running.length) fail(`a lab is already running (${running.map((n) => n.name).join(', ')}); run ./scripts/lab down first`);
   }
   const nodes = loadTopology(topology);
-  for (const node of nodes) rmSync(node.stateDir, { recursive: true, force: true });
-  const started = nodes.map((n) => ({ ...n, pid: startNode(n) }));
-  mkdirSync(labDir, { recursive: true });
-  writeFileSync(join(labDir, 'lab.json'), JSON.stringify({ topology, nodes: started }, null, 2));
-  console.log(`lab: started ${started.map((n) => `${n.name} (pid ${n.pid})`).join(', ')}`);
-  for (const node of started) {
-    await waitUntil(`${node.name} to come up`, () => {
-      if (!alive(node.pid)) fail(`${node.name} exited; see .lab/logs/${node.name}.log`);
-      return nodeUp(node);
-    }, 30_000);
+  // Never wipe the state directory of a live daemon this lab did not start (a test, another session).
+  for (const node of nodes) {
+    const pid = Number.parseInt(readIfExists(join(node.stateDir, 'daemon.pid')) ?? '', 10);
+    if (pid > 0 && alive(pid)) fail(`a daemon (pid ${pid}) already runs in ${node.stateDir}, not started by this lab; stop it first (or delete its daemon.pid if that pid is no gvpn daemon)`);
   }
+  for (const node of nodes) rmSync(node.stateDir, { recursive: true, force: true });
+  const pids = new Map();
+  const startAll = (list) => {
+    for (const n of list) pids.set(n.name, startNode(n));
+    // lab.json before any wait, so `lab down` stops whatever started even if `up` fails
+    save(topology, nodes.filter((n) => pids.has(n.name)).map((n) => ({ ...n, pid: pids.get(n.name) })));
+    console.log(`lab: started ${list.map((n) => `${n.name} (pid ${pids.get(n.name)})`).join(', ')}`);
+  };
+  const servers = nodes.filter((n) => roleOf(n) === 'server');
+  const members = nodes.filter((n) => roleOf(n) === 'member');
+  const started = () => nodes.map((n) => ({ ...n, pid: pids.get(n.name) }));
+
+  startAll(servers);
+  await waitFor(started().filter((n) => roleOf(n) === 'server'), 'to be ready for members', serverReady);
+  if (members.length) startAll(members);
+  await waitFor(started(), 'to come up', nodeUp);
   console.log('lab: every node is up\n');
-  summary(started);
+  await summary(started());
   console.log('\nMore: ./scripts/lab show (every verification command), ./scripts/lab cli NODE COMMAND..., ./scripts/lab down');
 }
 
-/** One line per node: what an operator checks first. */
-function summary(nodes) {
-  const rows = [['node', 'daemon', 'pid', 'IKE SAs up', 'KEK SPI', 'TEK SPIs', 'members / probes sent-received']];
-  for (const node of nodes) {
+/** `sub1 (127.0.3.11)`: a server address as the lab's node name, when it is one. */
+function serverName(address, nodes) {
+  const node = nodes.find((n) => n.address === address && roleOf(n) === 'server');
+  return node === undefined ? address : `${node.name} (${address})`;
+}
+
+/** The last summary column: a server's cluster state, or the server(s) a member registered with. */
+async function clusterCell(node, nodes, kekData) {
+  if (roleOf(node) === 'member') {
+    if (!node.hasGroups) return '-';
+    const registrations = kekData?.registrations ?? [];
+    if (registrations.length === 0) return 'not registered';
+    return registrations.map((r) => (r.registered
+      ? serverName(r.server, nodes)
+      : `not registered${r.attempt ? ` (${r.attempt}${r.trying ? ` ${r.trying}` : ''})` : ''}`)).join(', ');
+  }
+  const groups = await clusterGroups(node);
+  if (groups === undefined) return node.clusterRole === 'standalone' ? 'standalone' : '-';
+  const roles = new Set(groups.map((g) => g.role));
+  if (roles.has('root-server')) {
+    const peers = [...clusterPeers(groups.filter((g) => g.role === 'root-server')).values()];
+    return `${peers.filter(Boolean).length}/${peers.length} subs active`;
+  }
+  const active = groups.filter((g) => g.root === 'active').length;
+  if (active === groups.length) return 'root active';
+  return active === 0 ? 'root inactive' : `root active in ${active}/${groups.length} groups`;
+}
+
+/** One line per node: what an operator checks first. Cells are never empty ('-'), so tools can split on 2+ spaces. */
+async function summary(nodes) {
+  const header = ['node', 'daemon', 'pid', 'IKE SAs up', 'KEK SPI', 'TEK SPIs', 'members / probes sent-received', 'cluster / registered with'];
+  // every node at once: one snapshot, as close to the same instant as the nodes allow
+  const rows = [header, ...await Promise.all(nodes.map(async (node) => {
     const role = roleOf(node);
-    const ike = json(node, ['show', 'security', 'group-vpn', role, 'ike', 'security-associations'])?.sas ?? [];
-    const kek = json(node, ['show', 'security', 'group-vpn', role, 'kek', 'security-associations'])?.sas ?? [];
-    const tek = json(node, ['show', 'security', 'group-vpn', role, 'ipsec', 'security-associations'])?.sas ?? [];
-    let last = '';
+    const [ike, kekData, tekData, lastData] = await Promise.all([
+      json(node, gvpn(node, 'ike', 'security-associations')),
+      json(node, gvpn(node, 'kek', 'security-associations')),
+      json(node, gvpn(node, 'ipsec', 'security-associations')),
+      json(node, role === 'server' ? gvpn(node, 'registered-members') : gvpn(node, 'ipsec', 'statistics')),
+    ]);
+    const kek = kekData?.sas ?? [];
+    const tek = tekData?.sas ?? [];
+    let last;
     if (role === 'server') {
-      const groups = json(node, ['show', 'security', 'group-vpn', 'server', 'registered-members'])?.groups ?? [];
+      const groups = lastData?.groups ?? [];
       last = `${groups.reduce((n, g) => n + g.members.length, 0)} registered`;
     } else {
-      const probe = json(node, ['show', 'security', 'group-vpn', 'member', 'ipsec', 'statistics'])?.probe;
-      last = probe === undefined ? '' : `${probe.sent}-${probe.received}`;
+      const probe = lastData?.probe;
+      last = probe === undefined ? '-' : `${probe.sent}-${probe.received}`;
     }
-    rows.push([node.name, node.daemon, String(node.pid), String(ike.filter((sa) => sa.state === 'UP').length),
-      kek.map((k) => k.spi.slice(0, 8)).join(',') || '-', tek.map((t) => t.spi).join(',') || '-', last]);
-  }
+    return [node.name, node.daemon, String(node.pid), String((ike?.sas ?? []).filter((sa) => sa.state === 'UP').length),
+      kek.map((k) => k.spi.slice(0, 8)).join(',') || '-', tek.map((t) => t.spi).join(',') || '-', last, await clusterCell(node, nodes, kekData)];
+  }))];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
 }
 
-function show(nodes = saved().nodes) {
+async function show(nodes = saved().nodes) {
+  const detail = args[0] === 'detail';
+  if (args.length > 0 && !detail) fail('usage: lab show [detail]');
   for (const node of nodes) {
     const commands = node.hasGroups === false && roleOf(node) === 'member' ? [] : SHOW_COMMANDS[roleOf(node)];
-    for (const cmd of [...commands, ...(roleOf(node) === 'server' ? [['statistics']] : [])]) {
-      const words = ['show', 'security', 'group-vpn', roleOf(node), ...cmd];
-      console.log(`${node.name}> ${words.join(' ')}`);
-      const r = cli(node, words);
+    for (const cmd of commands) {
+      const words = gvpn(node, ...cmd.words);
+      if (node.platformCommands && !node.platformCommands.includes(words.join(' '))) {
+        console.log(`${node.name}> ${words.join(' ')}: skipped, not available on ${node.model}\n`);
+        continue;
+      }
+      const typed = [...words, ...(detail && cmd.verbosity ? ['detail'] : [])];
+      console.log(`${node.name}> ${typed.join(' ')}`);
+      const r = await cli(node, typed);
       process.stdout.write(r.ok ? r.out : r.err);
       console.log();
     }
@@ -151,8 +311,9 @@ function show(nodes = saved().nodes) {
 }
 
 function nodeByName(name) {
-  const node = saved().nodes.find((n) => n.name === name);
-  if (!node) fail(`no node '${name}' in the running lab (${saved().nodes.map((n) => n.name).join(', ')})`);
+  const { nodes } = saved();
+  const node = nodes.find((n) => n.name === name);
+  if (!node) fail(`no node '${name}' in the running lab (${nodes.map((n) => n.name).join(', ')})`);
   return node;
 }
 
@@ -175,13 +336,15 @@ async function down() {
 
 async function fault() {
   const [kind, name] = args;
+  if (name === undefined) fail('usage: lab fault kill|stop|cont|restart NODE');
   const node = nodeByName(name);
   const signals = { kill: 'SIGKILL', stop: 'SIGSTOP', cont: 'SIGCONT' };
   if (kind in signals) {
+    if (!alive(node.pid)) fail(`${name} (pid ${node.pid}) is not running; ./scripts/lab fault restart ${name} starts it again`);
     process.kill(node.pid, signals[kind]);
   } else if (kind === 'restart') {
     await stopPid(node.pid);
-    const lab = saved();
+    const lab = JSON.parse(readFileSync(join(labDir, 'lab.json'), 'utf8'));
     const entry = lab.nodes.find((n) => n.name === name);
     entry.pid = startNode(entry);
     writeFileSync(join(labDir, 'lab.json'), JSON.stringify(lab, null, 2));

@@ -29,3 +29,7 @@ export {
   INTEROP_SUITES, IKE_NUMBERS, ISAKMP_FIELDS, assertDecryptedIdentity, assertOneCleanSa, assertSuiteTransform, encrypted,
   isakmpRows, mainModeFrames, values, type InteropSuite, type IsakmpRow,
 } from './interop.js';
+export {
+  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, isServer,
+  type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type ServerCluster,
+} from './cluster-lab.js';

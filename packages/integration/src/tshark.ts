@@ -149,6 +149,11 @@ export interface ReadOptions {
   keyTable?: readonly IkeKey[];
   /** display filter (`-Y`) */
   filter?: string;
+  /**
+   * ESP of group SAs: every member sends under the same SPI with its own sequence counter (RFC 6407 group
+   * SAs use time-based anti-replay), so Wireshark's per-SPI sequence analysis would flag every frame.
+   */
+  groupEsp?: boolean;
 }
 
 /**
@@ -200,6 +205,7 @@ function readArgs(options: ReadOptions): string[] {
     }
     args.push('-o', `uat:ikev1_decryption_table:${icookie},${key}`);
   }
+  if (options.groupEsp === true) args.push('-o', 'esp.do_esp_sequence_analysis:FALSE');
   // Capture.start's markers are never part of what a test reads.
   const noMarkers = `!(udp.port == ${CAPTURE_MARKER_PORT})`;
   args.push('-Y', options.filter === undefined ? noMarkers : `(${options.filter}) && ${noMarkers}`);

@@ -1,0 +1,213 @@
+// The worked example (configs/lab/example: root, sub1-sub4, gm-0001-gm-0004) as real processes inside a
+// network namespace the test makes, so its loopback (127.0.3.x) is the test's own: test files run it in
+// parallel, and faults (nft drops, SIGSTOP, kill) touch nothing else. A test may start a subset of the
+// nodes and edit each node's configuration (timers, thresholds, server lists) before it is written.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { controlRequest } from '@gvpn/runtime';
+import type { Cleanup } from './cleanup.js';
+import { workDirectory } from './cleanup.js';
+import { NetworkNamespace } from './netns.js';
+import { waitFor, type ManagedProcess } from './process.js';
+import { ROOT_SERVER_MAIN, SUB_SERVER_MAIN } from './our-daemon.js';
+
+export const MEMBER_MAIN = fileURLToPath(new URL('../../../member/dist/src/main.js', import.meta.url));
+export const EXAMPLE_LAB_DIR = fileURLToPath(new URL('../../../../configs/lab/example/', import.meta.url));
+
+export const EXAMPLE_NODES = ['root', 'sub1', 'sub2', 'sub3', 'sub4', 'gm-0001', 'gm-0002', 'gm-0003', 'gm-0004'] as const;
+export type ExampleNode = (typeof EXAMPLE_NODES)[number];
+
+/** A node's configuration as parsed YAML (edited in place by tests; its shape is docs/configuration.md). */
+export type NodeDocument = any;
+
+export interface ClusterLabOptions {
+  label: string;
+  /** Nodes to start, in this order (default: all, root first). */
+  nodes?: readonly ExampleNode[];
+  /** Edits each node's configuration before it is written. */
+  edit?(node: ExampleNode, doc: NodeDocument): void;
+  /** false: only prepare the configurations; the test starts nodes itself (default true). */
+  start?: boolean;
+}
+
+function program(node: ExampleNode): string {
+  if (node === 'root') return ROOT_SERVER_MAIN;
+  return node.startsWith('sub') ? SUB_SERVER_MAIN : MEMBER_MAIN;
+}
+
+export const isServer = (node: ExampleNode): boolean => !node.startsWith('gm-');
+
+/** The example lab in its own namespace; `cleanup` stops every process (by PID) and deletes the namespace. */
+export class ClusterLab {
+  readonly #processes = new Map<ExampleNode, ManagedProcess>();
+  /** Started and not killed by the test: their death fails `until`. */
+  readonly #expectedUp = new Set<ExampleNode>();
+
+  private constructor(readonly ns: NetworkNamespace, readonly dir: string, readonly configs: ReadonlyMap<ExampleNode, NodeDocument>) {}
+
+  static async start(cleanup: Cleanup, options: ClusterLabOptions): Promise<ClusterLab> {
+    for (const main of [ROOT_SERVER_MAIN, SUB_SERVER_MAIN, MEMBER_MAIN]) if (!existsSync(main)) throw new Error(`${main} is missing: build first`);
+    const dir = await workDirectory(cleanup, options.label);
+    const ns = await NetworkNamespace.create();
+    cleanup.defer(`namespace ${ns.name}`, () => ns.destroy());
+    const configs = new Map<ExampleNode, NodeDocument>();
+    for (const node of options.nodes ?? EXAMPLE_NODES) {
+      const doc = parse(readFileSync(join(EXAMPLE_LAB_DIR, `${node}.yaml`), 'utf8')) as NodeDocument;
+      doc.system['state-directory'] = join(dir, `${node}-state`);
+      options.edit?.(node, doc);
+      configs.set(node, doc);
+    }
+    const lab = new ClusterLab(ns, dir, configs);
+    if (options.start !== false) for (const node of configs.keys()) await lab.startNode(node);
+    return lab;
+  }
+
+  nodes(): ExampleNode[] {
+    return [...this.configs.keys()];
+  }
+
+  /** Writes the node's configuration and starts its daemon; resolves once its control socket answers. */
+  async startNode(node: ExampleNode): Promise<void> {
+    const file = join(this.dir, `${node}.yaml`);
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(file, stringify(this.configs.get(node)));
+    const child = this.ns.spawn(node, process.execPath, [program(node), '--config', file], { logDir: this.dir });
+    this.#processes.set(node, child);
+    this.#expectedUp.add(node);
+    await waitFor(
+      async () => {
+        if (!child.running) throw new Error(`${node} exited at start: ${child.stderr()}${child.stdout()}`);
+        return this.request(node, ['request', 'system', 'ping']).then(() => true, () => false);
+      },
+      10_000,
+      `${node} control socket`,
+      50,
+    );
+  }
+
+  pid(node: ExampleNode): number {
+    const p = this.#processes.get(node);
+    if (p === undefined) throw new Error(`${node} was not started`);
+    return p.pid;
+  }
+
+  running(node: ExampleNode): boolean {
+    return this.#processes.get(node)?.running === true;
+  }
+
+  /** SIGSTOP / SIGCONT: the process stays, only its peers' DPD can tell. */
+  signal(node: ExampleNode, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    process.kill(this.pid(node), signal);
+  }
+
+  /** SIGKILL, as a crash. */
+  async kill(node: ExampleNode): Promise<void> {
+    this.#expectedUp.delete(node);
+    await this.#processes.get(node)?.stop('SIGKILL');
+  }
+
+  log(node: ExampleNode): string {
+    return this.#processes.get(node)?.stdout() ?? '';
+  }
+
+  request(node: ExampleNode, words: string[], options: Record<string, unknown> = {}): Promise<unknown> {
+    const socket = join(this.configs.get(node).system['state-directory'] as string, 'control.sock');
+    return controlRequest(socket, words, { options, timeoutMs: 5000 });
+  }
+
+  /** `show security group-vpn ROLE WORDS...` as JSON. */
+  async show<T>(node: ExampleNode, words: string, options: Record<string, unknown> = {}): Promise<T> {
+    const role = isServer(node) ? 'server' : 'member';
+    return (await this.request(node, ['show', 'security', 'group-vpn', role, ...words.split(' ')], options)) as T;
+  }
+
+  async cluster(node: ExampleNode): Promise<ServerCluster> {
+    return this.show<ServerCluster>(node, 'server-cluster', { detail: true });
+  }
+
+  async statistics(node: ExampleNode): Promise<Record<string, Record<string, number>>> {
+    return this.show(node, 'statistics');
+  }
+
+  /** Active TEK SPIs (server) or installed TEK SPIs (member), sorted. */
+  async tekSpis(node: ExampleNode): Promise<string[]> {
+    const { sas } = await this.show<{ sas: { spi: string; state?: string }[] }>(node, 'ipsec security-associations');
+    return sas.filter((s) => s.state === undefined || s.state === 'active').map((s) => s.spi).sort();
+  }
+
+  async kekSpi(node: ExampleNode): Promise<string | undefined> {
+    const { sas } = await this.show<{ sas: { spi: string }[] }>(node, 'kek security-associations');
+    return sas[0]?.spi;
+  }
+
+  async probe(node: ExampleNode): Promise<Probe> {
+    return (await this.show<{ probe: Probe }>(node, 'ipsec statistics')).probe;
+  }
+
+  /** Waits for `condition`, failing early (with the log's tail) if a started node died. */
+  async until<T>(what: string, withinMs: number, condition: () => Promise<T | undefined | null | false>): Promise<T> {
+    return waitFor(async () => {
+      for (const [node, p] of this.#processes) if (!p.running && this.#expectedUp.has(node)) throw new Error(`${node} died: ${p.stderr()}${p.stdout().slice(-2000)}`);
+      return condition();
+    }, withinMs, what, 100);
+  }
+
+
+  /** Every sub started sees its root active, and the root sees every started sub active. */
+  async clusterUp(withinMs: number): Promise<void> {
+    const subs = this.nodes().filter((n) => n.startsWith('sub'));
+    await this.until('every sub-server active on both sides', withinMs, async () => {
+      for (const sub of subs) if ((await this.cluster(sub)).groups[0]?.root !== 'active') return false;
+      if (!this.configs.has('root')) return true;
+      const peers = (await this.cluster('root')).groups[0]?.peers ?? [];
+      return subs.every((s) => peers.find((p) => p.address === this.configs.get(s).system.listen.address)?.state === 'active');
+    });
+  }
+
+  /** Every member started holds a TEK and has received a probe from each other member started. */
+  async membersUp(withinMs: number): Promise<void> {
+    const members = this.nodes().filter((n) => n.startsWith('gm-'));
+    await this.until('every member registered and hearing the others', withinMs, async () => {
+      for (const m of members) {
+        if ((await this.tekSpis(m)).length === 0) return false;
+        if ((await this.probe(m)).received < members.length - 1) return false;
+      }
+      return true;
+    });
+  }
+}
+
+export interface ClusterPeer {
+  name: string;
+  address: string;
+  port: number;
+  role: string;
+  state: 'active' | 'inactive';
+  ikeSa: string;
+  lastExchangeSecondsAgo: number | null;
+  pendingUpdates: number | null;
+}
+
+export interface ServerCluster {
+  groups: {
+    name: string;
+    groupId: number;
+    role: string;
+    root: 'active' | 'inactive' | null;
+    updateSeq: number | null;
+    initInProgress: boolean | null;
+    pushesHeld: boolean | null;
+    peers: ClusterPeer[];
+    sas?: { kind: string; spi: string; softInSeconds: number; hardInSeconds: number }[];
+  }[];
+}
+
+export interface Probe {
+  sent: number;
+  received: number;
+  authFailures: number;
+  noSa: number;
+}
