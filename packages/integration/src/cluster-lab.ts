@@ -40,6 +40,24 @@ function program(node: ExampleNode): string {
 
 export const isServer = (node: ExampleNode): boolean => !node.startsWith('gm-');
 
+/** The node's address in configs/lab/example. */
+export function exampleAddress(node: ExampleNode): string {
+  if (node === 'root') return '127.0.3.1';
+  return node.startsWith('sub') ? `127.0.3.1${node.slice(3)}` : `127.0.3.2${node.slice(-1)}`;
+}
+
+/** A member configuration edit: try these servers, in this order (R-REG-4). */
+export function useServers(doc: NodeDocument, servers: readonly ExampleNode[]): void {
+  for (const gw of Object.values(doc.security['group-vpn'].member.ike.gateway) as NodeDocument[]) gw['server-address'] = servers.map(exampleAddress);
+}
+
+/** A member configuration edit: probe only these members (the others are not started). */
+export function probeOnly(doc: NodeDocument, members: readonly ExampleNode[]): void {
+  const probe = doc.security['group-vpn'].member['data-plane'].probe;
+  const wanted = new Set(members.map(exampleAddress));
+  for (const [name, peer] of Object.entries(probe.peers) as [string, { address: string }][]) if (!wanted.has(peer.address)) delete probe.peers[name];
+}
+
 /** The example lab in its own namespace; `cleanup` stops every process (by PID) and deletes the namespace. */
 export class ClusterLab {
   readonly #processes = new Map<ExampleNode, ManagedProcess>();

@@ -30,6 +30,6 @@ export {
   isakmpRows, mainModeFrames, values, type InteropSuite, type IsakmpRow,
 } from './interop.js';
 export {
-  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, isServer,
+  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, exampleAddress, isServer, probeOnly, useServers,
   type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type ServerCluster,
 } from './cluster-lab.js';
