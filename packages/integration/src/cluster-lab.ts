@@ -51,6 +51,14 @@ export function useServers(doc: NodeDocument, servers: readonly ExampleNode[]): 
   for (const gw of Object.values(doc.security['group-vpn'].member.ike.gateway) as NodeDocument[]) gw['server-address'] = servers.map(exampleAddress);
 }
 
+/** A root configuration edit: its cluster lists only these sub-servers (the others are not started). */
+export function rootWithSubs(doc: NodeDocument, subs: readonly ExampleNode[]): void {
+  const server = doc.security['group-vpn'].server;
+  const gateways = subs.map((s) => `SubSrv0${s.slice(3)}`);
+  for (const group of Object.values(server.group) as NodeDocument[]) group['server-cluster']['ike-gateway'] = gateways;
+  for (const gw of Object.keys(server.ike.gateway)) if (!gateways.includes(gw)) delete server.ike.gateway[gw];
+}
+
 /** A member configuration edit: probe only these members (the others are not started). */
 export function probeOnly(doc: NodeDocument, members: readonly ExampleNode[]): void {
   const probe = doc.security['group-vpn'].member['data-plane'].probe;

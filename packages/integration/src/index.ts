@@ -8,7 +8,7 @@ export { logSize, waitForLog, type WaitForLogOptions } from './log-file.js';
 export {
   HOST, NetworkNamespace, connect, randomLoopbackPrefix, sweepStaleNamespaces, type ConnectOptions, type VethEnd, type VethLink,
 } from './netns.js';
-export { redirectUdpPort } from './nft.js';
+export { dropIsakmp, droppedCount, redirectUdpPort, removeTable, type IsakmpDrop } from './nft.js';
 export { REQUIRED_TOOLS, assertIntegrationRequirements, findCharon, findOnPath } from './requirements.js';
 export { CHARON_PLUGINS, strongswanConf, swanctlConf, type CharonConnection, type StrongswanConfOptions } from './charon-config.js';
 export { charonIkeKeys, type IkeKey } from './charon-keys.js';
@@ -30,6 +30,6 @@ export {
   isakmpRows, mainModeFrames, values, type InteropSuite, type IsakmpRow,
 } from './interop.js';
 export {
-  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, exampleAddress, isServer, probeOnly, useServers,
+  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, exampleAddress, isServer, probeOnly, rootWithSubs, useServers,
   type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type ServerCluster,
 } from './cluster-lab.js';

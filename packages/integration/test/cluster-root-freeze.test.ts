@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cleanup, ClusterLab, probeOnly, useServers } from '@gvpn/integration';
+import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers } from '@gvpn/integration';
 
 const DPD_INTERVAL_S = 5;
 const DPD_THRESHOLD = 3;
@@ -23,12 +23,7 @@ describe('root frozen: sub-servers mark it inactive, refuse registrations, keep 
         if (node === 'gm-0001') useServers(doc, ['sub1', 'sub2']);
         if (node === 'gm-0002') useServers(doc, ['sub2', 'sub1']);
         if (node.startsWith('gm-')) probeOnly(doc, ['gm-0001', 'gm-0002']);
-        if (node === 'root') {
-          // Only the two subs started: the root's cluster lists just them.
-          const cluster = doc.security['group-vpn'].server.group['GROUP_ID-0001']['server-cluster'];
-          cluster['ike-gateway'] = ['SubSrv01', 'SubSrv02'];
-          for (const gw of ['SubSrv03', 'SubSrv04']) delete doc.security['group-vpn'].server.ike.gateway[gw];
-        }
+        if (node === 'root') rootWithSubs(doc, ['sub1', 'sub2']);
       },
     });
     for (const node of ['root', 'sub1', 'sub2', 'gm-0001'] as const) await lab.startNode(node);
