@@ -123,3 +123,11 @@ describe('server-cluster renderer', () => {
     ].join('\n'));
   });
 });
+
+describe('server-cluster renderer: configuration differences (R-CONF-4)', () => {
+  it('a sub prints each difference from the root under its header', () => {
+    const group = CLUSTER_SUB.groups[0] as ServerClusterGroup;
+    const text = renderServerCluster({ groups: [{ ...group, configMismatches: ['KEK lifetime: root 600 s, here 900 s'] }] }, false);
+    assert.match(text, /\n {2}Configuration differs from the root: KEK lifetime: root 600 s, here 900 s\n/);
+  });
+});

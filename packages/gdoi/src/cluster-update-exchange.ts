@@ -195,10 +195,12 @@ export class ClusterUpdateSender {
 }
 
 export type ClusterUpdateReceiverCounter =
-  | 'updatesReceived' | 'updatesInstalled' | 'installFailed' | 'duplicateUpdates' | 'gapDropped' | 'notReadyDropped'
+  | 'updatesReceived' | 'updatesInstalled' | 'installFailed' | 'duplicateUpdates' | 'gapDropped' | 'notReadyDropped' | 'unauthorizedDropped'
   | 'acksSent' | OpenFailure | 'unexpectedMessageDropped';
 
 export interface ClusterUpdateReceiverConfig {
+  /** Is this IKE SA's gateway the root of the group? Anything else is dropped unanswered (`unauthorizedDropped`). */
+  authorize(sa: IkeSa, groupId: number): boolean;
   /** Last update SEQ applied for the group, undefined before its first cluster-init (or unknown group). */
   lastApplied(groupId: number): number | undefined;
   /**
@@ -216,7 +218,7 @@ export interface ClusterUpdateReceiverConfig {
 export class ClusterUpdateReceiver {
   readonly counters: Record<ClusterUpdateReceiverCounter, number> = {
     updatesReceived: 0, updatesInstalled: 0, installFailed: 0, duplicateUpdates: 0, gapDropped: 0, notReadyDropped: 0,
-    acksSent: 0, malformedDropped: 0, decryptFailedDropped: 0, hashMismatchDropped: 0, invalidPayloadDropped: 0,
+    unauthorizedDropped: 0, acksSent: 0, malformedDropped: 0, decryptFailedDropped: 0, hashMismatchDropped: 0, invalidPayloadDropped: 0,
     unexpectedMessageDropped: 0,
   };
   private readonly cache = new Map<string, { request: Uint8Array; ack: Uint8Array }>();
@@ -242,6 +244,9 @@ export class ClusterUpdateReceiver {
     if (!opened.ok) return this.drop(opened.counter, sa, opened.detail);
     const m = opened.message;
     if (m.kind !== 'update-keys' && m.kind !== 'update-delete-sas' && m.kind !== 'update-delete-members') return this.drop('invalidPayloadDropped', sa, m.kind);
+    // Any peer with an IKE SA (a member, with a member PSK) could send a well-formed update: only the
+    // group's root may change its keys, and nothing (not even an ACK) goes back to anyone else.
+    if (!this.config.authorize(sa, m.groupId)) return this.drop('unauthorizedDropped', sa, `gateway ${sa.gateway.name}, group ${m.groupId}`);
     this.counters.updatesReceived++;
     const last = this.config.lastApplied(m.groupId);
     if (last === undefined) return this.drop('notReadyDropped', sa, `group ${m.groupId} not initialised`);

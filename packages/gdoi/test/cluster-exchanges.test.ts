@@ -39,6 +39,8 @@ interface Sub {
   actions: SubAction[];
   installs: ClusterUpdate[];
   failInstall: boolean;
+  /** The gateway the sub takes updates from (its root). */
+  rootGateway: string;
   sa(): IkeSa | undefined;
 }
 
@@ -132,7 +134,7 @@ function cluster(opts: { doi?: 1 | 2 } = {}): Cluster {
   });
   for (const [name, address] of Object.entries(SUBS)) {
     const state = new SubClusterState(1);
-    const sub = { name, state, keys: undefined, actions: [], installs: [], failInstall: false } as unknown as Sub;
+    const sub = { name, state, keys: undefined, actions: [], installs: [], failInstall: false, rootGateway: 'root' } as unknown as Sub;
     const ensureInit = (now: number, delay: number): void => {
       if (sub.state.initWanted && !sub.client.running) sub.client.start(now, delay);
     };
@@ -157,6 +159,7 @@ function cluster(opts: { doi?: 1 | 2 } = {}): Cluster {
       },
     });
     sub.receiver = new ClusterUpdateReceiver({
+      authorize: (sa) => sa.gateway.name === sub.rootGateway,
       lastApplied: () => sub.state.updateSeq,
       install: (u, now) => {
         if (sub.failInstall) return false;
@@ -370,6 +373,20 @@ describe('CLUSTER-UPDATE and ACK (R-MSG-4/5)', () => {
     c.advance(PERIOD_MS * 3);
     assert.equal(sentTo(c, 'sub1', CLUSTER_UPDATE, since).length, 1, 'acked: never retransmitted');
     assert.equal(c.sender.counters.retransmissions, 0);
+  });
+
+  it('an update under an IKE SA that is not the root\'s gateway is dropped: nothing installed, no ACK', () => {
+    const c = initialised();
+    const sub = c.subs['sub1'] as Sub;
+    sub.rootGateway = 'some-member-gateway';
+    const since = c.now;
+    rootTekRekey(c);
+    assert.equal(sub.receiver.counters.unauthorizedDropped, 1);
+    assert.equal(sub.receiver.counters.updatesInstalled, 0);
+    assert.equal(sentFrom(c, 'sub1', CLUSTER_UPDATE_ACK, since).length, 0);
+    sub.rootGateway = 'root';
+    c.advance(PERIOD_MS);
+    assert.equal(sub.receiver.counters.updatesInstalled, 1, 'the retransmission, under the root\'s gateway again, is installed');
   });
 
   it('an unacknowledged update is retransmitted every retransmission-period until acked; installed once', () => {

@@ -27,8 +27,9 @@ import {
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
-  emptyClusterCounters, ikeSaState, newestSa, secondsAgo, type ClusterCounters, type Gcks, type GivenKeys,
+  emptyClusterCounters, groupPolicy, ikeSaState, newestSa, secondsAgo, type ClusterCounters, type Gcks, type GivenKeys,
 } from '@gvpn/key-server';
+import { policyMismatches } from './policy-check.js';
 import type { IkeGatewayConfig, RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
 
 interface SubGroup {
@@ -37,12 +38,17 @@ interface SubGroup {
   state: SubClusterState;
   init: ClusterInitClient;
   lastExchangeAt: number | undefined;
+  /** Differences from the root's policy seen at the last cluster-init (R-CONF-4). */
+  mismatches: string[];
 }
 
 export interface SubCluster extends RoleModule {
   /** May members of this group register now? (the key server's `accepting`) */
   accepting(groupId: number): boolean;
 }
+
+/** R-MSG-3: a failed (or still insufficient) cluster-init is retried every 5 s. */
+const INIT_RETRY_MS = 5000;
 
 /** When an SA with `remaining` of `total` seconds left was made, on the local monotonic clock. */
 function createdAt(now: number, total: number, remaining: number | undefined): number {
@@ -66,9 +72,9 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
     const root = g.serverCluster?.peers[0];
     if (root === undefined) continue;
     const sub: SubGroup = {
-      config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined,
+      config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined, mismatches: [],
       init: new ClusterInitClient({
-        groupId: g.groupId, sa: () => sa(root.name), random: ctx.random, send: ctx.send, log,
+        groupId: g.groupId, sa: () => sa(root.name), random: ctx.random, send: ctx.send, log, retryMs: INIT_RETRY_MS,
         onResult: (result, now) => initDone(sub, result, now),
       }),
     };
@@ -103,8 +109,15 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
     }
     sub.lastExchangeAt = now;
     counters.clusterInitSucceeded++;
+    const mine = groupPolicy(sub.config, config.system.listen);
+    sub.mismatches = policyMismatches(mine, keys);
+    if (sub.mismatches.length > 0) {
+      log.warn({ group: name, differences: sub.mismatches }, 'this group\'s configuration differs from the root\'s (R-CONF-4): serving the root\'s policy; fix the configuration');
+    }
     log.info({ group: name, updateSeq: result.updateSeq, kek: hex(keys.kek.spi), teks: keys.teks.map((t) => hex(t.spi)) }, 'root active: cluster-init installed the group');
     act(sub, sub.state.initSucceeded({ updateSeq: result.updateSeq, keys, lifetimes }, now), now);
+    // The client went idle on this answer; an SA still past its soft lifetime means keep asking (R-MSG-6).
+    if (sub.state.initWanted) sub.init.start(now, INIT_RETRY_MS);
   }
 
   /** Installs one update into the key server; false = not installed (no ACK, the root retransmits). */
@@ -140,6 +153,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
   }
 
   const receiver = new ClusterUpdateReceiver({
+    authorize: (s, groupId) => groups.get(groupId)?.root.name === s.gateway.name,
     lastApplied: (groupId) => groups.get(groupId)?.state.updateSeq,
     install,
     gap: (groupId, now) => {
@@ -192,7 +206,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
     c.clusterUpdatesReceived = r.updatesReceived;
     c.clusterUpdatesInstalled = r.updatesInstalled;
     c.clusterUpdateAcksSent = r.acksSent;
-    c.clusterMessagesDropped += r.installFailed + r.gapDropped + r.notReadyDropped + r.malformedDropped + r.decryptFailedDropped
+    c.clusterMessagesDropped += r.installFailed + r.gapDropped + r.notReadyDropped + r.unauthorizedDropped + r.malformedDropped + r.decryptFailedDropped
       + r.hashMismatchDropped + r.invalidPayloadDropped + r.unexpectedMessageDropped;
     const g = gcks().statistics();
     c.registrationsAccepted = g.registrations;
@@ -216,6 +230,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
           updateSeq: state.updateSeq ?? null,
           initInProgress: state.initWanted,
           pushesHeld: state.pushesHeld,
+          configMismatches: sub.mismatches,
           peers: [{
             name: root.name, address: root.remote.address, port: root.remote.port, role: 'root-server',
             state: state.root, ikeSa: ikeSaState(status, root.name),

@@ -50,6 +50,8 @@ export interface ServerClusterGroup {
   initInProgress: boolean | null;
   /** Sub only: an SA passed its soft lifetime without a replacement, so no GROUPKEY-PUSH (R-MSG-6). */
   pushesHeld: boolean | null;
+  /** Sub: where this server's group configuration differs from the root's policy (R-CONF-4); [] = none. */
+  configMismatches?: string[];
   peers: ServerClusterPeer[];
   /** Detail only (absent otherwise); `[]` on a root. */
   sas?: ServerClusterSa[];
@@ -71,6 +73,7 @@ function renderGroup(g: ServerClusterGroup, detail: boolean): string {
   if (sub) {
     lines.push(`  Root server: ${text(g.root)}, Last update applied: ${text(g.updateSeq)}`);
     lines.push(`  Cluster-init in progress: ${yesNo(g.initInProgress)}, Pushes held: ${yesNo(g.pushesHeld)}`);
+    for (const m of g.configMismatches ?? []) lines.push(`  Configuration differs from the root: ${m}`);
   } else {
     lines.push(`  Last update published: ${text(g.updateSeq)}`);
   }
