@@ -14,11 +14,19 @@
  * hashes, encryption, pull, push verification) is the engine's own code. Never do this outside a benchmark.
  *
  * argv[2]: JSON {server:{address,port}, psk, groupId, dhGroup, members, concurrency,
- *                rekey?: {socket, group}}
+ *                rekey?: {socket, group}, memberOffset?, watchTeks?}
  * stdout, one JSON line each:
  *   {"event":"registered", n, wallMs, perS, p50Ms, p99Ms, retries, cpuMs, attempts}   after all N registered
  *   {"event":"rekeyed", ...}                                              (with `rekey`) after the last member installed the new TEK
+ *   {"event":"tek", spi, installed, of, firstMono, p50Mono, lastMono, ...}  (with `watchTeks`) see below
  * Then it keeps listening (pushes are still ACKed) until killed.
+ *
+ * For bench/cluster.ts, which runs several generators against several servers and starts the rekey itself:
+ * `memberOffset` shifts the member addresses (generator g takes members offset..offset+N-1, so generators
+ * never share an address); with `watchTeks` every member records, for each TEK it did not have, when it
+ * accepted the push carrying it, on the host's monotonic clock (`monoMs`: CLOCK_MONOTONIC, the same in
+ * every process, unlike performance.now()). Once all N members hold a TEK the generator prints a "tek" line
+ * for it; SIGUSR2 prints one for every TEK seen so far, complete or not (`installed` < `of`).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
@@ -56,12 +64,16 @@ interface Args {
   members: number;
   concurrency: number;
   rekey?: { socket: string; group: string };
+  memberOffset?: number;
+  watchTeks?: boolean;
 }
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const POOL = 16;
 const GROUPKEY_PUSH = 33;
 const quietLog: Logger = { info() {}, warn() {}, debug() {}, trace() {}, error() {}, child() { return quietLog; } };
 const emit = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+/** The host's monotonic clock in ms (CLOCK_MONOTONIC via libuv): comparable between processes. */
+const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 // The lean key generation (see the file comment).
 {
@@ -122,7 +134,7 @@ class Member {
         if (this.receiver === undefined) return;
         // Pushes are queued and handled a few at a time, so that `arrivedAt` is close to when the datagram
         // reached this process rather than behind the verification of every push received before it.
-        pushQueue.push({ member: this, bytes, to: { address: rinfo.address, port: rinfo.port }, arrivedAt: performance.now() });
+        pushQueue.push({ member: this, bytes, to: { address: rinfo.address, port: rinfo.port }, arrivedAt: performance.now(), arrivedMono: monoMs() });
         if (pushQueue.length === 1) setImmediate(drainPushes);
       } else {
         this.ike.handleDatagram(bytes, { address: rinfo.address, port: rinfo.port }, Date.now());
@@ -131,7 +143,7 @@ class Member {
   }
 
   /** Accepts (or drops) one push and ACKs it, as a member does. */
-  handlePush(bytes: Uint8Array, to: Endpoint, arrivedAt: number): void {
+  handlePush(bytes: Uint8Array, to: Endpoint, arrivedAt: number, arrivedMono: number): void {
     const receiver = this.receiver as PushReceiver;
     const known = new Set(receiver.teks.keys());
     const t = performance.now();
@@ -141,11 +153,18 @@ class Member {
       this.acksSent++;
     }
     if (!out.accepted) this.pushDrops++;
-    else if (this.newTekAt === undefined && (out.newTeks ?? []).some((x) => !known.has(hex(x.spi)))) {
-      this.newTekAt = performance.now();
-      this.pushArrivedAt = arrivedAt;
-      this.pushWorkMs = this.newTekAt - t;
-      onNewTek();
+    else {
+      const fresh = (out.newTeks ?? []).map((x) => hex(x.spi)).filter((spi) => !known.has(spi));
+      if (this.newTekAt === undefined && fresh.length > 0) {
+        this.newTekAt = performance.now();
+        this.pushArrivedAt = arrivedAt;
+        this.pushWorkMs = this.newTekAt - t;
+        onNewTek();
+      }
+      if (args.watchTeks === true) {
+        const at = monoMs();
+        for (const spi of fresh) tekInstalled(spi, { at, arrived: arrivedMono, workMs: performance.now() - t });
+      }
     }
   }
 
@@ -181,18 +200,43 @@ class Member {
   }
 }
 
-const pushQueue: { member: Member; bytes: Uint8Array; to: Endpoint; arrivedAt: number }[] = [];
+const pushQueue: { member: Member; bytes: Uint8Array; to: Endpoint; arrivedAt: number; arrivedMono: number }[] = [];
 function drainPushes(): void {
-  for (const p of pushQueue.splice(0, 8)) p.member.handlePush(p.bytes, p.to, p.arrivedAt);
+  for (const p of pushQueue.splice(0, 8)) p.member.handlePush(p.bytes, p.to, p.arrivedAt, p.arrivedMono);
   if (pushQueue.length > 0) setImmediate(drainPushes);
 }
 
+/** With `watchTeks`: per TEK SPI, when each member accepted the push carrying it (see the file comment). */
+const tekInstalls = new Map<string, { at: number; arrived: number; workMs: number }[]>();
+function tekInstalled(spi: string, install: { at: number; arrived: number; workMs: number }): void {
+  const list = tekInstalls.get(spi) ?? [];
+  tekInstalls.set(spi, list);
+  list.push(install);
+  if (list.length === args.members) emitTek(spi);
+}
+function emitTek(spi: string): void {
+  const list = tekInstalls.get(spi) ?? [];
+  const at = list.map((x) => x.at).sort((x, y) => x - y);
+  const work = list.map((x) => x.workMs).sort((x, y) => x - y);
+  emit({
+    event: 'tek', spi, installed: list.length, of: args.members,
+    firstMono: at[0] ?? null, p50Mono: at[Math.floor(at.length / 2)] ?? null, lastMono: at[at.length - 1] ?? null,
+    lastArrivalMono: list.length === 0 ? null : Math.max(...list.map((x) => x.arrived)),
+    // Each real member has its own CPU: it would have installed one push's work after the push arrived.
+    ownCpuLastMono: list.length === 0 ? null : Math.max(...list.map((x) => x.arrived + x.workMs)),
+    memberWorkMedianMs: work[Math.floor(work.length / 2)] ?? null,
+    acksSent: members.reduce((n, m) => n + m.acksSent, 0), pushDrops: members.reduce((n, m) => n + m.pushDrops, 0),
+  });
+}
+process.on('SIGUSR2', () => { for (const spi of tekInstalls.keys()) emitTek(spi); });
+
 const members: Member[] = [];
+const offset = args.memberOffset ?? 0;
 for (let i = 0; i < args.members; i++) {
   const socket = createSocket('udp4');
-  socket.bind(0, memberAddress(i));
+  socket.bind(0, memberAddress(offset + i));
   await once(socket, 'listening');
-  members.push(new Member(socket, { address: memberAddress(i), port: socket.address().port }, (m) => finished(m)));
+  members.push(new Member(socket, { address: memberAddress(offset + i), port: socket.address().port }, (m) => finished(m)));
 }
 
 const inFlight = new Set<Member>();

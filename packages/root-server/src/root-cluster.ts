@@ -140,6 +140,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootClust
         updateSeq: sender.updateSeq(g.groupId),
         initInProgress: null,
         pushesHeld: null,
+        configMismatches: [],
         peers: (g.serverCluster?.peers ?? []).map((p) => {
           const s = sender.subs.get(p.name);
           return {
