@@ -157,8 +157,13 @@ export class MemberAgent {
     }
     if (ends.length === 0) return undefined;
     if (r.attemptState !== undefined) return undefined; // already registering, or backing off between rounds
-    return Math.max(this.#refreshNotBefore.get(r) ?? -Infinity, Math.min(...ends.map(({ end, lifetimeMs }) =>
-      end - Math.min(MAX_REFRESH_MARGIN_MS, Math.max(MIN_REFRESH_MARGIN_MS, lifetimeMs * REFRESH_FRACTION)))));
+    // Enough margin, where the lifetime allows, to time out on the current server and reach the next (R-REG-4:
+    // the one we hold keys from may be gone). At most 10 % of the lifetime: a server pushes new keys at least
+    // 15 % before the end (key-server rekey.ts), so a member on time never pulls ahead of a rekey push.
+    const failoverMs = r.vpn.registrationTimeoutSeconds * 1000 * Math.min(2, r.vpn.gateway.servers.length) + MIN_REFRESH_MARGIN_MS;
+    const margin = (lifetimeMs: number): number =>
+      Math.min(MAX_REFRESH_MARGIN_MS, Math.max(MIN_REFRESH_MARGIN_MS, lifetimeMs * REFRESH_FRACTION, Math.min(failoverMs, lifetimeMs * 0.1)));
+    return Math.max(this.#refreshNotBefore.get(r) ?? -Infinity, Math.min(...ends.map(({ end, lifetimeMs }) => end - margin(lifetimeMs))));
   }
 
   #onRegistered(group: string, keys: RegistrationKeys, previous: RegistrationKeys | undefined, now: number): void {
