@@ -10,6 +10,9 @@ import { renderMemberPolicy, type MemberPolicy } from './render/member-policy.js
 import { renderServerGroupAction, type ServerGroupActionResult } from './render/server-group-action.js';
 import { renderServerIpsecSecurityAssociations, type ServerIpsecSecurityAssociations } from './render/server-ipsec-security-associations.js';
 import { renderServerCluster, type ServerCluster } from './render/server-cluster.js';
+import {
+  renderChassisClusterFailover, renderChassisClusterStatus, type ChassisClusterFailover, type ChassisClusterStatus,
+} from './render/chassis-cluster.js';
 import { renderServerKekSecurityAssociations, type ServerKekSecurityAssociations } from './render/server-kek-security-associations.js';
 import { renderServerRegisteredMembers, type ServerRegisteredMembers } from './render/server-registered-members.js';
 
@@ -132,5 +135,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['request', 'system', 'ping'],
     description: 'check that the daemon answers: name, role, platform, pid, uptime',
     render: (data) => renderPing(data),
+  }),
+  command<ChassisClusterStatus>({
+    words: ['show', 'chassis', 'cluster', 'status'],
+    description: 'the root pair: each node\'s role (primary/secondary), priority and health (root-server with chassis-cluster)',
+    render: (data) => renderChassisClusterStatus(data),
+  }),
+  command<ChassisClusterFailover>({
+    words: ['request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node'],
+    description: 'switch the root pair gracefully: node N becomes primary (run on the primary)',
+    argument: { name: 'N', option: 'node', description: 'node id, 0 or 1' },
+    render: (data) => renderChassisClusterFailover(data),
   }),
 ];

@@ -23,11 +23,17 @@ import type { Endpoint, IkeSa, Logger } from '@gvpn/ike';
 import type { Header } from '@gvpn/wire';
 import { CLUSTER_UPDATE, CLUSTER_UPDATE_ACK, openCluster, sealCluster } from './cluster-codec.js';
 import type { ClusterUpdate, OpenFailure } from './cluster-codec.js';
-import { RootClusterState } from './cluster-state.js';
+import { RootClusterState, type PendingUpdate } from './cluster-state.js';
 import { equal, hex } from './keys.js';
 
 /** An update as published, before it has its sequence number. */
 export type ClusterUpdateInput = ClusterUpdate extends infer U ? U extends ClusterUpdate ? Omit<U, 'updateSeq'> : never : never;
+
+/** ClusterUpdateSender.exportState(): JSON-able apart from the keys inside queued updates. */
+export interface SenderState {
+  seqs: [number, number][];
+  subs: { name: string; state: 'active' | 'inactive'; queue: ClusterUpdate[]; lastExchangeAt: number | undefined }[];
+}
 
 export type ClusterUpdateSenderCounter =
   | 'updatesPublished' | 'updatesSent' | 'updatesAcked' | 'retransmissions' | 'skippedInactive' | 'noIkeSa'
@@ -106,6 +112,46 @@ export class ClusterUpdateSender {
       if (!this.inFlight.has(s.name)) this.sendHead(s, now);
     }
     return updateSeq;
+  }
+
+  /**
+   * What must survive a restart or a failover of the root (durable store, RG0 standby): update numbers and,
+   * per sub, its state, pending updates and last exchange (`at` = `now` of the snapshot's clock).
+   */
+  exportState(): SenderState {
+    return {
+      seqs: [...this.seqs],
+      subs: [...this.subs.values()].map((s) => ({ name: s.name, state: s.state, queue: s.queue.map((q) => q.update), lastExchangeAt: s.lastExchangeAt })),
+    };
+  }
+
+  /** Takes over an exported state (clock offsets applied by the caller); updates in flight go out again at `now`. */
+  importState(state: SenderState, now: number): void {
+    this.seqs.clear();
+    for (const [groupId, seq] of state.seqs) this.seqs.set(groupId, seq);
+    this.inFlight.clear();
+    for (const s of state.subs) {
+      const sub = this.addSub(s.name);
+      sub.state = s.state;
+      sub.queue.length = 0;
+      for (const update of s.queue) sub.queue.push({ update, queuedAt: now });
+      sub.lastExchangeAt = s.lastExchangeAt;
+    }
+    for (const sub of this.subs.values()) if (sub.state === 'active' && sub.queue.length > 0) this.inFlight.set(sub.name, this.pendingFor(sub, now));
+  }
+
+  /** The IKE SA with this sub changed (a new one is up): what is in flight goes out under it now. */
+  kick(name: string, now: number): void {
+    const s = this.subs.get(name);
+    const f = this.inFlight.get(name);
+    if (s === undefined || f === undefined || s.state !== 'active') return;
+    f.nextAt = now;
+    this.poll(now);
+  }
+
+  private pendingFor(s: RootClusterState, now: number): InFlight {
+    const head = s.head() as PendingUpdate;
+    return { groupId: head.update.groupId, updateSeq: head.update.updateSeq, sends: 0, nextAt: now };
   }
 
   /** Is an update to this sub in flight under this M-ID? (routes an ACK when several senders share a sub) */

@@ -135,6 +135,12 @@ export class ClusterLab {
     await this.#processes.get(node)?.stop('SIGKILL');
   }
 
+  /** SIGKILL and start again with the same configuration and state directory (a crash and a restart). */
+  async restart(node: ExampleNode): Promise<void> {
+    await this.kill(node);
+    await this.startNode(node);
+  }
+
   log(node: ExampleNode): string {
     return this.#processes.get(node)?.stdout() ?? '';
   }

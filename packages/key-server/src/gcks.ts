@@ -11,13 +11,13 @@
  * groups hold no keys until its cluster layer `adopt`s the root's, answer pulls only while `accepting`
  * says so (root active, R-DPD-4), and change keys only as the root says (`rekeyOf(group).install*`).
  */
-import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter } from '@gvpn/gdoi';
+import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter, type Tek } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
 import { GroupState, type GivenKeys } from './group-state.js';
 import { GroupRekey, type KeyChange } from './rekey.js';
-import { Registrations } from './registrations.js';
+import { Registrations, type Registration } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
 import { kekView, registeredMembersView, tekViews } from './views.js';
 
@@ -31,6 +31,15 @@ const PULL_DROPS: PullResponderCounter[] = [
   'unexpectedMessageDropped', 'exchangesExpired', 'exchangeLimitDropped',
 ];
 
+/** The control commands the key server answers (a root-pair node that is not primary must refuse them). */
+export const GCKS_COMMANDS = [
+  'show security group-vpn server kek security-associations',
+  'show security group-vpn server ipsec security-associations',
+  'show security group-vpn server registered-members',
+  'request security group-vpn server rekey group',
+  'clear security group-vpn server group',
+] as const;
+
 export interface GcksOptions {
   /** `local` (default): keys made here; `root`: a sub-server's, adopted from its root. */
   keySource?: 'local' | 'root';
@@ -38,6 +47,18 @@ export interface GcksOptions {
   onKeysChanged?(group: GroupState, change: KeyChange, now: number): void;
   /** May members of this group register now? Asked only with key source `root`. */
   accepting?(groupId: number): boolean;
+  /**
+   * Key source `local`: what a previous run (durable store) or the other node of the root pair held, by group
+   * name. A group found here resumes with those keys, SEQ, key ages and registrations; others get fresh keys.
+   */
+  resume?: ReadonlyMap<string, ResumedGroup>;
+}
+
+/** A group as a restart or a failover takes it over. Times are on this process's monotonic clock. */
+export interface ResumedGroup extends GivenKeys {
+  previousKek?: Kek;
+  retired: { tek: Tek; createdAt: number; removeAt: number }[];
+  registrations: Registration[];
 }
 
 export interface Gcks extends RoleModule {
@@ -84,7 +105,16 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     }));
     return g;
   }
-  if (keySource === 'local') for (const g of configs.values()) add(g, clock.now());
+  if (keySource === 'local') {
+    for (const g of configs.values()) {
+      const resumed = options.resume?.get(g.name);
+      const group = add(g, clock.now(), resumed);
+      if (resumed === undefined) continue;
+      if (resumed.previousKek !== undefined) group.gcks.previousKek = resumed.previousKek;
+      group.retired = [...resumed.retired];
+      for (const r of resumed.registrations) registrations.upsert(r);
+    }
+  }
 
   /** Groups that answer pulls: all keyed ones, or (key source `root`) those whose root is active. */
   const serving = (groupId: number): GroupState | undefined => {
@@ -216,7 +246,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     };
   };
 
-  const handlers: Record<string, ControlHandler> = {
+  const handlers: Record<(typeof GCKS_COMMANDS)[number], ControlHandler> = {
     'show security group-vpn server kek security-associations': (opts) => {
       const now = clock.now();
       return { sas: groups().filter((g) => g.hasKek).map((g) => kekView(g, rekeyOf(g), now, opts.showKeys === true)) };

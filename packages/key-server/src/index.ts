@@ -1,4 +1,4 @@
-export { createGcks, type Gcks, type GcksOptions } from './gcks.js';
+export { GCKS_COMMANDS, createGcks, type Gcks, type GcksOptions, type ResumedGroup } from './gcks.js';
 export { GroupState, type GivenKeys, groupPolicy, deactivationDelaySeconds, RSA_BITS } from './group-state.js';
 export { GroupRekey, type CampaignKind, type KeyChange, type PushCampaign } from './rekey.js';
 export { Registrations, type Registration } from './registrations.js';

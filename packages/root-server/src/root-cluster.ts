@@ -16,7 +16,7 @@
  */
 import {
   CLUSTER_INIT, CLUSTER_UPDATE_ACK, ClusterInitResponder, ClusterUpdateSender, hex, tryHeader,
-  type ClusterUpdateInput,
+  type ClusterUpdateInput, type SenderState,
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import type { Gcks, GroupState, KeyChange } from '@gvpn/key-server';
@@ -30,12 +30,17 @@ interface RootGroup {
   subs: Set<string>;
 }
 
+export const SERVER_CLUSTER_COMMAND = 'show security group-vpn server server-cluster';
+
 export interface RootCluster extends RoleModule {
   /** Publishes a key change of `group` to its subs (the key server's `onKeysChanged`). */
   keysChanged(group: GroupState, change: KeyChange, now: number): void;
+  /** Per group name: update numbers, sub states and pending updates (root-state.ts). */
+  exportState(): { group: string; state: SenderState }[];
 }
 
-export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootCluster {
+/** `resume`: sender states by group name, from the durable store or the other node of the root pair. */
+export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: ReadonlyMap<string, SenderState>): RootCluster {
   const { config, clock } = ctx;
   if (config.role !== 'server') throw new Error('the root cluster needs a server configuration');
   const log = ctx.log.child({ component: 'cluster' });
@@ -49,6 +54,8 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootClust
     const sender = new ClusterUpdateSender({ sa, random: ctx.random, send: ctx.send, retransmissionPeriodMs: periodMs, log });
     const subs = new Set(g.serverCluster.peers.map((p) => p.name));
     for (const name of subs) sender.addSub(name);
+    const resumed = resume?.get(g.name);
+    if (resumed !== undefined) sender.importState({ ...resumed, subs: resumed.subs.filter((s) => subs.has(s.name)) }, clock.now());
     groups.set(g.groupId, { config: g, sender, subs });
   }
 
@@ -158,6 +165,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootClust
 
   return {
     keysChanged,
+    exportState: () => [...groups.values()].map((g) => ({ group: g.config.name, state: g.sender.exportState() })),
     phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE_ACK],
     ikeEvents: {
       phase2: (s, datagram, now) => {
@@ -176,6 +184,11 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootClust
         target.sender.handle(s, datagram, header, now);
       },
       saDown: (s) => initResponder.forgetSa(s),
+      // A new IKE SA with a sub (after a restart or a failover of the root): pending updates go out on it now.
+      saUp: (s) => {
+        const now = clock.now();
+        for (const g of groups.values()) if (g.subs.has(s.gateway.name)) g.sender.kick(s.gateway.name, now);
+      },
       peerDead: (gateway) => {
         const now = clock.now();
         for (const g of groups.values()) {
@@ -187,7 +200,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks): RootClust
       },
     },
     handlers: {
-      'show security group-vpn server server-cluster': (opts) => clusterView(opts.detail === true),
+      [SERVER_CLUSTER_COMMAND]: (opts) => clusterView(opts.detail === true),
     },
     statisticsSections: () => ({ cluster: statistics() }),
     nextDeadline: () => {

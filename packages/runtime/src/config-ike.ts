@@ -154,9 +154,13 @@ function readPolicy(name: string, node: YamlMapReader, proposals: IkeProposalCon
   };
 }
 
-function readPreSharedKey(policy: YamlMapReader): Secret {
-  const node = policy.map('pre-shared-key');
-  if (node === undefined) throw policy.error('MISSING', 'pre-shared-key', 'required (ascii-text or hexadecimal)');
+/**
+ * `pre-shared-key: { ascii-text: ... }` or `{ hexadecimal: ... }` under `parent`, required. Also reads the
+ * chassis-cluster control-link key. Errors never quote the value.
+ */
+export function readPreSharedKey(parent: YamlMapReader): Secret {
+  const node = parent.map('pre-shared-key');
+  if (node === undefined) throw parent.error('MISSING', 'pre-shared-key', 'required (ascii-text or hexadecimal)');
   node.onlyKeys(['ascii-text', 'hexadecimal']);
   const ascii = node.string('ascii-text');
   const hex = node.string('hexadecimal');

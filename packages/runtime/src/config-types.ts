@@ -231,6 +231,37 @@ export interface MemberConfig {
   dataPlane: DataPlaneConfig;
 }
 
+// ---- chassis-cluster: the root pair (RG0) -----------------------------------------------------------
+
+/** `chassis-cluster control-link`: the private link between the two root nodes. */
+export interface ChassisControlLinkConfig {
+  /** This node's own control-link address (IPv4), never `system.listen.address`. */
+  localAddress: string;
+  /** The other node's control-link address (IPv4), not `localAddress`. */
+  peerAddress: string;
+  /** TCP port, the same on both nodes. */
+  port: number;
+  /** Authenticates the link, which carries group keys. Serializes and inspects as "[secret]". */
+  preSharedKey: Secret;
+}
+
+/**
+ * `chassis-cluster` (modelled on Junos `chassis cluster`): this root server is one node of an
+ * active/standby pair. The active node serves `system.listen.address`, the shared cluster address; the
+ * nodes exchange heartbeats and replicate state over the control link. Root servers only (R-TOPO-3).
+ */
+export interface ChassisClusterConfig {
+  /** Which node this process is. */
+  node: 0 | 1;
+  controlLink: ChassisControlLinkConfig;
+  /** Milliseconds between heartbeats. */
+  heartbeatIntervalMs: number;
+  /** Heartbeats missed in a row before the peer is declared dead. */
+  heartbeatThreshold: number;
+  /** Redundancy group 0 priority of node 0 and node 1 (index = node); they differ, the higher is preferred. */
+  priorities: [number, number];
+}
+
 /** `security.group-vpn.server` or `security.group-vpn.member`: the subtree present decides. */
 export type ConfigRole = 'server' | 'member';
 
@@ -254,6 +285,8 @@ export interface DaemonConfigBase {
   };
   role: ConfigRole;
   ike: IkeConfig;
+  /** The root pair settings; `null` when the file has no `chassis-cluster` (always on a member or sub-server). */
+  chassisCluster: ChassisClusterConfig | null;
 }
 
 export interface ServerDaemonConfig extends DaemonConfigBase {
@@ -266,6 +299,7 @@ export interface MemberDaemonConfig extends DaemonConfigBase {
   role: 'member';
   server: null;
   member: MemberConfig;
+  chassisCluster: null;
 }
 
 /** One daemon's validated configuration: camelCase, defaults applied, references resolved. */

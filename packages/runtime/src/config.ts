@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { chassisClusterSection, readChassisCluster } from './config-chassis.js';
 import { readServerConfig } from './config-group.js';
 import { readAddress, readIkeConfig, DEFAULT_IKE_PORT } from './config-ike.js';
 import { readMemberConfig } from './config-member.js';
@@ -32,7 +33,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     warnings.push(`${file}: ${path}: ${message}`);
   };
   const root = parseYamlMap(text, file);
-  root.onlyKeys(['system', 'security']);
+  root.onlyKeys(['system', 'security', 'chassis-cluster']);
 
   const system = root.map('system', true);
   system.onlyKeys(['host-name', 'platform', 'listen', 'state-directory', 'log-level', 'debug']);
@@ -62,7 +63,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   const ikeRead = readIkeConfig(roleNode.map('ike', true), { role, listen, shortTimers, warn });
 
   const base = dirname(resolve(file));
-  const common: DaemonConfigBase = {
+  const common: Omit<DaemonConfigBase, 'chassisCluster'> = {
     file,
     system: {
       hostName: system.requiredString('host-name'),
@@ -75,9 +76,15 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
     role,
     ike: ikeRead.ike,
   };
-  const config: DaemonConfig = role === 'server'
-    ? { ...common, role, server: readServerConfig(roleNode, ikeRead, { platform, shortTimers }), member: null }
-    : { ...common, role, server: null, member: readMemberConfig(roleNode, ikeRead, { listen }) };
+  let config: DaemonConfig;
+  if (role === 'server') {
+    const server = readServerConfig(roleNode, ikeRead, { platform, shortTimers });
+    const chassis = chassisClusterSection(root, server.clusterRole, platform);
+    config = { ...common, role, server, member: null, chassisCluster: chassis === undefined ? null : readChassisCluster(chassis, listen) };
+  } else {
+    chassisClusterSection(root, 'member', platform); // refuses the section on a member
+    config = { ...common, role, server: null, member: readMemberConfig(roleNode, ikeRead, { listen }), chassisCluster: null };
+  }
   return { config, warnings };
 }
 

@@ -45,6 +45,9 @@ export interface RoleContext {
   send(bytes: Uint8Array, to: Endpoint): void;
   /** Call after anything that may move `nextDeadline()` outside a host callback (e.g. a socket of the module's own). */
   rearm(): void;
+  /** With `deferBind`: binds the daemon's socket (SO_REUSEADDR, see UdpTransport.bind) / closes it. */
+  bind(): Promise<void>;
+  unbind(): Promise<void>;
 }
 
 /** The role-specific part of a daemon; every member is optional. */
@@ -64,6 +67,17 @@ export interface RoleModule {
   /** Called once the socket is bound and IKE has started. */
   start?(now: number): Promise<void> | void;
   stop?(now: number): Promise<void> | void;
+  /** After every datagram, timer and control request the host handled (state may have changed). */
+  settle?(now: number): void;
+  /** The socket is bound only when the module calls `ctx.bind()` (a standby node of the root pair). */
+  deferBind?: boolean;
+  /**
+   * false: this node must not act (a root-pair node that is not, or may no longer be, the active one):
+   * the host drops datagrams unseen and runs no IKE timer. Asked before every datagram and timer.
+   */
+  serving?(now: number): boolean;
+  /** Counters carried over from a previous run or the other node: added to every statistics section. */
+  statisticsBaseline?(): Record<string, Record<string, number>>;
 }
 
 export type RoleFactory = (context: RoleContext) => RoleModule;
@@ -112,6 +126,9 @@ export function composeRoles(parts: readonly RoleModule[]): RoleModule {
     },
     stop: async (now) => {
       for (const p of parts) await p.stop?.(now);
+    },
+    settle: (now) => {
+      for (const p of parts) p.settle?.(now);
     },
   };
 }
@@ -201,10 +218,11 @@ export async function startDaemon(
     ...(keyLog === undefined ? {} : { keyLog: keyLog.write }),
   });
   const timer = new DeadlineTimer({
-    nextDeadline: () => earliest(ike.nextDeadline(), module.nextDeadline?.()) ?? null,
+    nextDeadline: () => earliest(module.serving?.(systemClock.now()) === false ? undefined : ike.nextDeadline(), module.nextDeadline?.()) ?? null,
     fire: (now) => {
-      ike.poll(now);
+      if (module.serving?.(now) !== false) ike.poll(now);
       module.poll?.(now);
+      module.settle?.(now);
     },
     clock: systemClock,
   });
@@ -212,14 +230,20 @@ export async function startDaemon(
     config, log, clock: systemClock, random: systemRandom, ike,
     send: (bytes, to) => transport.send(bytes, to),
     rearm: () => timer.arm(),
+    bind: async () => {
+      if (!transport.bound) await transport.bind(system.listen.address, system.listen.port, { reuseAddr: true });
+    },
+    unbind: () => transport.close(),
   }) ?? {};
   Object.assign(ikeEvents, module.ikeEvents);
   transport.onDatagram((bytes, from) => {
     const now = systemClock.now();
+    if (module.serving?.(now) === false) return;
     if (module.preIke?.(bytes, from, now) !== true) ike.handleDatagram(bytes, from, now);
+    module.settle?.(now);
     timer.arm();
   });
-  const local = await transport.bind(system.listen.address, system.listen.port);
+  const local = module.deferBind === true ? null : await transport.bind(system.listen.address, system.listen.port);
 
   const startedAt = Date.now();
   const role = config.role;
@@ -227,11 +251,11 @@ export async function startDaemon(
     [`show security group-vpn ${role} ike security-associations`]: () => ({
       sas: ike.status(systemClock.now()).map((sa) => controlSa(sa, gateways.get(sa.gateway))),
     }),
-    [`show security group-vpn ${role} statistics`]: () => ({
+    [`show security group-vpn ${role} statistics`]: () => withBaseline({
       ike: ike.statistics(),
       ...module.statisticsSections?.(),
       transport: { ...transport.stats },
-    }),
+    }, module.statisticsBaseline?.()),
     'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
     ...module.handlers,
     'request system ping': () => ({
@@ -243,7 +267,14 @@ export async function startDaemon(
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),
     }),
   };
-  const control = new ControlServer({ socketPath: `${system.stateDirectory}/${CONTROL_SOCKET_NAME}`, handlers, log });
+  // A control request may change state (a rekey, a clear): the module settles after each.
+  const settled: Record<string, ControlHandler> = Object.fromEntries(Object.entries(handlers).map(([words, handler]) => [words, async (opts) => {
+    const result = await handler(opts);
+    module.settle?.(systemClock.now());
+    timer.arm();
+    return result;
+  }]));
+  const control = new ControlServer({ socketPath: `${system.stateDirectory}/${CONTROL_SOCKET_NAME}`, handlers: settled, log });
   await control.listen();
   const pidFile = `${system.stateDirectory}/${PID_FILE_NAME}`;
   await writePidFile(pidFile);
@@ -270,6 +301,21 @@ export async function startDaemon(
 }
 
 const DAEMON_VERSION = '0.1.0';
+
+/** Statistics sections with carried-over counters added, key by key. */
+function withBaseline(sections: Record<string, unknown>, baseline: Record<string, Record<string, number>> | undefined): Record<string, unknown> {
+  if (baseline === undefined) return sections;
+  const out: Record<string, unknown> = {};
+  for (const [name, section] of Object.entries(sections)) {
+    const base = baseline[name];
+    if (base === undefined || typeof section !== 'object' || section === null) {
+      out[name] = section;
+      continue;
+    }
+    out[name] = Object.fromEntries(Object.entries(section as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'number' ? v + (base[k] ?? 0) : v]));
+  }
+  return out;
+}
 
 function earliest(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;

@@ -21,13 +21,18 @@ export class UdpTransport implements DatagramTransport {
     this.#log = options.log;
   }
 
-  /** Binds to `address:port` (port 0 picks a free one) and resolves with the bound endpoint. */
-  bind(address: string, port: number): Promise<Endpoint> {
+  /**
+   * Binds to `address:port` (port 0 picks a free one) and resolves with the bound endpoint. `reuseAddr`
+   * (SO_REUSEADDR) lets the socket bind while another process still holds that address and port; Linux then
+   * delivers unicast datagrams to the socket bound last. The root pair takes over its shared address that
+   * way even from a frozen node (docs/root-pair.md).
+   */
+  bind(address: string, port: number, options: { reuseAddr?: boolean } = {}): Promise<Endpoint> {
     if (this.#socket !== undefined) return Promise.reject(new Error('UdpTransport is already bound'));
     // A rekey to thousands of members brings their ACKs back in one burst; the kernel's default receive
     // buffer (~208 KiB) dropped hundreds of them in the rekey benchmark. The kernel caps this at
     // net.core.rmem_max.
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
+    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES, reuseAddr: options.reuseAddr === true });
     this.#socket = socket;
     socket.on('message', (message, remote) => {
       this.stats.datagramsReceived += 1;
@@ -55,6 +60,10 @@ export class UdpTransport implements DatagramTransport {
         resolve(this.localEndpoint());
       });
     });
+  }
+
+  get bound(): boolean {
+    return this.#socket !== undefined;
   }
 
   localEndpoint(): Endpoint {

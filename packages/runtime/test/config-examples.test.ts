@@ -7,7 +7,15 @@ import { describe, it } from 'node:test';
 import { loadConfig, type DaemonConfig, type MemberDaemonConfig, type ServerDaemonConfig } from '../src/index.js';
 
 const examples = fileURLToPath(new URL('../../../../configs/examples/', import.meta.url));
-const EXPECTED = ['member-mx.yaml', 'member-srx.yaml', 'root-server.yaml', 'standalone-server.yaml', 'sub-server.yaml'];
+const EXPECTED = [
+  'member-mx.yaml',
+  'member-srx.yaml',
+  'root-server-pair-node0.yaml',
+  'root-server-pair-node1.yaml',
+  'root-server.yaml',
+  'standalone-server.yaml',
+  'sub-server.yaml',
+];
 
 async function load(name: string): Promise<DaemonConfig> {
   const { config, warnings } = await loadConfig(`${examples}${name}`);
@@ -58,6 +66,38 @@ describe('configs/examples', () => {
     assert.deepEqual(group?.memberGateways, []);
     assert.equal(group?.memberThreshold, 2000);
     assert.deepEqual(config.ike.policies.map((p) => p.name), ['SubSrv']);
+  });
+
+  it('root-server-pair-node0.yaml and -node1.yaml: the root of root-server.yaml as a pair on one shared address', async () => {
+    const single = await server('root-server.yaml');
+    const nodes = [await server('root-server-pair-node0.yaml'), await server('root-server-pair-node1.yaml')];
+    assert.equal(single.chassisCluster, null);
+    nodes.forEach((config, index) => {
+      assert.equal(config.server.clusterRole, 'root-server');
+      assert.equal(config.system.hostName, `root-node${index}`);
+      assert.ok(config.system.platform.chassisClusterRoot);
+      // The shared cluster address is the single root's address, so subs and members need no change.
+      assert.deepEqual(config.system.listen, { address: '127.0.1.1', port: 848 });
+      assert.equal(config.chassisCluster?.node, index);
+      assert.equal(config.chassisCluster?.heartbeatIntervalMs, 250);
+      assert.equal(config.chassisCluster?.heartbeatThreshold, 4);
+      assert.deepEqual(config.chassisCluster?.priorities, [200, 100]);
+      // Same groups, gateways and keys as the single root (compared, never printed).
+      assert.equal(JSON.stringify(config.server), JSON.stringify(single.server));
+      assert.deepEqual(config.ike.gateways.map((g) => [g.name, g.remote.address, g.localAddress]), single.ike.gateways.map((g) => [g.name, g.remote.address, g.localAddress]));
+      const psk = (c: ServerDaemonConfig) => Buffer.from(c.ike.policies[0]?.preSharedKey.reveal() ?? []);
+      assert.ok(psk(config).equals(psk(single)));
+    });
+    const [node0, node1] = nodes.map((config) => config.chassisCluster);
+    assert.ok(node0 && node1);
+    assert.equal(node0.controlLink.localAddress, '127.0.1.2');
+    assert.equal(node0.controlLink.peerAddress, '127.0.1.3');
+    assert.equal(node1.controlLink.localAddress, node0.controlLink.peerAddress);
+    assert.equal(node1.controlLink.peerAddress, node0.controlLink.localAddress);
+    assert.equal(node0.controlLink.port, node1.controlLink.port);
+    assert.ok(Buffer.from(node0.controlLink.preSharedKey.reveal()).equals(Buffer.from(node1.controlLink.preSharedKey.reveal())));
+    // Each node its own state directory: two processes cannot share a control socket.
+    assert.notEqual(nodes[0]?.system.stateDirectory, nodes[1]?.system.stateDirectory);
   });
 
   it('sub-server.yaml: policies RootSrv and GMs, the root as its one cluster peer, a gateway per member', async () => {

@@ -1,0 +1,34 @@
+/**
+ * A root without a pair partner (a standalone key server, or a cluster root that is a single device): its
+ * state goes to the durable store before anything that depends on it leaves (root-role.ts), and a restart
+ * resumes from it — the same KEK, TEKs, SEQ and timers, the same pending cluster-updates — so members and
+ * sub-servers see no change of keys (issue: kill -9 and restart).
+ */
+import type { RoleContext, RoleModule } from '@gvpn/runtime';
+import type { Store } from '@gvpn/store';
+import { createRootRole, initiateToSubs } from './root-role.js';
+import { ROOT_STATE, type StoredRoot } from './root-state.js';
+
+export function createDurableRoot(ctx: RoleContext, store: Store): RoleModule {
+  const stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
+  let version = stored?.version ?? 0;
+  const now = ctx.clock.now();
+  const role = createRootRole(ctx, {
+    ...(stored === undefined ? {} : { resume: { record: stored.record, clocks: { mono: now, wall: Date.now() } } }),
+    commit: (record) => {
+      store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record } satisfies StoredRoot);
+      return undefined;
+    },
+  });
+  ctx.log.info({ resumed: stored !== undefined, version }, stored === undefined ? 'no stored state: fresh keys' : 'resumed from the stored state');
+  return {
+    ...role,
+    start: async (at) => {
+      await role.start?.(at);
+      // The first run's keys are stored before any member or sub can see them.
+      const clocks = { mono: at, wall: Date.now() };
+      store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record: role.record(clocks) } satisfies StoredRoot);
+      if (stored !== undefined) initiateToSubs(ctx);
+    },
+  };
+}

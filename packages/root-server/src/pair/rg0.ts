@@ -1,0 +1,293 @@
+/**
+ * The root pair (redundancy group 0, modelled on a Junos chassis cluster): two root-server processes,
+ * node0 and node1, one of them primary. Only the primary holds the shared address (`system.listen`) and runs
+ * the root role; the secondary keeps a copy of everything the root distributes. docs/root-pair.md has the
+ * whole design; in short:
+ *
+ * - Heartbeats every `heartbeat-interval` over the control link (control-link.ts: TCP, AES-GCM), each
+ *   carrying the sender's role, epoch (+1 per takeover), priority, state version and counters.
+ * - Replication: the primary's role commits each changed state (root-role.ts) by writing it to its own
+ *   store and sending it to the secondary, which writes it to its store and acknowledges; only then do the
+ *   datagrams that depend on it leave. So a failover at any instant ends with the members on keys the new
+ *   primary has. Without a live secondary the primary goes on alone.
+ * - Takeover: the secondary that hears nothing for `heartbeat-threshold` intervals becomes primary: it
+ *   resumes the role from the last record, binds the shared address (SO_REUSEADDR: Linux then delivers to
+ *   the socket bound last, so this works even while a frozen old primary still holds it), and negotiates an
+ *   IKE SA with every sub-server at once (INITIAL-CONTACT makes each sub drop the old node's SA), on which
+ *   the pending cluster-updates continue. Statistics continue from the old primary's last heartbeat.
+ * - Graceful switch (`request chassis cluster failover redundancy-group 0 node N`): the primary commits,
+ *   stops serving, closes its socket and tells the peer to take over.
+ * - Fencing (no split brain): a node serves only while `serving(now)` holds. A primary whose own event loop
+ *   stalled for longer than the threshold (SIGSTOP, a long pause) cannot know whether its peer took over, so
+ *   it steps down before handling anything else — datagrams, IKE timers or its own ticks — closes the shared
+ *   socket, and comes back as secondary. A primary that hears a primary with a higher epoch (or the same
+ *   epoch and a higher priority) steps down likewise.
+ */
+import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import type { ChassisClusterConfig } from '@gvpn/runtime';
+import { decodeValue, encodeValue, type Store } from '@gvpn/store';
+import { GCKS_COMMANDS } from '@gvpn/key-server';
+import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
+import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
+import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
+import { ControlLink } from './control-link.js';
+
+type Role = 'secondary' | 'primary';
+type Counters = Record<string, Record<string, number>>;
+
+interface Heartbeat {
+  type: 'hb';
+  node: 0 | 1;
+  role: Role;
+  epoch: number;
+  priority: number;
+  version: number;
+  counters: Counters;
+}
+type Message =
+  | Heartbeat
+  /** `record`: a RootRecord in the store's value encoding (its keys hold bytes). */
+  | { type: 'state'; version: number; epoch: number; record: string }
+  | { type: 'ack'; version: number }
+  | { type: 'sync' }
+  | { type: 'takeover'; epoch: number; version: number };
+
+
+export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, store: Store): RoleModule {
+  const { clock } = ctx;
+  const log = ctx.log.child({ component: 'rg0' });
+  const me = pair.node;
+  const peerNode = (1 - me) as 0 | 1;
+  const intervalMs = pair.heartbeatIntervalMs;
+  const limitMs = pair.heartbeatIntervalMs * pair.heartbeatThreshold;
+  const priority = pair.priorities[me];
+  const link = new ControlLink({
+    node: me, localAddress: pair.controlLink.localAddress, peerAddress: pair.controlLink.peerAddress,
+    port: pair.controlLink.port, key: pair.controlLink.preSharedKey.reveal(), log,
+  });
+
+  let role: Role = 'secondary';
+  let stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
+  let epoch = stored?.epoch ?? 0;
+  let version = stored?.version ?? 0;
+  let rootRole: RootRole | undefined;
+  let baseline: Counters = {};
+  let lastTick = clock.now();
+  const startedAt = clock.now();
+  let failovers = 0;
+  let peer: { lastHeard: number; hb: Heartbeat } | undefined;
+  /** Commits waiting for the secondary's ACK, by version. */
+  const acks = new Map<number, () => void>();
+  let ticker: NodeJS.Timeout | undefined;
+  const roleCommands: string[] = [...GCKS_COMMANDS];
+  if (ctx.config.server?.clusterRole === 'root-server') roleCommands.push(SERVER_CLUSTER_COMMAND);
+
+  const peerAlive = (now: number): boolean => peer !== undefined && now - peer.lastHeard <= limitMs;
+
+  function persist(s: StoredRoot): void {
+    store.put(ROOT_STATE.ns, ROOT_STATE.key, s);
+    stored = s;
+  }
+
+  /** root-role.ts commit: store, then the secondary's ACK when there is a live one. */
+  function commit(record: RootRecord): Promise<void> | undefined {
+    version++;
+    persist({ version, epoch, record });
+    const now = clock.now();
+    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send({ type: 'state', version, epoch, record: encodeValue(record) })) return undefined;
+    const v = version;
+    return new Promise((resolve) => acks.set(v, resolve));
+  }
+
+  function releaseAcks(): void {
+    for (const resolve of acks.values()) resolve();
+    acks.clear();
+  }
+
+  function allCounters(): Counters {
+    const now: Counters = { ike: ctx.ike.statistics() as Record<string, number>, ...(rootRole?.counters() ?? {}) };
+    const out: Counters = {};
+    for (const [section, counters] of Object.entries(now)) {
+      const base = baseline[section] ?? {};
+      out[section] = Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, v + (base[k] ?? 0)]));
+    }
+    return out;
+  }
+
+  async function becomePrimary(reason: string): Promise<void> {
+    if (role === 'primary') return;
+    const now = clock.now();
+    role = 'primary';
+    epoch = Math.max(epoch, peer?.hb.epoch ?? 0) + 1;
+    failovers++;
+    if (peer !== undefined) baseline = peer.hb.counters;
+    const resume = stored === undefined ? undefined : { record: stored.record, clocks: { mono: now, wall: Date.now() } };
+    rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit });
+    await ctx.bind();
+    await rootRole.start?.(now);
+    // The secondary has the state from now on (first start: the keys just made).
+    void commit(rootRole.record({ mono: clock.now(), wall: Date.now() }));
+    initiateToSubs(ctx);
+    log.warn({ node: me, epoch, reason, version }, 'RG0: this node is primary');
+    sendHeartbeat();
+    ctx.rearm();
+  }
+
+  async function becomeSecondary(reason: string): Promise<void> {
+    if (role === 'secondary') return;
+    role = 'secondary';
+    const now = clock.now();
+    // Close the shared socket first: nothing this node still does can reach a peer any more.
+    await ctx.unbind();
+    await rootRole?.stop?.(now);
+    rootRole = undefined;
+    ctx.ike.stop(now);
+    ctx.ike.start(now);
+    releaseAcks();
+    log.warn({ node: me, epoch, reason }, 'RG0: this node is secondary');
+    link.send({ type: 'sync' });
+    sendHeartbeat();
+  }
+
+  function sendHeartbeat(): void {
+    link.send({ type: 'hb', node: me, role, epoch, priority, version, counters: role === 'primary' ? allCounters() : {} } satisfies Heartbeat);
+  }
+
+  /** A primary that did not run for longer than the threshold steps down (fencing). */
+  function stalled(now: number): boolean {
+    const gap = now - lastTick;
+    lastTick = now;
+    if (gap <= limitMs) return false;
+    if (role === 'primary') {
+      log.warn({ node: me, stalledMs: gap }, 'RG0: this node did not run for longer than the heartbeat threshold: stepping down');
+      void becomeSecondary('stalled');
+    }
+    // Whatever the peer said before the stall is old news: give it a fresh window before judging it.
+    if (peer !== undefined) peer.lastHeard = now;
+    return true;
+  }
+
+  function tick(): void {
+    const now = clock.now();
+    if (stalled(now)) return;
+    sendHeartbeat();
+    if (role === 'secondary') {
+      const alone = peer === undefined ? now - startedAt > limitMs : !peerAlive(now);
+      if (alone) void becomePrimary(peer === undefined ? 'no peer at start' : 'peer heartbeats lost');
+    } else if (acks.size > 0 && !peerAlive(now)) {
+      log.warn({ node: me }, 'RG0: secondary lost: going on alone');
+      releaseAcks();
+    }
+  }
+
+  function onMessage(m: Message): void {
+    const now = clock.now();
+    switch (m.type) {
+      case 'hb': {
+        peer = { lastHeard: now, hb: m };
+        if (role === 'primary' && m.role === 'primary') {
+          const theyWin = m.epoch > epoch || (m.epoch === epoch && m.priority > priority);
+          if (theyWin) void becomeSecondary(`peer is primary with epoch ${m.epoch}`);
+        } else if (role === 'secondary' && m.role === 'secondary' && now - startedAt > intervalMs * 2) {
+          // Both starting: the node with the newer state, then the higher priority, serves.
+          const mine = [version, priority];
+          const theirs = [m.version, m.priority];
+          if (mine[0]! > theirs[0]! || (mine[0] === theirs[0] && mine[1]! > theirs[1]!)) void becomePrimary('elected');
+        }
+        if (role === 'secondary' && m.role === 'primary' && m.version > version) link.send({ type: 'sync' });
+        return;
+      }
+      case 'state':
+        if (role !== 'secondary') return;
+        if (m.version > version || m.epoch > epoch) {
+          version = m.version;
+          epoch = Math.max(epoch, m.epoch);
+          persist({ version, epoch, record: decodeValue(m.record) as RootRecord });
+        }
+        link.send({ type: 'ack', version: m.version });
+        return;
+      case 'ack':
+        for (const [v, resolve] of acks) {
+          if (v > m.version) continue;
+          resolve();
+          acks.delete(v);
+        }
+        return;
+      case 'sync':
+        if (role === 'primary' && stored !== undefined) link.send({ type: 'state', version, epoch, record: encodeValue(stored.record) });
+        return;
+      case 'takeover':
+        if (role === 'secondary') {
+          epoch = Math.max(epoch, m.epoch);
+          void becomePrimary('graceful failover');
+        }
+        return;
+    }
+  }
+
+  const status: ControlHandler = () => {
+    const now = clock.now();
+    const peerRole: Role | null = peerAlive(now) ? peer?.hb.role ?? null : null;
+    const node = (n: 0 | 1) => n === me
+      ? { name: `node${n}`, role, priority, healthy: true, self: true }
+      : { name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: pair.priorities[n], healthy: peerRole !== null, self: false };
+    return {
+      redundancyGroup: 0, epoch, failovers, stateVersion: version, controlLink: link.connected ? 'up' : 'down',
+      nodes: [node(0), node(1)],
+    };
+  };
+
+  const failover: ControlHandler = async (opts) => {
+    const target = Number(opts.node);
+    if (target !== 0 && target !== 1) throw new ControlCommandError('BAD_REQUEST', 'give node 0 or 1');
+    if (target === me) {
+      if (role === 'primary') return { done: false, reason: `node${me} is already primary` };
+      throw new ControlCommandError('NOT_SUPPORTED', `run this on the primary node: node${peerNode}`);
+    }
+    if (role !== 'primary') return { done: false, reason: `node${target} is already primary` };
+    if (!peerAlive(clock.now())) throw new ControlCommandError('UNAVAILABLE', `node${target} is not healthy: no failover`);
+    const handed = { epoch, version };
+    await becomeSecondary('manual failover');
+    link.send({ type: 'takeover', ...handed });
+    return { done: true, primary: `node${target}` };
+  };
+
+  return {
+    deferBind: true,
+    serving: (now) => role === 'primary' && !stalled(now) && role === 'primary',
+    preIke: (bytes, from, now) => rootRole?.preIke?.(bytes, from, now) ?? false,
+    ikeEvents: {
+      saUp: (sa) => rootRole?.ikeEvents?.saUp?.(sa),
+      saDown: (sa, reason) => rootRole?.ikeEvents?.saDown?.(sa, reason),
+      peerDead: (g) => rootRole?.ikeEvents?.peerDead?.(g),
+      negotiationFailed: (g, r) => rootRole?.ikeEvents?.negotiationFailed?.(g, r),
+      phase2: (sa, d, now) => rootRole?.ikeEvents?.phase2?.(sa, d, now),
+    },
+    handlers: {
+      'show chassis cluster status': status,
+      'request chassis cluster failover redundancy-group 0 node': failover,
+      ...Object.fromEntries(roleCommands.map((words) => [words, (opts: Record<string, unknown>) => {
+        const h = rootRole?.handlers?.[words];
+        if (h === undefined) throw new ControlCommandError('NOT_SUPPORTED', `node${me} is the secondary of the root pair: ask the primary`);
+        return h(opts);
+      }])),
+    },
+    statisticsSections: () => rootRole?.statisticsSections?.() ?? {},
+    statisticsBaseline: () => baseline,
+    nextDeadline: () => rootRole?.nextDeadline?.(),
+    poll: (now) => rootRole?.poll?.(now),
+    settle: (now) => rootRole?.settle?.(now),
+    start: async () => {
+      link.onMessage((m) => onMessage(m as Message));
+      await link.start();
+      ticker = setInterval(tick, intervalMs);
+      log.info({ node: me, priority, intervalMs, threshold: pair.heartbeatThreshold, storedVersion: version }, 'RG0: started as secondary; waiting for the peer');
+    },
+    stop: async (now) => {
+      if (ticker !== undefined) clearInterval(ticker);
+      await rootRole?.stop?.(now);
+      await link.stop();
+      releaseAcks();
+    },
+  };
+}

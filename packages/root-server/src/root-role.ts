@@ -1,0 +1,95 @@
+/**
+ * The root-server's role: the key server (every key is made here) and, with `server-cluster`, the cluster
+ * layer that hands the keys to the sub-servers; resumed from a `RootRecord` when there is one.
+ *
+ * "Written before acted on": the role's datagrams (pull answers, pushes, cluster messages) go to an outbox.
+ * After each host callback, `settle` checks whether the distributed state changed (root-state.ts
+ * fingerprint); if it did, `commit` gets the new record first — the durable store writes it, the root
+ * pair's active node also waits for its standby — and only then does the outbox go out. A crash in between
+ * loses only datagrams that nobody saw, so whatever a member or sub learnt is in the store (and on the
+ * standby). IKE's own messages carry no group state and are not held.
+ */
+import { createGcks, type Gcks } from '@gvpn/key-server';
+import { composeRoles, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import { createRootCluster, type RootCluster } from './root-cluster.js';
+import { resumeFrom, rootFingerprint, rootRecord, type Clocks, type RootRecord } from './root-state.js';
+
+export interface RootRole extends RoleModule {
+  record(c: Clocks): RootRecord;
+  /** Counters of the role's own sections, for the other node of a pair. */
+  counters(): Record<string, Record<string, number>>;
+}
+
+/**
+ * After a restart or a failover, the subs still hold IKE SAs with the root's previous process, which knows
+ * nothing of them: a new SA to each (INITIAL-CONTACT makes the sub drop the old one) lets pending updates
+ * flow at once and keeps the subs' DPD from declaring the root dead.
+ */
+export function initiateToSubs(ctx: RoleContext): void {
+  for (const g of ctx.config.server?.groups ?? []) {
+    for (const p of g.serverCluster?.peers ?? []) ctx.ike.initiateGateway(p.name, ctx.clock.now());
+  }
+}
+
+export interface RootRoleOptions {
+  resume?: { record: RootRecord; clocks: Clocks };
+  /**
+   * Called in `settle` with the new record when the state changed; the outbox is sent when the returned
+   * promise resolves (at once when it returns undefined).
+   */
+  commit(record: RootRecord, clocks: Clocks): Promise<void> | undefined;
+  wallClock?: () => number;
+}
+
+export function createRootRole(ctx: RoleContext, options: RootRoleOptions): RootRole {
+  const config = ctx.config;
+  if (config.role !== 'server') throw new Error('the root needs a server configuration');
+  const wall = options.wallClock ?? Date.now;
+  const resumed = options.resume === undefined ? undefined : resumeFrom(options.resume.record, options.resume.clocks);
+  let outbox: { bytes: Uint8Array; to: Endpoint }[] = [];
+  let waiting = false;
+  const held: RoleContext = { ...ctx, send: (bytes, to) => outbox.push({ bytes, to }) };
+
+  let cluster: RootCluster | undefined;
+  const gcks: Gcks = createGcks(held, {
+    ...(resumed === undefined ? {} : { resume: resumed.groups }),
+    ...(config.server.clusterRole === 'root-server' ? { onKeysChanged: (group, change, now) => cluster?.keysChanged(group, change, now) } : {}),
+  });
+  if (config.server.clusterRole === 'root-server') cluster = createRootCluster(held, () => gcks, resumed?.cluster);
+  const inner = composeRoles(cluster === undefined ? [gcks] : [cluster, gcks]);
+  const clusterState = () => cluster?.exportState() ?? [];
+  let fingerprint = rootFingerprint(gcks, clusterState());
+
+  const flush = (): void => {
+    const out = outbox;
+    outbox = [];
+    for (const d of out) ctx.send(d.bytes, d.to);
+  };
+
+  /** Commits a changed state, then sends what is held; a change made meanwhile is committed before it goes. */
+  function check(now: number): void {
+    if (waiting) return;
+    const fp = rootFingerprint(gcks, clusterState());
+    if (fp === fingerprint) return flush();
+    fingerprint = fp;
+    const clocks = { mono: now, wall: wall() };
+    const done = options.commit(rootRecord(gcks, clusterState(), clocks), clocks);
+    if (done === undefined) return flush();
+    waiting = true;
+    void done.then(() => {
+      waiting = false;
+      check(ctx.clock.now());
+      ctx.rearm();
+    });
+  }
+
+  return {
+    ...inner,
+    record: (c) => rootRecord(gcks, clusterState(), c),
+    counters: () => inner.statisticsSections?.() as Record<string, Record<string, number>>,
+    settle: (now) => {
+      inner.settle?.(now);
+      check(now);
+    },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Everything the root distributes, as one JSON-able record: what the durable store keeps across a restart
+ * and what the active node of the root pair replicates to the standby (docs/root-pair.md).
+ *
+ * Per group: the KEK with its signing key, the previous KEK (ACKs of the last KEK push are keyed by it),
+ * the TEKs, the SEQ, when each was made (rekey timers follow from that), the deactivating TEKs, and the
+ * members registered with the root itself. Per group with a server cluster: update numbers and, per sub,
+ * active/inactive, pending cluster-updates and the last exchange. Push campaigns to the root's own members
+ * are not kept (those members re-register if a push is lost); counters travel separately (heartbeats).
+ *
+ * Times are wall-clock milliseconds in the record (two processes do not share a monotonic clock) and are
+ * converted to and from the local monotonic clock at the edges.
+ */
+import { hex, type ClusterUpdate, type Kek, type SenderState, type Tek } from '@gvpn/gdoi';
+import type { Gcks, Registration, ResumedGroup } from '@gvpn/key-server';
+import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
+
+/** Where a root keeps its record in its store, with a version (+1 per commit) and the RG0 epoch. */
+export const ROOT_STATE = { ns: 'root', key: 'state' } as const;
+
+export interface StoredRoot {
+  version: number;
+  epoch: number;
+  record: RootRecord;
+}
+
+export interface RootRecord {
+  groups: GroupRecord[];
+  cluster: { group: string; state: SenderStateRecord }[];
+}
+
+interface GroupRecord {
+  name: string;
+  kek: KekRecord;
+  previousKek: KekRecord | null;
+  teks: TekRecord[];
+  seq: number;
+  kekCreatedAt: number;
+  teksCreatedAt: number;
+  retired: { tek: TekRecord; createdAt: number; removeAt: number }[];
+  registrations: (Omit<Registration, 'registeredAtMono'> & { registeredAtWall: number })[];
+}
+
+type UpdateRecord = Omit<ClusterUpdate, 'keys' | 'teks'> & {
+  keys?: { kek: KekRecord | null; teks: TekRecord[]; seq: number | null; activationDelaySeconds: number | null; deactivationDelaySeconds: number | null };
+  lifetimes?: { spi: string; remainingSeconds: number }[];
+  teks?: string[];
+};
+
+interface SenderStateRecord {
+  seqs: [number, number][];
+  subs: { name: string; state: 'active' | 'inactive'; queue: UpdateRecord[]; lastExchangeAt: number | null }[];
+}
+
+/** Converts between this process's monotonic clock and wall time. */
+export interface Clocks {
+  mono: number;
+  wall: number;
+}
+
+const toWall = (t: number, c: Clocks): number => c.wall + (t - c.mono);
+const toMono = (t: number, c: Clocks): number => c.mono + (t - c.wall);
+const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+
+function updateRecord(u: ClusterUpdate): UpdateRecord {
+  switch (u.kind) {
+    case 'update-keys':
+      return {
+        ...u,
+        keys: {
+          kek: u.keys.kek === undefined ? null : kekRecord(u.keys.kek), teks: u.keys.teks.map(tekRecord), seq: u.keys.seq ?? null,
+          activationDelaySeconds: u.keys.activationDelaySeconds ?? null, deactivationDelaySeconds: u.keys.deactivationDelaySeconds ?? null,
+        },
+        lifetimes: u.lifetimes.map((l) => ({ spi: hex(l.spi), remainingSeconds: l.remainingSeconds })),
+      };
+    case 'update-delete-sas':
+      return { ...u, teks: u.teks.map(hex) };
+    case 'update-delete-members':
+      return { ...u };
+  }
+}
+
+function updateFromRecord(r: UpdateRecord): ClusterUpdate {
+  if (r.kind === 'update-keys' && r.keys !== undefined) {
+    const k = r.keys;
+    return {
+      kind: 'update-keys', groupId: r.groupId, updateSeq: r.updateSeq,
+      keys: {
+        teks: k.teks.map(tekFromRecord),
+        ...(k.kek === null ? {} : { kek: kekFromRecord(k.kek) }),
+        ...(k.seq === null ? {} : { seq: k.seq }),
+        ...(k.activationDelaySeconds === null ? {} : { activationDelaySeconds: k.activationDelaySeconds }),
+        ...(k.deactivationDelaySeconds === null ? {} : { deactivationDelaySeconds: k.deactivationDelaySeconds }),
+      },
+      lifetimes: (r.lifetimes ?? []).map((l) => ({ spi: bytes(l.spi), remainingSeconds: l.remainingSeconds })),
+    };
+  }
+  if (r.kind === 'update-delete-sas') return { ...(r as unknown as Extract<ClusterUpdate, { kind: 'update-delete-sas' }>), teks: (r.teks ?? []).map(bytes) };
+  return r as unknown as ClusterUpdate;
+}
+
+/** KEK records are cached per KEK object: exporting the RSA key on every change would cost more than the rest. */
+const kekRecords = new WeakMap<Kek, KekRecord>();
+const tekRecords = new WeakMap<Tek, TekRecord>();
+const kekRec = (k: Kek): KekRecord => kekRecords.get(k) ?? kekRecords.set(k, kekRecord(k)).get(k) as KekRecord;
+const tekRec = (t: Tek): TekRecord => tekRecords.get(t) ?? tekRecords.set(t, tekRecord(t)).get(t) as TekRecord;
+
+export function rootRecord(gcks: Gcks, cluster: readonly { group: string; state: SenderState }[], c: Clocks): RootRecord {
+  return {
+    groups: gcks.groups().map((g) => ({
+      name: g.name,
+      kek: kekRec(g.gcks.kek),
+      previousKek: g.gcks.previousKek === undefined || g.gcks.previousKek.key.wiped ? null : kekRec(g.gcks.previousKek),
+      teks: g.gcks.teks.map(tekRec),
+      seq: g.gcks.seq(),
+      kekCreatedAt: toWall(g.kekCreatedAt, c),
+      teksCreatedAt: toWall(g.teksCreatedAt, c),
+      retired: g.retired.filter((r) => !r.tek.encKey.wiped).map((r) => ({ tek: tekRec(r.tek), createdAt: toWall(r.createdAt, c), removeAt: toWall(r.removeAt, c) })),
+      registrations: gcks.registrations.members(g.name).map(({ registeredAtMono, ...r }) => ({ ...r, registeredAtWall: toWall(registeredAtMono, c) })),
+    })),
+    cluster: cluster.map(({ group, state }) => ({
+      group,
+      state: {
+        seqs: state.seqs,
+        subs: state.subs.map((s) => ({
+          name: s.name, state: s.state, queue: s.queue.map(updateRecord),
+          lastExchangeAt: s.lastExchangeAt === undefined ? null : toWall(s.lastExchangeAt, c),
+        })),
+      },
+    })),
+  };
+}
+
+export interface Resumed {
+  groups: Map<string, ResumedGroup>;
+  /** Per group name. */
+  cluster: Map<string, SenderState>;
+}
+
+export function resumeFrom(r: RootRecord, c: Clocks): Resumed {
+  const groups = new Map<string, ResumedGroup>();
+  for (const g of r.groups) {
+    groups.set(g.name, {
+      kek: kekFromRecord(g.kek), teks: g.teks.map(tekFromRecord), seq: g.seq,
+      kekCreatedAt: toMono(g.kekCreatedAt, c), teksCreatedAt: toMono(g.teksCreatedAt, c),
+      ...(g.previousKek === null ? {} : { previousKek: kekFromRecord(g.previousKek) }),
+      retired: g.retired.map((x) => ({ tek: tekFromRecord(x.tek), createdAt: toMono(x.createdAt, c), removeAt: toMono(x.removeAt, c) })),
+      registrations: g.registrations.map(({ registeredAtWall, ...m }) => ({ ...m, registeredAtMono: toMono(registeredAtWall, c) })),
+    });
+  }
+  const cluster = new Map<string, SenderState>();
+  for (const { group, state } of r.cluster) {
+    cluster.set(group, {
+      seqs: state.seqs,
+      subs: state.subs.map((s) => ({
+        name: s.name, state: s.state, queue: s.queue.map(updateFromRecord),
+        lastExchangeAt: s.lastExchangeAt === null ? undefined : toMono(s.lastExchangeAt, c),
+      })),
+    });
+  }
+  return { groups, cluster };
+}
+
+/**
+ * Changes whenever something the record holds changes in a way a peer must learn before we act on it: new
+ * keys or SEQ, a published or acknowledged update, a sub going active or inactive, a member (de)registered.
+ * Cheap enough to compute after every datagram.
+ */
+export function rootFingerprint(gcks: Gcks, cluster: readonly { group: string; state: SenderState }[]): string {
+  const parts: (string | number)[] = [];
+  for (const g of gcks.groups()) {
+    parts.push(g.name, g.version, g.gcks.seq(), g.retired.length, gcks.registrations.count(g.name));
+  }
+  for (const { group, state } of cluster) {
+    parts.push(group, ...state.seqs.flat());
+    for (const s of state.subs) parts.push(s.name, s.state, s.queue.length, s.queue[0]?.updateSeq ?? 0);
+  }
+  return parts.join('|');
+}
