@@ -175,7 +175,7 @@ export function signingKeyPacket(kek: Kek): KeyPacket {
 function keysPayloads(keys: ClusterKeys, policyGap: boolean): Payload[] {
   const out: Payload[] = [];
   if (keys.seq !== undefined) out.push({ type: PayloadType.SEQ, seq: keys.seq });
-  const sa: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: keys.teks.map(satPayload) };
+  const sa: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: keys.teks.map((t) => satPayload(t)) };
   const packets: KeyPacket[] = [];
   if (keys.kek !== undefined) {
     sa.kek = keys.kek.sak;

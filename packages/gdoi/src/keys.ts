@@ -133,12 +133,13 @@ function buildSak(kek: Omit<Kek, 'sak'>, policy: KekPolicy): SakPayload {
   };
 }
 
-export function satPayload(tek: Tek): IpsecSatPayload {
+/** `lifetimeSeconds`: what the SAT says is left (a pull late in the TEK's life); default the full lifetime. */
+export function satPayload(tek: Tek, lifetimeSeconds = tek.policy.lifetimeSeconds): IpsecSatPayload {
   const p = tek.policy;
   const alg = tekAlgorithm(p);
   const attributes: Attribute[] = [
     { type: TekAttr.SaLifeType, value: LIFE_TYPE_SECONDS },
-    { type: TekAttr.SaLifeDuration, bytes: u32(p.lifetimeSeconds) },
+    { type: TekAttr.SaLifeDuration, bytes: u32(lifetimeSeconds) },
     { type: TekAttr.EncapsulationMode, value: ENCAPSULATION_TUNNEL },
   ];
   if (alg.authAlgorithm !== undefined) attributes.push({ type: TekAttr.AuthenticationAlgorithm, value: alg.authAlgorithm });

@@ -36,6 +36,11 @@ export interface GroupSnapshot {
   teks: readonly Tek[];
   /** Current SEQ of the KEK (0 before any push). */
   seq(): number;
+  /**
+   * Whole seconds the current TEKs have left. A pull hands out that, not the configured lifetime: a member
+   * registering late in a TEK's life must not keep it after the servers dropped it. Absent: the full lifetime.
+   */
+  teksLifetimeLeft?(): number;
 }
 
 export type Authorization = { ok: true } | { ok: false; reason: string; notifyType?: number };
@@ -97,18 +102,22 @@ interface EncodedKeys {
   teks: readonly Tek[];
   teksCopy: Tek[];
   hasKeys: boolean;
+  /** TEK lifetime written into the SATs (seconds left when encoded; re-encoded when that changes). */
+  teksLifetime: number | undefined;
   sa: Uint8Array;
   kd: Uint8Array;
 }
 
 function sameKeys(e: EncodedKeys, group: GroupSnapshot): boolean {
+  if (e.teksLifetime !== group.teksLifetimeLeft?.()) return false;
   if (e.policy !== group.policy || e.kek !== group.kek || e.teks !== group.teks || e.teksCopy.length !== group.teks.length) return false;
   for (let i = 0; i < e.teksCopy.length; i++) if (e.teksCopy[i] !== group.teks[i]) return false;
   return true;
 }
 
 function encodeKeys(group: GroupSnapshot): EncodedKeys {
-  const sa2: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: group.teks.map(satPayload) };
+  const teksLifetime = group.teksLifetimeLeft?.();
+  const sa2: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: group.teks.map((t) => satPayload(t, teksLifetime)) };
   const kd: KeyPacket[] = [];
   if (group.kek !== undefined) {
     sa2.kek = group.kek.sak;
@@ -121,7 +130,7 @@ function encodeKeys(group: GroupSnapshot): EncodedKeys {
   sa2.gap = { type: 22, attributes: gap };
   for (const t of group.teks) kd.push(tekKeyPacket(t));
   return {
-    users: 0, retired: false,
+    users: 0, retired: false, teksLifetime,
     policy: group.policy, kek: group.kek, teks: group.teks, teksCopy: [...group.teks],
     hasKeys: sa2.kek !== undefined || sa2.teks.length > 0,
     sa: chainBytes([sa2], GROUPKEY_PULL), kd: chainBytes([{ type: PayloadType.KD, packets: kd }], GROUPKEY_PULL),

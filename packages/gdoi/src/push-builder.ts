@@ -77,7 +77,7 @@ export function buildPush(input: PushInput): BuiltPush {
   if (!Number.isInteger(input.seq) || input.seq < 1 || input.seq > 0xffffffff) throw new GdoiError('BAD_STATE', `SEQ ${input.seq}`);
   const payloads: Payload[] = [{ type: PayloadType.SEQ, seq: input.seq }, ...deletePayloads(input.deletes)];
   if (input.newKek !== undefined || teks.length > 0) {
-    const sa: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: teks.map(satPayload) };
+    const sa: GdoiSaPayload = { type: 1, layout: 'gdoi', doi: 2, situation: 0, teks: teks.map((t) => satPayload(t)) };
     const packets: KeyPacket[] = [];
     if (input.newKek !== undefined) {
       sa.kek = input.newKek.sak;

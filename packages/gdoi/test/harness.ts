@@ -86,6 +86,8 @@ export interface SetupOptions {
   /** DOI of both phase-1 SA payloads (1 lets tshark decrypt the exchanges). */
   doi?: 1 | 2;
   maxExchanges?: number;
+  /** GroupSnapshot.teksLifetimeLeft of every group (seconds left of the current TEKs). */
+  teksLifetimeLeft?: () => number;
 }
 
 export function setup(opts: SetupOptions = {}): Setup {
@@ -103,7 +105,12 @@ export function setup(opts: SetupOptions = {}): Setup {
     s.sent.push(d);
   };
   s.responder = new PullResponder({
-    group: (id) => groups.get(id),
+    group: (id) => {
+      const g = groups.get(id);
+      const left = opts.teksLifetimeLeft;
+      if (g === undefined || left === undefined) return g;
+      return { policy: g.policy, kek: g.kek, teks: g.teks, seq: () => g.seq(), teksLifetimeLeft: left };
+    },
     authorize: (_sa, groupId) => {
       s.authorizeCalls++;
       return opts.authorize?.(groupId) ?? { ok: true };

@@ -62,6 +62,18 @@ describe('GROUPKEY-PULL', () => {
     assert.equal(s.queue.length, 0);
   });
 
+  it('a pull late in the TEKs\' life hands out the seconds they have left, not their configured lifetime', () => {
+    let left = 77;
+    const s = setup({ teksLifetimeLeft: () => left });
+    const first = s.startPull(1);
+    runPull(s, first);
+    assert.deepEqual(first.result?.teks.map((t) => t.policy.lifetimeSeconds), [77, 77]);
+    left = 12;
+    const second = s.startPull(1);
+    runPull(s, second);
+    assert.deepEqual(second.result?.teks.map((t) => t.policy.lifetimeSeconds), [12, 12], 're-encoded when the time left changes');
+  });
+
   it('only exchanges waiting for message 3 count against the bound: completed pulls never block new ones', () => {
     const s = setup({ maxExchanges: 1 });
     for (let i = 0; i < 3; i++) {

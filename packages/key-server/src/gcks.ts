@@ -96,7 +96,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const groups = (): GroupState[] => [...byName.values()];
 
   function add(groupConfig: ServerGroupConfig, now: number, given?: GivenKeys): GroupState {
-    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given);
+    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given, () => clock.now());
     byId.set(g.groupId, g);
     byName.set(g.name, g);
     rekeys.set(g.name, new GroupRekey(g, registrations, {

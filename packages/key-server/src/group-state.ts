@@ -106,7 +106,9 @@ export class GroupState {
    * Keys are generated here, or `given` (a sub-server's, from its root: R-TOPO-2) with the times they were
    * made, derived from the seconds the root said were left.
    */
-  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys) {
+  /** `clock`: for the seconds a pull says the TEKs have left (GroupSnapshot.teksLifetimeLeft). */
+  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys,
+    private readonly clock?: () => number) {
     const policy = groupPolicy(config, listen);
     this.gcks = given === undefined ? new GcksGroup(policy, random) : GcksGroup.adopt(policy, random, given);
     this.hasKek = config.serverMemberCommunication !== null;
@@ -132,11 +134,15 @@ export class GroupState {
     if (this.#snapshot !== undefined) return this.#snapshot;
     const gcks = this.gcks;
     const hasKek = this.hasKek;
+    const clock = this.clock;
     return this.#snapshot = {
       policy: gcks.policy,
       get kek(): Kek | undefined { return hasKek ? gcks.kek : undefined; },
       get teks(): readonly Tek[] { return gcks.teks; },
       seq: () => gcks.seq(),
+      ...(clock === undefined ? {} : {
+        teksLifetimeLeft: () => Math.max(1, Math.floor((this.teksCreatedAt + this.tekLifetimeMs() - clock()) / 1000)),
+      }),
     };
   }
 

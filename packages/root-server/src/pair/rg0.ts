@@ -42,6 +42,8 @@ interface Heartbeat {
   epoch: number;
   priority: number;
   version: number;
+  /** Takeovers so far, cluster-wide (the larger of both nodes' counts). */
+  failovers: number;
   counters: Counters;
 }
 type Message =
@@ -119,7 +121,8 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     const now = clock.now();
     role = 'primary';
     epoch = Math.max(epoch, peer?.hb.epoch ?? 0) + 1;
-    failovers++;
+    // The first election is not a failover; a takeover from a primary (lost or handing over) is.
+    if (reason !== 'elected' && reason !== 'no peer at start') failovers = Math.max(failovers, peer?.hb.failovers ?? 0) + 1;
     if (peer !== undefined) baseline = peer.hb.counters;
     const resume = stored === undefined ? undefined : { record: stored.record, clocks: { mono: now, wall: Date.now() } };
     rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit });
@@ -150,7 +153,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   }
 
   function sendHeartbeat(): void {
-    link.send({ type: 'hb', node: me, role, epoch, priority, version, counters: role === 'primary' ? allCounters() : {} } satisfies Heartbeat);
+    link.send({ type: 'hb', node: me, role, epoch, priority, version, failovers, counters: role === 'primary' ? allCounters() : {} } satisfies Heartbeat);
   }
 
   /** A primary that did not run for longer than the threshold steps down (fencing). */
@@ -185,6 +188,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     switch (m.type) {
       case 'hb': {
         peer = { lastHeard: now, hb: m };
+        failovers = Math.max(failovers, m.failovers);
         if (role === 'primary' && m.role === 'primary') {
           const theyWin = m.epoch > epoch || (m.epoch === epoch && m.priority > priority);
           if (theyWin) void becomeSecondary(`peer is primary with epoch ${m.epoch}`);
