@@ -14,7 +14,7 @@ export {
 } from './packet.js';
 export { classifyUdpEncap, type UdpEncapKind } from './udp-encap.js';
 export { DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW, ReplayWindow, type ReplayVerdict } from './replay.js';
-export { MAX_SEQUENCE, SaDatabase, type SaDatabaseOptions } from './sadb.js';
+export { MAX_SEQUENCE, SaDatabase, type SaDatabaseOptions, type SequenceReservation } from './sadb.js';
 export {
   EspEndpoint, type DeliveredPacket, type EspCounters, type EspEndpointOptions, type HandleResult, type PeerAddress,
   type SendResult,

@@ -11,6 +11,11 @@
  *    switched before us. After deactivation, packets under it count as "no SA".
  *  - `expire(now)` removes TEKs past deactivation (with their replay state); `remove(spi)` handles a
  *    GDOI delete.
+ *  - outbound sequence numbers may be reserved in blocks (`sequenceReservation`): before the first
+ *    number above the reserved mark is used, the mark moves to that number + `block` and `reserve` is
+ *    called (the member writes it to its store, synchronously). After a restart the owner continues from
+ *    the stored mark (`resumeSequence`), so no sequence number — and no AES-GCM IV, which is built from
+ *    it — is ever used twice under a TEK, and peers' anti-replay windows never see a number again.
  */
 import { equalBytes } from '@gvpn/crypto';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow, type ReplayVerdict } from './replay.js';
@@ -20,6 +25,17 @@ export interface SaDatabaseOptions {
   /** false = RFC 6407 `no-anti-replay`: sequence numbers are not checked on receipt */
   antiReplay?: boolean;
   replayWindow?: number;
+  sequenceReservation?: SequenceReservation;
+}
+
+export interface SequenceReservation {
+  /** How far ahead a reservation reaches (e.g. 65536). */
+  block: number;
+  /**
+   * Called, before the number is used, with the new mark: numbers up to `upTo` may be used under `spi`.
+   * It must not throw.
+   */
+  reserve(spi: number, upTo: number): void;
 }
 
 interface Entry {
@@ -27,6 +43,8 @@ interface Entry {
   order: number;
   /** last sequence number we sent under this TEK */
   sentSeq: number;
+  /** with a sequence reservation: numbers up to this one were reserved */
+  reservedSeq: number;
   /** sender key ("address:port") -> window */
   windows: Map<string, ReplayWindow>;
 }
@@ -36,6 +54,7 @@ export const MAX_SEQUENCE = 0xffffffff;
 export class SaDatabase {
   readonly antiReplay: boolean;
   readonly replayWindow: number;
+  readonly #reservation: SequenceReservation | undefined;
   readonly #entries = new Map<number, Entry>();
   #installs = 0;
 
@@ -43,6 +62,11 @@ export class SaDatabase {
     this.antiReplay = options.antiReplay ?? true;
     this.replayWindow = options.replayWindow ?? DEFAULT_REPLAY_WINDOW;
     new ReplayWindow(this.replayWindow); // validates the size now rather than on the first packet
+    const reservation = options.sequenceReservation;
+    if (reservation !== undefined && (!Number.isSafeInteger(reservation.block) || reservation.block < 1)) {
+      throw new RangeError(`sequence reservation block must be a positive integer, got ${reservation.block}`);
+    }
+    this.#reservation = reservation;
   }
 
   /**
@@ -56,6 +80,7 @@ export class SaDatabase {
     this.#entries.set(tek.spi, {
       tek, order: this.#installs++,
       sentSeq: keep ? previous.sentSeq : 0,
+      reservedSeq: keep ? previous.reservedSeq : 0,
       windows: keep ? previous.windows : new Map(),
     });
   }
@@ -116,7 +141,30 @@ export class SaDatabase {
   nextSequence(spi: number): number | undefined {
     const entry = this.#entries.get(spi);
     if (entry === undefined || entry.sentSeq >= MAX_SEQUENCE) return undefined;
-    return ++entry.sentSeq;
+    const next = entry.sentSeq + 1;
+    if (this.#reservation !== undefined && next > entry.reservedSeq) {
+      entry.reservedSeq = Math.min(MAX_SEQUENCE, next + this.#reservation.block);
+      this.#reservation.reserve(spi, entry.reservedSeq);
+    }
+    entry.sentSeq = next;
+    return next;
+  }
+
+  /** Our outbound counter for `spi` (the last number used), or undefined. */
+  sentSequence(spi: number): number | undefined {
+    return this.#entries.get(spi)?.sentSeq;
+  }
+
+  /**
+   * After a restart: numbers up to `highWater` may have been used before, so continue above it (the next
+   * number used reserves a new block first).
+   */
+  resumeSequence(spi: number, highWater: number): void {
+    const entry = this.#entries.get(spi);
+    if (entry === undefined) return;
+    const mark = Math.min(MAX_SEQUENCE, Math.max(entry.sentSeq, highWater));
+    entry.sentSeq = mark;
+    entry.reservedSeq = mark;
   }
 
   inbound(spi: number, now: number): Tek | undefined {

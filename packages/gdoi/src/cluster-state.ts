@@ -49,6 +49,12 @@ export interface TrackedSa {
   softExpired: boolean;
 }
 
+/** SubClusterState as a restart keeps it (times on the caller's clock; the caller converts). */
+export interface SubClusterSnapshot {
+  updateSeq: number | undefined;
+  sas: TrackedSa[];
+}
+
 export interface SubClusterStateOptions {
   /** Fraction of an SA's total lifetime after which it is soft-expired (default 0.9). */
   softFraction?: number;
@@ -65,6 +71,23 @@ export class SubClusterState {
   constructor(readonly groupId: number, options: SubClusterStateOptions = {}) {
     this.softFraction = options.softFraction ?? 0.9;
     if (!(this.softFraction > 0 && this.softFraction <= 1)) throw new RangeError(`softFraction ${this.softFraction}`);
+  }
+
+  /** What a restart keeps (the sub-server's durable store): update number and tracked SAs, times as given. */
+  exportState(): SubClusterSnapshot {
+    return { updateSeq: this.updateSeq, sas: [...this.sas.values()].map((s) => ({ ...s, spi: Uint8Array.from(s.spi) })) };
+  }
+
+  /**
+   * Resumes after a restart: the update number and SAs as they were, the root 'inactive' and cluster-init
+   * wanted (R-MSG-2a: nothing new is answered before the root confirmed or replaced these keys).
+   */
+  importState(snapshot: SubClusterSnapshot): void {
+    this.updateSeq = snapshot.updateSeq;
+    this.sas.clear();
+    for (const s of snapshot.sas) this.sas.set(hex(s.spi), { ...s, spi: Uint8Array.from(s.spi) });
+    this.root = 'inactive';
+    this.initWanted = true;
   }
 
   get pushesHeld(): boolean {

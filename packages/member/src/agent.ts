@@ -12,13 +12,19 @@
  *                    usable TEK at all: register again 5 s after the last registration
  *   clear         -> `ipsec security-associations`: drop the TEKs, pull again; `group`: drop everything
  *                    (keys, IKE SAs with the servers) and register from the first server
+ *
+ * With a state store (durable.ts) every change of a registration is written before anything depends on
+ * it, and a start first looks there: a registration whose KEK and at least one TEK are still valid is
+ * taken up again as it was — same server, KEK, SEQ, TEK SPIs, data-plane times and outbound sequence
+ * numbers above the stored mark — without a PULL; anything else registers as usual.
  */
-import type { PushAccepted } from '@gvpn/gdoi';
-import { tryHeader } from '@gvpn/gdoi';
+import type { Kek, PushAccepted } from '@gvpn/gdoi';
+import { PushReceiver, tryHeader } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import { rateLimited, type MemberDaemonConfig, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import { MemberControl } from './control.js';
 import { DataPlane } from './data-plane.js';
+import { SEQUENCE_BLOCK, pullResultOf, type MemberStateStore, type RegistrationState, type TekState } from './durable.js';
 import { PushHandler } from './push-handler.js';
 import { GroupRegistration, type RegistrationKeys } from './registration.js';
 import { spiNumber } from './tek-convert.js';
@@ -36,11 +42,17 @@ export class MemberAgent {
   readonly config: MemberDaemonConfig;
   readonly #ctx: RoleContext;
   readonly #refreshNotBefore = new WeakMap<GroupRegistration, number>();
+  readonly #state: MemberStateStore | undefined;
+  /** Registrations changed in a way that may wait for `settle` (a TEK expired). */
+  readonly #dirty = new Set<GroupRegistration>();
   #started = false;
+  /** Writes go to the store from the start until `stop` begins (stopping clears the data plane). */
+  #persisting = false;
 
-  constructor(ctx: RoleContext) {
+  constructor(ctx: RoleContext, state?: MemberStateStore) {
     if (ctx.config.role !== 'member') throw new Error('the member agent needs a member configuration');
     this.#ctx = ctx;
+    this.#state = state;
     this.config = ctx.config;
     const member = this.config.member;
     this.registrations = member.vpns.map((vpn) => new GroupRegistration({
@@ -50,7 +62,20 @@ export class MemberAgent {
     this.dataPlane = new DataPlane({
       config: member.dataPlane, log: ctx.log.child({ component: 'data-plane' }), random: ctx.random,
       rearm: () => ctx.rearm(), now: () => ctx.clock.now(),
-      onExpired: (tek) => this.registrations.find((r) => r.name === tek.group)?.keys?.receiver.removeTek(tek.gdoi.spi),
+      onExpired: (tek) => {
+        const r = this.registrations.find((candidate) => candidate.name === tek.group);
+        r?.keys?.receiver.removeTek(tek.gdoi.spi);
+        if (r !== undefined) this.#dirty.add(r);
+      },
+      ...(state === undefined ? {} : {
+        sequences: {
+          block: SEQUENCE_BLOCK,
+          reserve: (spi: number, upTo: number, deactivation: number) => {
+            if (this.#persisting) state.reserveSequence(spi, upTo, deactivation, state.clocks(ctx.clock.now()));
+          },
+          mark: (spi: number) => state.sequenceMark(spi),
+        },
+      }),
     });
     this.pushes = new PushHandler({
       registrations: this.registrations, send: (bytes, to) => ctx.send(bytes, to), log: ctx.log,
@@ -74,12 +99,18 @@ export class MemberAgent {
       start: async (now) => {
         await this.dataPlane.start();
         this.#started = true;
-        for (const r of this.registrations) r.start(now);
+        this.#persisting = this.#state !== undefined;
+        for (const r of this.registrations) if (!this.#restore(r, now)) r.start(now);
       },
       stop: async (now) => {
         this.#started = false;
+        this.#persisting = false;
         for (const r of this.registrations) r.stop(now);
         await this.dataPlane.stop();
+        this.#state?.close();
+      },
+      settle: () => {
+        for (const r of [...this.#dirty]) this.#persist(r);
       },
     };
   }
@@ -111,6 +142,7 @@ export class MemberAgent {
       const tekCount = this.dataPlane.removeGroup(r.name);
       if (r.keys !== undefined) for (const spi of [...r.keys.receiver.teks.values()].map((t) => t.spi)) r.keys.receiver.removeTek(spi);
       r.reRegister(now, 'clear security group-vpn member ipsec security-associations');
+      this.#persist(r);
       this.#ctx.log.info({ group: r.name, teks: tekCount }, 'IPsec SAs cleared by operator; registering again');
       return { group: r.name, tekCount };
     });
@@ -122,6 +154,7 @@ export class MemberAgent {
       const tekCount = this.dataPlane.removeGroup(r.name);
       for (const server of r.vpn.gateway.servers) this.#ctx.ike.clearSas(now, server.name);
       r.reset(now, 'clear security group-vpn member group');
+      this.#persist(r);
       this.#ctx.log.info({ group: r.name, teks: tekCount }, 'group cleared by operator; registering again');
       return { group: r.name, tekCount };
     });
@@ -176,6 +209,8 @@ export class MemberAgent {
       const retireAt = now + (keys.result.deactivationDelaySeconds ?? 0) * 1000;
       for (const t of this.dataPlane.teks(group)) if (!listed.has(t.esp.spi)) this.dataPlane.retire(t.esp.spi, retireAt);
     }
+    const r = this.registrations.find((candidate) => candidate.name === group);
+    if (r !== undefined) this.#persist(r);
     this.#ctx.rearm();
   }
 
@@ -205,10 +240,88 @@ export class MemberAgent {
       this.#ctx.log.info({ group }, 'every TEK deleted by the key server; registering again');
       registration.reRegister(now, 'every TEK deleted by the key server');
     }
+    // Before the ACK (push-handler.ts) and before any packet under the new keys.
+    this.#persist(registration);
     this.#ctx.rearm();
+  }
+
+  // ---- the state store ---------------------------------------------------------------------------------
+
+  /** Writes the registration as it is now (or deletes it when it holds no KEK). */
+  #persist(r: GroupRegistration): void {
+    this.#dirty.delete(r);
+    const state = this.#state;
+    if (state === undefined || !this.#persisting) return;
+    const clocks = state.clocks(this.#ctx.clock.now());
+    const keys = r.keys;
+    const kek = keys?.receiver.kek;
+    if (keys === undefined || kek === undefined) state.deleteRegistration(r.name);
+    else state.saveRegistration(r.name, this.#snapshot(r, keys, kek), clocks);
+    state.pruneSequences(new Map(this.dataPlane.teks().map((t) => [t.esp.spi, t.esp.deactivation])), clocks);
+  }
+
+  #snapshot(r: GroupRegistration, keys: RegistrationKeys, kek: Kek): RegistrationState {
+    const teks = new Map<number, TekState>();
+    for (const tek of keys.receiver.teks.values()) teks.set(spiNumber(tek.spi), { tek, inReceiver: true, dataPlane: undefined });
+    for (const t of this.dataPlane.teks(r.name)) {
+      const dataPlane = { activation: t.esp.activation, deactivation: t.esp.deactivation, installedAt: t.installedAt, retiring: t.retiring };
+      const known = teks.get(t.esp.spi);
+      if (known !== undefined) known.dataPlane = dataPlane;
+      else teks.set(t.esp.spi, { tek: t.gdoi, inReceiver: false, dataPlane });
+    }
+    return {
+      groupId: keys.result.groupId, gateway: keys.server.name, server: keys.result.server, kek, seq: keys.receiver.lastSeq,
+      activationDelaySeconds: keys.result.activationDelaySeconds, deactivationDelaySeconds: keys.result.deactivationDelaySeconds,
+      registeredAt: keys.registeredAt, kekInstalledAt: keys.kekInstalledAt, teks: [...teks.values()], acceptedPushes: keys.acceptedPushes,
+    };
+  }
+
+  /** Takes up the stored registration of `r` when it is still good; false: register as usual. */
+  #restore(r: GroupRegistration, now: number): boolean {
+    const state = this.#state;
+    if (state === undefined) return false;
+    const log = this.#ctx.log.child({ group: r.name, groupId: r.vpn.groupId });
+    if (state.store.recovered !== undefined) {
+      log.warn({ reason: state.store.recovered.reason, movedTo: state.store.recovered.movedTo }, 'state store was unusable and started empty: registering');
+      return false;
+    }
+    const loaded = state.loadRegistration(r.name, state.clocks(this.#ctx.clock.now()));
+    if (loaded.state === undefined) {
+      log.info({ reason: loaded.reason }, 'no stored registration to take up: registering');
+      return false;
+    }
+    const stored = loaded.state;
+    const why = this.#unusable(r, stored, now);
+    if (why !== undefined) {
+      log.info({ reason: why }, 'stored registration not taken up: registering');
+      state.deleteRegistration(r.name);
+      return false;
+    }
+    const server = r.vpn.gateway.servers.find((g) => g.name === stored.gateway) as (typeof r.vpn.gateway.servers)[number];
+    const live = stored.teks.filter((t) => t.dataPlane === undefined || t.dataPlane.deactivation > now);
+    for (const t of live) if (t.dataPlane !== undefined) this.dataPlane.restore(r.name, t.tek, t.dataPlane);
+    const result = pullResultOf({ ...stored, teks: live });
+    const receiver = new PushReceiver({ pull: result, memberAddress: r.vpn.gateway.localAddress });
+    r.restore({
+      result, receiver, server, registeredAt: stored.registeredAt, kekInstalledAt: stored.kekInstalledAt,
+      acceptedPushes: stored.acceptedPushes, restoredFromStore: true,
+    });
+    this.#persist(r);
+    this.#ctx.rearm();
+    return true;
+  }
+
+  /** Why a stored registration cannot be taken up, or undefined when it can. */
+  #unusable(r: GroupRegistration, stored: RegistrationState, now: number): string | undefined {
+    if (stored.groupId !== r.vpn.groupId) return `stored for group ${stored.groupId}, configured group ${r.vpn.groupId}`;
+    const server = r.vpn.gateway.servers.find((g) => g.name === stored.gateway);
+    if (server === undefined || server.remote.address !== stored.server.address) return `server ${stored.server.address} is no longer configured`;
+    if (stored.kekInstalledAt + stored.kek.lifetimeSeconds * 1000 <= now) return 'the stored KEK has expired';
+    if (!stored.teks.some((t) => t.dataPlane !== undefined && !t.dataPlane.retiring && t.dataPlane.deactivation > now)) return 'no stored TEK is still valid';
+    return undefined;
   }
 }
 
-export function memberModule(ctx: RoleContext): RoleModule {
-  return new MemberAgent(ctx).module();
+export function memberModule(ctx: RoleContext, state?: MemberStateStore): RoleModule {
+  return new MemberAgent(ctx, state).module();
 }

@@ -59,6 +59,7 @@ export class MemberControl {
         lifetimeSeconds: kek.lifetimeSeconds,
         expiresInSeconds: seconds(keys.kekInstalledAt + kek.lifetimeSeconds * 1000 - now),
         registeredSecondsAgo: seconds(now - keys.registeredAt),
+        ...(keys.restoredFromStore === true ? { restoredFromStore: true } : {}),
         ...(showKeys ? { key: hex(kek.key.reveal()), iv: hex(kek.iv), signatureKey: hex(kek.publicKeyDer) } : {}),
       });
     }

@@ -61,10 +61,28 @@ export interface DataPlaneOptions {
   now(): number;
   /** A TEK left the SA database at its deactivation time. */
   onExpired?(tek: InstalledTek): void;
+  /**
+   * Durable outbound sequence numbers (durable.ts): `reserve` is called before a number above the last
+   * reservation is used; `mark` gives the stored high-water mark of an SPI, from which an installed TEK
+   * continues.
+   */
+  sequences?: {
+    block: number;
+    reserve(spi: number, upTo: number, deactivation: number): void;
+    mark(spi: number): number | undefined;
+  };
+}
+
+/** Data-plane times of a TEK, for `restore` (daemon clock). */
+export interface TekTimes {
+  activation: number;
+  deactivation: number;
+  installedAt: number;
+  retiring: boolean;
 }
 
 export class DataPlane {
-  readonly sad = new SaDatabase();
+  readonly sad: SaDatabase;
   readonly endpoint: EspEndpoint;
   readonly #installed = new Map<number, InstalledTek>();
   readonly #options: DataPlaneOptions;
@@ -75,6 +93,13 @@ export class DataPlane {
 
   constructor(options: DataPlaneOptions) {
     this.#options = options;
+    const sequences = options.sequences;
+    this.sad = new SaDatabase(sequences === undefined ? {} : {
+      sequenceReservation: {
+        block: sequences.block,
+        reserve: (spi, upTo) => sequences.reserve(spi, upTo, this.#installed.get(spi)?.esp.deactivation ?? this.#options.now()),
+      },
+    });
     const memberId = options.config.memberId;
     this.endpoint = new EspEndpoint({
       sad: this.sad,
@@ -119,11 +144,41 @@ export class DataPlane {
       this.#options.log.warn({ group, spi: spiHex(spi), reason: (error as Error).message }, 'TEK not installed in the data plane');
       return false;
     }
-    this.sad.install(esp);
     this.#installed.set(spi, { group, gdoi: tek, esp, installedAt: now, retiring: false });
+    this.#installSa(esp);
     this.#options.log.info({ group, spi: spiHex(spi), transform: esp.transform, activatesInMs: Math.max(0, activation - now) }, 'TEK installed');
     this.#ensureProbe(tek);
     return true;
+  }
+
+  /** Installs a TEK held before a restart, with the times it had then; false when it cannot be run. */
+  restore(group: string, tek: GdoiTek, times: TekTimes): boolean {
+    const spi = spiNumber(tek.spi);
+    if (this.#installed.has(spi)) return true;
+    let esp: EspTek;
+    try {
+      esp = espTekFrom(tek, { activation: times.activation, deactivation: times.deactivation });
+    } catch (error) {
+      this.#rejected++;
+      this.#options.log.warn({ group, spi: spiHex(spi), reason: (error as Error).message }, 'stored TEK not restored in the data plane');
+      return false;
+    }
+    this.#installed.set(spi, { group, gdoi: tek, esp, installedAt: times.installedAt, retiring: times.retiring });
+    this.#installSa(esp);
+    this.#options.log.info({
+      group, spi: spiHex(spi), transform: esp.transform, retiring: times.retiring, sequence: this.sad.sentSequence(spi) ?? 0,
+      expiresInMs: Math.round(times.deactivation - this.#options.now()),
+    }, 'TEK restored from the state store');
+    this.#ensureProbe(tek);
+    return true;
+  }
+
+  /** A new SA continues above the sequence numbers it may have used before (a restart, a clear and re-pull). */
+  #installSa(esp: EspTek): void {
+    const fresh = this.sad.get(esp.spi) === undefined;
+    this.sad.install(esp);
+    const mark = fresh ? this.#options.sequences?.mark(esp.spi) : undefined;
+    if (mark !== undefined) this.sad.resumeSequence(esp.spi, mark);
   }
 
   /**

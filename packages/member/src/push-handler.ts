@@ -3,10 +3,14 @@
  * so it is taken here before IKE sees it (RoleModule.preIke): routed to the registration whose current KEK
  * it names, accepted only from the key server that registered us (R-REG-2), then checked by that
  * registration's `PushReceiver` (decrypt under the KEK, SEQ fresh, signature with the registration's key).
- * The RFC 8263 ACK goes back to the PUSH's source. Every drop is counted; a dropped PUSH changes nothing.
+ * The RFC 8263 ACK goes back to the PUSH's source — after the agent applied the PUSH and wrote it to the
+ * state store (durable.ts). A byte-identical repeat of one of the last accepted PUSHes (also from before a
+ * restart) gets its ACK again and counts as a duplicate. Every drop is counted; a dropped PUSH changes nothing.
  */
+import { createHash } from 'node:crypto';
 import { GROUPKEY_PUSH, type PushAccepted } from '@gvpn/gdoi';
 import type { Endpoint, Logger, RateLimitedLog } from '@gvpn/runtime';
+import { ACCEPTED_PUSH_MEMORY } from './durable.js';
 import type { GroupRegistration } from './registration.js';
 
 export const PUSH_ROUTER_COUNTER_NAMES = ['pushesReceived', 'noRegistrationDropped', 'wrongSourceDropped', 'acksSent'] as const;
@@ -20,7 +24,7 @@ export interface PushHandlerOptions {
   send(bytes: Uint8Array, to: Endpoint): void;
   log: Logger;
   junkLog: RateLimitedLog;
-  /** An accepted PUSH: the agent applies it to the data plane and the registration's timers. */
+  /** An accepted PUSH: the agent applies it to the data plane and the registration's timers, and stores it. */
   onAccepted(registration: GroupRegistration, outcome: PushAccepted, now: number): void;
 }
 
@@ -56,12 +60,26 @@ export class PushHandler {
       this.#options.junkLog.warn({ from: from.address, server: server.address, group: registration.name }, 'GROUPKEY-PUSH not from our key server dropped');
       return true;
     }
-    const outcome = registration.keys.receiver.handle(bytes);
-    if (outcome.ack !== undefined) {
-      this.#options.send(outcome.ack, from);
-      this.counters.acksSent++;
+    const keys = registration.keys;
+    // A repeat of a PUSH we accepted — also one accepted before a restart, which the receiver's own cache
+    // no longer knows and would drop as a replay: its ACK again, nothing else.
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const known = keys.acceptedPushes.find((p) => p.digest === digest);
+    if (known !== undefined) {
+      keys.receiver.counters.duplicateDropped++;
+      if (known.ack !== undefined) {
+        this.#options.send(known.ack, from);
+        this.counters.acksSent++;
+      }
+      this.#options.log.info({ group: registration.name, from: from.address, ack: known.ack !== undefined }, 'GROUPKEY-PUSH repeated: ACK sent again');
+      return true;
     }
+    const outcome = keys.receiver.handle(bytes);
     if (!outcome.accepted) {
+      if (outcome.ack !== undefined) {
+        this.#options.send(outcome.ack, from);
+        this.counters.acksSent++;
+      }
       this.#options.log.info({ group: registration.name, from: from.address, counter: outcome.counter, detail: outcome.detail }, 'GROUPKEY-PUSH dropped');
       return true;
     }
@@ -70,7 +88,14 @@ export class PushHandler {
       deletedTeks: outcome.deletedTeks.map((s) => Buffer.from(s).toString('hex')), newKek: outcome.newKek === undefined ? null : Buffer.from(outcome.newKek.spi).toString('hex'),
       kekDeleted: outcome.kekDeleted, ack: outcome.ack !== undefined,
     }, 'GROUPKEY-PUSH accepted');
+    keys.acceptedPushes.push({ digest, ack: outcome.ack });
+    if (keys.acceptedPushes.length > ACCEPTED_PUSH_MEMORY) keys.acceptedPushes.splice(0, keys.acceptedPushes.length - ACCEPTED_PUSH_MEMORY);
+    // Applied and written to the state store before the ACK tells the server we hold the keys.
     this.#options.onAccepted(registration, outcome, now);
+    if (outcome.ack !== undefined) {
+      this.#options.send(outcome.ack, from);
+      this.counters.acksSent++;
+    }
     return true;
   }
 }

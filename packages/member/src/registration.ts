@@ -13,6 +13,7 @@ import { PullInitiator, PushReceiver, PUSH_COUNTER_NAMES, type PullResult, type 
 import type { Header } from '@gvpn/wire';
 import type { IkeEndpoint, IkeSa } from '@gvpn/ike';
 import type { Endpoint, IkeGatewayConfig, Logger, MemberVpnConfig } from '@gvpn/runtime';
+import type { AcceptedPush } from './durable.js';
 
 const FIRST_ROUND_BACKOFF_MS = 1000;
 const MAX_ROUND_BACKOFF_MS = 60_000;
@@ -29,6 +30,10 @@ export interface RegistrationKeys {
   server: IkeGatewayConfig;
   registeredAt: number;
   kekInstalledAt: number;
+  /** The last PUSHes accepted (most recent last), kept with the registration in the state store. */
+  acceptedPushes: AcceptedPush[];
+  /** These keys were read back from the state store at start (no PULL in this run). */
+  restoredFromStore?: boolean;
 }
 
 export const REGISTRATION_COUNTER_NAMES = [
@@ -82,6 +87,20 @@ export class GroupRegistration {
   start(now: number, reason = 'start'): void {
     this.#rounds = 0;
     this.#try(0, now, reason);
+  }
+
+  /**
+   * Takes keys held before a restart (read back from the state store) as the current registration, with no
+   * PULL: the key server still counts us as registered, and its PUSHes find the KEK they expect.
+   */
+  restore(keys: RegistrationKeys): void {
+    this.#attempt = undefined;
+    this.#rounds = 0;
+    this.keys = keys;
+    this.#log.info({
+      server: keys.result.server.address, kek: keys.receiver.kek === undefined ? null : Buffer.from(keys.receiver.kek.spi).toString('hex'),
+      teks: [...keys.receiver.teks.values()].map((t) => Buffer.from(t.spi).toString('hex')), seq: keys.receiver.lastSeq,
+    }, 'registration restored from the state store');
   }
 
   /** A new PULL while the current keys stay in use; starts with the server we are registered with. */
@@ -154,6 +173,10 @@ export class GroupRegistration {
     if (this.#checkPull(now)) return;
     if (now >= a.deadline) {
       this.counters.serverTimeouts++;
+      // A pull that got no answer over an established SA: the server may have restarted and forgotten that SA
+      // (it then drops everything sent on it). Drop it too, so the next try at this server negotiates afresh.
+      const server = this.vpn.gateway.servers[a.serverIndex];
+      if (a.state === 'pulling' && server !== undefined) this.#options.ike.clearSas(now, server.name);
       this.#next(now, `no registration within ${this.vpn.registrationTimeoutSeconds} s`);
     }
   }
@@ -200,7 +223,7 @@ export class GroupRegistration {
     const server = this.vpn.gateway.servers[a.serverIndex] as IkeGatewayConfig;
     const previous = this.keys;
     const receiver = new PushReceiver({ pull: pull.result, memberAddress: this.vpn.gateway.localAddress });
-    this.keys = { result: pull.result, receiver, server, registeredAt: now, kekInstalledAt: now };
+    this.keys = { result: pull.result, receiver, server, registeredAt: now, kekInstalledAt: now, acceptedPushes: [] };
     if (previous !== undefined) {
       this.#retireReceiver(previous.receiver);
       this.counters.reRegistrations++;

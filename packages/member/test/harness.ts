@@ -91,10 +91,11 @@ export interface MemberStatistics {
 export class MemberDaemon {
   private constructor(readonly spec: MemberSpec, readonly child: ManagedProcess, readonly socketPath: string) {}
 
-  static async start(spec: MemberSpec, workDir: string): Promise<MemberDaemon> {
+  /** `env`: added to this process's environment (e.g. GVPN_STATE_KEY). */
+  static async start(spec: MemberSpec, workDir: string, env: Record<string, string> = {}): Promise<MemberDaemon> {
     const file = join(workDir, `${spec.name}.yaml`);
     await writeFile(file, memberConfig(spec));
-    const child = ManagedProcess.start(spec.name, process.execPath, [MEMBER_MAIN, '--config', file], { logDir: workDir });
+    const child = ManagedProcess.start(spec.name, process.execPath, [MEMBER_MAIN, '--config', file], { logDir: workDir, env: { ...process.env, ...env } });
     const daemon = new MemberDaemon(spec, child, join(workDir, `${spec.name}-state`, 'control.sock'));
     await waitFor(async () => {
       if (!child.running) throw new Error(`${spec.name} exited at start: ${child.stderr()}${child.stdout()}`);

@@ -23,7 +23,7 @@
  */
 import {
   CLUSTER_INIT, CLUSTER_UPDATE, ClusterInitClient, ClusterUpdateReceiver, SubClusterState, hex, tryHeader,
-  type ClusterInitResult, type ClusterKeys, type ClusterUpdate, type SaLifetime, type SubAction,
+  type ClusterInitResult, type ClusterKeys, type ClusterUpdate, type SaLifetime, type SubAction, type SubClusterSnapshot,
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
@@ -40,11 +40,19 @@ interface SubGroup {
   lastExchangeAt: number | undefined;
   /** Differences from the root's policy seen at the last cluster-init (R-CONF-4). */
   mismatches: string[];
+  /**
+   * Resumed from the durable store and no cluster-init answered since: cluster-updates are not taken yet
+   * (the root retransmits them; once the init brought its keys they are duplicates). Taken now, one would be
+   * installed with pushes held (root inactive), and the init would then find nothing left to push.
+   */
+  awaitingInit: boolean;
 }
 
 export interface SubCluster extends RoleModule {
   /** May members of this group register now? (the key server's `accepting`) */
   accepting(groupId: number): boolean;
+  /** Per group name: update number and tracked SAs (sub-state.ts, the durable store). */
+  exportState(): { group: string; state: SubClusterSnapshot }[];
 }
 
 /** R-MSG-3: a failed (or still insufficient) cluster-init is retried every 5 s. */
@@ -60,7 +68,11 @@ function remainingOf(lifetimes: readonly SaLifetime[], spi: Uint8Array): number 
   return lifetimes.find((l) => hex(l.spi) === key)?.remainingSeconds;
 }
 
-export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster {
+/**
+ * `resume`: per group name, the state a previous run stored (times on this process's monotonic clock);
+ * such a group starts with the root inactive and cluster-init wanted (R-MSG-2a).
+ */
+export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: ReadonlyMap<string, SubClusterSnapshot>): SubCluster {
   const { config, clock } = ctx;
   if (config.role !== 'server') throw new Error('the sub-server cluster needs a server configuration');
   const log = ctx.log.child({ component: 'cluster' });
@@ -72,12 +84,17 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
     const root = g.serverCluster?.peers[0];
     if (root === undefined) continue;
     const sub: SubGroup = {
-      config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined, mismatches: [],
+      config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined, mismatches: [], awaitingInit: false,
       init: new ClusterInitClient({
         groupId: g.groupId, sa: () => sa(root.name), random: ctx.random, send: ctx.send, log, retryMs: INIT_RETRY_MS,
         onResult: (result, now) => initDone(sub, result, now),
       }),
     };
+    const resumed = resume?.get(g.name);
+    if (resumed !== undefined) {
+      sub.state.importState(resumed);
+      sub.awaitingInit = true;
+    }
     groups.set(g.groupId, sub);
   }
 
@@ -108,6 +125,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
       gcks().adopt(name, g, now);
     }
     sub.lastExchangeAt = now;
+    sub.awaitingInit = false;
     counters.clusterInitSucceeded++;
     const mine = groupPolicy(sub.config, config.system.listen);
     sub.mismatches = policyMismatches(mine, keys);
@@ -154,7 +172,10 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
 
   const receiver = new ClusterUpdateReceiver({
     authorize: (s, groupId) => groups.get(groupId)?.root.name === s.gateway.name,
-    lastApplied: (groupId) => groups.get(groupId)?.state.updateSeq,
+    lastApplied: (groupId) => {
+      const sub = groups.get(groupId);
+      return sub === undefined || sub.awaitingInit ? undefined : sub.state.updateSeq;
+    },
     install,
     gap: (groupId, now) => {
       const sub = groups.get(groupId);
@@ -251,6 +272,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
 
   return {
     accepting: (groupId) => groups.get(groupId)?.state.answersRegistrations() === true,
+    exportState: () => [...groups.values()].map((sub) => ({ group: sub.config.name, state: sub.state.exportState() })),
     phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE],
     ikeEvents: {
       phase2: (s, datagram, now) => {
@@ -302,7 +324,9 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks): SubCluster
     },
     start: (now) => {
       for (const sub of groups.values()) sub.init.start(now);
-      log.info({ groups: [...groups.values()].map((g) => ({ name: g.config.name, root: g.root.name })) }, 'sub-server cluster started: cluster-init with the root');
+      log.info({
+        groups: [...groups.values()].map((g) => ({ name: g.config.name, root: g.root.name, resumed: g.awaitingInit, updateSeq: g.state.updateSeq ?? null })),
+      }, 'sub-server cluster started: cluster-init with the root');
     },
   };
 }
