@@ -74,19 +74,54 @@ export class IkeEndpoint {
   /** SAs whose timers may have changed since they were last scheduled; rescheduled by `flush()`. */
   private readonly dirty = new Set<IkeSa>();
   private readonly keepers = new Map<string, Keeper>();
-  private readonly fixedGateways: GatewayPolicy[];
-  private readonly dynamicGateway: GatewayPolicy | undefined;
+  private fixedGateways: GatewayPolicy[];
+  private dynamicGateway: GatewayPolicy | undefined;
   private halfOpen = 0;
   private started = false;
   private readonly junkLog: RateLimitedWarn;
 
   constructor(private readonly config: IkeEndpointConfig) {
     this.junkLog = new RateLimitedWarn(config.log, this.counters);
-    this.fixedGateways = config.gateways.filter((g) => g.dynamic !== true);
-    const dynamic = config.gateways.filter((g) => g.dynamic === true);
+    [this.fixedGateways, this.dynamicGateway] = IkeEndpoint.split(config.gateways);
+  }
+
+  private static split(gateways: readonly GatewayPolicy[]): [GatewayPolicy[], GatewayPolicy | undefined] {
+    const dynamic = gateways.filter((g) => g.dynamic === true);
     if (dynamic.length > 1) throw new Error(`at most one dynamic gateway (got ${dynamic.map((g) => g.name).join(', ')})`);
     if (dynamic[0]?.initiate === true) throw new Error(`dynamic gateway ${dynamic[0].name} cannot initiate`);
-    this.dynamicGateway = dynamic[0];
+    return [gateways.filter((g) => g.dynamic !== true), dynamic[0]];
+  }
+
+  /**
+   * A new gateway list (a configuration commit). The SAs of gateways named in `reset`, and of gateways no
+   * longer listed, are deleted (with a Delete to the peer); SAs of the others stay, on their old gateway
+   * object. New `initiate` gateways are brought up when the endpoint runs.
+   */
+  setGateways(gateways: readonly GatewayPolicy[], reset: readonly string[], now: number): void {
+    const [fixed, dynamic] = IkeEndpoint.split(gateways);
+    const names = new Set(gateways.map((g) => g.name));
+    for (const sa of this.allSas()) {
+      if (!names.has(sa.gateway.name) || reset.includes(sa.gateway.name)) {
+        if (sa.established) this.sendDelete(sa);
+        this.remove(sa, 'deleted-locally', now);
+      }
+    }
+    this.fixedGateways = fixed;
+    this.dynamicGateway = dynamic;
+    for (const name of [...this.keepers.keys()]) if (!fixed.some((g) => g.name === name && g.initiate)) this.keepers.delete(name);
+    if (this.started) {
+      for (const gateway of fixed) {
+        if (!gateway.initiate || this.keepers.has(gateway.name)) continue;
+        this.keepers.set(gateway.name, { failures: 0, retryAt: Infinity });
+        if (this.sasOf(gateway).length === 0) this.initiate(gateway, now, true);
+      }
+      // A reset gateway we keep up comes back at the next poll, with its new settings.
+      for (const name of reset) {
+        const keeper = this.keepers.get(name);
+        if (keeper !== undefined) keeper.retryAt = now;
+      }
+    }
+    this.flush();
   }
 
   // ---- public surface -------------------------------------------------------------------------------
