@@ -2,6 +2,12 @@
 // network namespace the test makes, so its loopback (127.0.3.x) is the test's own: test files run it in
 // parallel, and faults (nft drops, SIGSTOP, kill) touch nothing else. A test may start a subset of the
 // nodes and edit each node's configuration (timers, thresholds, server lists) before it is written.
+//
+// The root pair (issue 5, docs/root-pair.md): 'root-node0' and 'root-node1' are the two nodes of RG0 in
+// place of 'root'. Both serve the root's shared address 127.0.3.1 (only the primary binds it), with their
+// control link 127.0.3.2 <-> 127.0.3.3 (TCP 849). Their files are configs/lab/example/root-node0.yaml and
+// root-node1.yaml when those exist; otherwise root.yaml plus a `chassis-cluster` section made here.
+// A test uses either 'root' or the pair, never both (they share the address).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,7 +24,16 @@ export const MEMBER_MAIN = fileURLToPath(new URL('../../../member/dist/src/main.
 export const EXAMPLE_LAB_DIR = fileURLToPath(new URL('../../../../configs/lab/example/', import.meta.url));
 
 export const EXAMPLE_NODES = ['root', 'sub1', 'sub2', 'sub3', 'sub4', 'gm-0001', 'gm-0002', 'gm-0003', 'gm-0004'] as const;
-export type ExampleNode = (typeof EXAMPLE_NODES)[number];
+/** The root pair's nodes, started instead of 'root' (never by default). */
+export const ROOT_PAIR_NODES = ['root-node0', 'root-node1'] as const;
+export type RootPairNode = (typeof ROOT_PAIR_NODES)[number];
+export type ExampleNode = (typeof EXAMPLE_NODES)[number] | RootPairNode;
+
+export const isRootPairNode = (node: ExampleNode): node is RootPairNode => node === 'root-node0' || node === 'root-node1';
+/** A node of the root pair's control link address (its own, beside the shared 127.0.3.1). */
+export const controlLinkAddress = (node: RootPairNode): string => (node === 'root-node0' ? '127.0.3.2' : '127.0.3.3');
+/** The control link's pre-shared key in the generated pair configurations: a lab-only value. */
+const LAB_CONTROL_LINK_PSK = 'lab-only-root-pair-control-link-secret';
 
 /** A node's configuration as parsed YAML (edited in place by tests; its shape is docs/configuration.md). */
 export type NodeDocument = any;
@@ -34,15 +49,15 @@ export interface ClusterLabOptions {
 }
 
 function program(node: ExampleNode): string {
-  if (node === 'root') return ROOT_SERVER_MAIN;
+  if (node === 'root' || isRootPairNode(node)) return ROOT_SERVER_MAIN;
   return node.startsWith('sub') ? SUB_SERVER_MAIN : MEMBER_MAIN;
 }
 
 export const isServer = (node: ExampleNode): boolean => !node.startsWith('gm-');
 
-/** The node's address in configs/lab/example. */
+/** The node's address in configs/lab/example (a root pair node: the shared address it serves as primary). */
 export function exampleAddress(node: ExampleNode): string {
-  if (node === 'root') return '127.0.3.1';
+  if (node === 'root' || isRootPairNode(node)) return '127.0.3.1';
   return node.startsWith('sub') ? `127.0.3.1${node.slice(3)}` : `127.0.3.2${node.slice(-1)}`;
 }
 
@@ -66,6 +81,31 @@ export function probeOnly(doc: NodeDocument, members: readonly ExampleNode[]): v
   for (const [name, peer] of Object.entries(probe.peers) as [string, { address: string }][]) if (!wanted.has(peer.address)) delete probe.peers[name];
 }
 
+/**
+ * A root pair node's configuration: configs/lab/example/root-node{0,1}.yaml when present, else root.yaml with
+ * its own host name and a `chassis-cluster` section (docs/configuration.md, default heartbeats).
+ */
+function rootPairDocument(node: RootPairNode): NodeDocument {
+  const own = join(EXAMPLE_LAB_DIR, `${node}.yaml`);
+  if (existsSync(own)) return parse(readFileSync(own, 'utf8')) as NodeDocument;
+  const doc = parse(readFileSync(join(EXAMPLE_LAB_DIR, 'root.yaml'), 'utf8')) as NodeDocument;
+  const n = node === 'root-node0' ? 0 : 1;
+  doc.system['host-name'] = node;
+  doc['chassis-cluster'] = {
+    node: n,
+    'control-link': {
+      'local-address': controlLinkAddress(node),
+      'peer-address': controlLinkAddress(n === 0 ? 'root-node1' : 'root-node0'),
+      port: 849,
+      'pre-shared-key': { 'ascii-text': LAB_CONTROL_LINK_PSK },
+    },
+    'heartbeat-interval': 250,
+    'heartbeat-threshold': 4,
+    'redundancy-group-0': { 'node0-priority': 200, 'node1-priority': 100 },
+  };
+  return doc;
+}
+
 /** The example lab in its own namespace; `cleanup` stops every process (by PID) and deletes the namespace. */
 export class ClusterLab {
   readonly #processes = new Map<ExampleNode, ManagedProcess>();
@@ -81,7 +121,7 @@ export class ClusterLab {
     cleanup.defer(`namespace ${ns.name}`, () => ns.destroy());
     const configs = new Map<ExampleNode, NodeDocument>();
     for (const node of options.nodes ?? EXAMPLE_NODES) {
-      const doc = parse(readFileSync(join(EXAMPLE_LAB_DIR, `${node}.yaml`), 'utf8')) as NodeDocument;
+      const doc = isRootPairNode(node) ? rootPairDocument(node) : parse(readFileSync(join(EXAMPLE_LAB_DIR, `${node}.yaml`), 'utf8')) as NodeDocument;
       doc.system['state-directory'] = join(dir, `${node}-state`);
       options.edit?.(node, doc);
       configs.set(node, doc);
@@ -188,15 +228,40 @@ export class ClusterLab {
   }
 
 
-  /** Every sub started sees its root active, and the root sees every started sub active. */
+  /** Every sub started sees its root active, and the root (the pair's primary) sees every started sub active. */
   async clusterUp(withinMs: number): Promise<void> {
     const subs = this.nodes().filter((n) => n.startsWith('sub'));
     await this.until('every sub-server active on both sides', withinMs, async () => {
       for (const sub of subs) if ((await this.cluster(sub)).groups[0]?.root !== 'active') return false;
-      if (!this.configs.has('root')) return true;
-      const peers = (await this.cluster('root')).groups[0]?.peers ?? [];
+      const root = this.configs.has('root') ? 'root' : await this.primary();
+      if (root === undefined) return !this.pairNodes().some((n) => this.running(n));
+      const peers = (await this.cluster(root)).groups[0]?.peers ?? [];
       return subs.every((s) => peers.find((p) => p.address === this.configs.get(s).system.listen.address)?.state === 'active');
     });
+  }
+
+  /** The root pair's nodes in this lab (configured, started or not). */
+  pairNodes(): RootPairNode[] {
+    return this.nodes().filter(isRootPairNode);
+  }
+
+  /** `show chassis cluster status` of a root pair node. */
+  async chassis(node: RootPairNode): Promise<ChassisStatus> {
+    return (await this.request(node, ['show', 'chassis', 'cluster', 'status'])) as ChassisStatus;
+  }
+
+  /**
+   * The pair node that is primary now by its own status, asking every running pair node; undefined when
+   * none is, or when two are (split brain: the test decides what that means).
+   */
+  async primary(): Promise<RootPairNode | undefined> {
+    const primaries: RootPairNode[] = [];
+    for (const node of this.pairNodes()) {
+      if (!this.running(node)) continue;
+      const self = (await this.chassis(node).catch(() => undefined))?.nodes.find((n) => n.self);
+      if (self?.role === 'primary') primaries.push(node);
+    }
+    return primaries.length === 1 ? primaries[0] : undefined;
   }
 
   /** Every member started holds a TEK and has received a probe from each other member started. */
@@ -242,4 +307,18 @@ export interface Probe {
   received: number;
   authFailures: number;
   noSa: number;
+  /** Probes that could not be sent (no active outbound TEK). */
+  sendFailures: number;
+  /** Probes missing between those received (sequence gaps, summed over senders). */
+  gaps: number;
+}
+
+/** `show chassis cluster status` (packages/root-server/src/pair/rg0.ts). */
+export interface ChassisStatus {
+  redundancyGroup: number;
+  epoch: number;
+  failovers: number;
+  stateVersion: number;
+  controlLink: 'up' | 'down';
+  nodes: { name: string; role: 'primary' | 'secondary'; priority: number; healthy: boolean; self: boolean }[];
 }

@@ -30,6 +30,8 @@ export {
   isakmpRows, mainModeFrames, values, type InteropSuite, type IsakmpRow,
 } from './interop.js';
 export {
-  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, exampleAddress, isServer, probeOnly, rootWithSubs, useServers,
-  type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type ServerCluster,
+  ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, ROOT_PAIR_NODES, controlLinkAddress, exampleAddress, isRootPairNode, isServer,
+  probeOnly, rootWithSubs, useServers,
+  type ChassisStatus, type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type RootPairNode,
+  type ServerCluster,
 } from './cluster-lab.js';

@@ -14,7 +14,9 @@
  *   resumes the role from the last record, binds the shared address (SO_REUSEADDR: Linux then delivers to
  *   the socket bound last, so this works even while a frozen old primary still holds it), and negotiates an
  *   IKE SA with every sub-server at once (INITIAL-CONTACT makes each sub drop the old node's SA), on which
- *   the pending cluster-updates continue. Statistics continue from the old primary's last heartbeat.
+ *   the pending cluster-updates continue. Statistics continue from the old primary's counters as it last
+ *   sent them: with each heartbeat, each state record (so every count behind a committed change) and the
+ *   graceful hand-over.
  * - Graceful switch (`request chassis cluster failover redundancy-group 0 node N`): the primary commits,
  *   stops serving, closes its socket and tells the peer to take over.
  * - Fencing (no split brain): a node serves only while `serving(now)` holds. A primary whose own event loop
@@ -26,7 +28,7 @@
 import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
-import { GCKS_COMMANDS } from '@gvpn/key-server';
+import { GCKS_COMMANDS, serverRefusal } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
@@ -49,10 +51,10 @@ interface Heartbeat {
 type Message =
   | Heartbeat
   /** `record`: a RootRecord in the store's value encoding (its keys hold bytes). */
-  | { type: 'state'; version: number; epoch: number; record: string }
+  | { type: 'state'; version: number; epoch: number; record: string; counters: Counters }
   | { type: 'ack'; version: number }
   | { type: 'sync' }
-  | { type: 'takeover'; epoch: number; version: number };
+  | { type: 'takeover'; epoch: number; version: number; counters: Counters };
 
 
 export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, store: Store): RoleModule {
@@ -74,8 +76,16 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   let version = stored?.version ?? 0;
   let rootRole: RootRole | undefined;
   let baseline: Counters = {};
+  /**
+   * The primary peer's counters as it last reported them: in heartbeats, and with every state record and the
+   * hand-over, so that a takeover continues from the counts of everything the peer had committed.
+   */
+  let peerCounters: Counters = {};
   let lastTick = clock.now();
   const startedAt = clock.now();
+  /** Since when this node is secondary, and since when the peer says it is (undefined: it says primary). */
+  let secondarySince = startedAt;
+  let peerSecondarySince: number | undefined;
   let failovers = 0;
   let peer: { lastHeard: number; hb: Heartbeat } | undefined;
   /** Commits waiting for the secondary's ACK, by version. */
@@ -96,7 +106,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     version++;
     persist({ version, epoch, record });
     const now = clock.now();
-    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send({ type: 'state', version, epoch, record: encodeValue(record) })) return undefined;
+    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send({ type: 'state', version, epoch, record: encodeValue(record), counters: allCounters() })) return undefined;
     const v = version;
     return new Promise((resolve) => acks.set(v, resolve));
   }
@@ -123,14 +133,21 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     epoch = Math.max(epoch, peer?.hb.epoch ?? 0) + 1;
     // The first election is not a failover; a takeover from a primary (lost or handing over) is.
     if (reason !== 'elected' && reason !== 'no peer at start') failovers = Math.max(failovers, peer?.hb.failovers ?? 0) + 1;
-    if (peer !== undefined) baseline = peer.hb.counters;
+    if (peer !== undefined) {
+      // This process's IKE counters already count what it did as primary before: only its new counts add.
+      const ownIke = ctx.ike.statistics() as Record<string, number>;
+      baseline = { ...peerCounters, ike: Object.fromEntries(Object.entries(peerCounters['ike'] ?? {}).map(([k, v]) => [k, v - (ownIke[k] ?? 0)])) };
+    }
     const resume = stored === undefined ? undefined : { record: stored.record, clocks: { mono: now, wall: Date.now() } };
     rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit });
     await ctx.bind();
     await rootRole.start?.(now);
     // The secondary has the state from now on (first start: the keys just made).
     void commit(rootRole.record({ mono: clock.now(), wall: Date.now() }));
-    initiateToSubs(ctx);
+    // Only when resuming (as durable-root.ts): on a first start no sub holds an SA with either node, and
+    // initiating to subs that start meanwhile crosses their own Main Mode; with INITIAL-CONTACT on both
+    // sides each end then keeps a different SA until DPD clears it (seen in the lab: ~20 s, sub inactive).
+    if (resume !== undefined) initiateToSubs(ctx);
     log.warn({ node: me, epoch, reason, version }, 'RG0: this node is primary');
     sendHeartbeat();
     ctx.rearm();
@@ -140,6 +157,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     if (role === 'secondary') return;
     role = 'secondary';
     const now = clock.now();
+    secondarySince = now;
     // Close the shared socket first: nothing this node still does can reach a peer any more.
     await ctx.unbind();
     await rootRole?.stop?.(now);
@@ -189,11 +207,15 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       case 'hb': {
         peer = { lastHeard: now, hb: m };
         failovers = Math.max(failovers, m.failovers);
+        if (m.role === 'primary') peerCounters = m.counters;
+        peerSecondarySince = m.role === 'secondary' ? peerSecondarySince ?? now : undefined;
         if (role === 'primary' && m.role === 'primary') {
           const theyWin = m.epoch > epoch || (m.epoch === epoch && m.priority > priority);
           if (theyWin) void becomeSecondary(`peer is primary with epoch ${m.epoch}`);
-        } else if (role === 'secondary' && m.role === 'secondary' && now - startedAt > intervalMs * 2) {
-          // Both starting: the node with the newer state, then the higher priority, serves.
+        } else if (role === 'secondary' && m.role === 'secondary' && now - secondarySince > intervalMs * 2 && now - peerSecondarySince! > intervalMs * 2) {
+          // Both secondary for a while (starting, or a hand-over that got lost): the node with the newer
+          // state, then the higher priority, serves. Not sooner: heartbeats that waited in the socket while
+          // this node was frozen, or that crossed a hand-over, say "secondary" of a peer that is primary now.
           const mine = [version, priority];
           const theirs = [m.version, m.priority];
           if (mine[0]! > theirs[0]! || (mine[0] === theirs[0] && mine[1]! > theirs[1]!)) void becomePrimary('elected');
@@ -208,6 +230,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
           epoch = Math.max(epoch, m.epoch);
           persist({ version, epoch, record: decodeValue(m.record) as RootRecord });
         }
+        peerCounters = m.counters;
         link.send({ type: 'ack', version: m.version });
         return;
       case 'ack':
@@ -218,11 +241,12 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         }
         return;
       case 'sync':
-        if (role === 'primary' && stored !== undefined) link.send({ type: 'state', version, epoch, record: encodeValue(stored.record) });
+        if (role === 'primary' && stored !== undefined) link.send({ type: 'state', version, epoch, record: encodeValue(stored.record), counters: allCounters() });
         return;
       case 'takeover':
         if (role === 'secondary') {
           epoch = Math.max(epoch, m.epoch);
+          peerCounters = m.counters;
           void becomePrimary('graceful failover');
         }
         return;
@@ -250,7 +274,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     }
     if (role !== 'primary') return { done: false, reason: `node${target} is already primary` };
     if (!peerAlive(clock.now())) throw new ControlCommandError('UNAVAILABLE', `node${target} is not healthy: no failover`);
-    const handed = { epoch, version };
+    const handed = { epoch, version, counters: allCounters() };
     await becomeSecondary('manual failover');
     link.send({ type: 'takeover', ...handed });
     return { done: true, primary: `node${target}` };
@@ -275,6 +299,13 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         if (h === undefined) throw new ControlCommandError('NOT_SUPPORTED', `node${me} is the secondary of the root pair: ask the primary`);
         return h(opts);
       }])),
+    },
+    // Both nodes take the same commits: the primary applies them; the secondary's next takeover starts from
+    // the new configuration (`ctx.config`) anyway, so it only checks that it could.
+    applyConfig: (next, changes, now) => {
+      if (rootRole?.applyConfig !== undefined) return rootRole.applyConfig(next, changes, now);
+      const refusal = serverRefusal(changes);
+      return refusal === undefined ? { applied: ['secondary node: in effect when it becomes primary'] } : { refused: refusal };
     },
     statisticsSections: () => rootRole?.statisticsSections?.() ?? {},
     statisticsBaseline: () => baseline,
