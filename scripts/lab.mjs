@@ -19,6 +19,11 @@ const DEFAULT_TOPOLOGY = 'example';
 const UP_TIMEOUT_MS = 30_000;
 
 const [verb = 'help', ...args] = process.argv.slice(2);
+// `lab show | head`: a reader that goes away ends the output, not with a stack trace
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 function loadTopology(name) {
   const dir = join(root, 'configs/lab', name);
@@ -51,6 +56,8 @@ function withFacts(node) {
     hasGroups: groupVpn.member?.ipsec?.vpn !== undefined,
     // 'root-server' | 'sub-server' | 'standalone' | null (a server without groups: the IKE demo)
     clusterRole: groups.length === 0 ? null : [...clusterRoles].join('+'),
+    // 0 | 1: a node of the root pair (`chassis-cluster node`); null: a single process
+    pairNode: config['chassis-cluster']?.node ?? null,
   };
 }
 
@@ -163,11 +170,59 @@ function clusterUp(groups) {
   return groups.every((g) => (g.role === 'sub-server' ? g.root === 'active' : (g.peers ?? []).length > 0 && g.peers.every((p) => p.state === 'active')));
 }
 
+// ---- the root pair (RG0): two root-server processes, one primary (docs/root-pair.md) -----------------
+
+const CHASSIS_STATUS = ['show', 'chassis', 'cluster', 'status'];
+const isPairNode = (node) => node.pairNode !== null && node.pairNode !== undefined;
+
 /**
- * Up: a cluster server when clusterUp; any other server once it holds an IKE SA; a member with groups once
- * it holds TEKs and has received probes from its peers.
+ * Each pair node's own answer to `show chassis cluster status`: `role` is what the node says it is, or
+ * null when it does not answer (not running, stopped); `peerHealthy` is whether it hears the other node.
+ */
+async function pairView(nodes) {
+  return Promise.all(nodes.filter(isPairNode).map(async (node) => {
+    const status = await json(node, CHASSIS_STATUS);
+    const self = status?.nodes?.find((n) => n.self);
+    const other = status?.nodes?.find((n) => !n.self);
+    return { node, status, role: self?.role ?? null, peerHealthy: other?.healthy === true };
+  }));
+}
+
+const primariesOf = (view) => view.filter((v) => v.role === 'primary').map((v) => v.node);
+
+/** `root pair: root-node0 primary, root-node1 secondary`, each node as it describes itself. */
+function pairLine(view) {
+  const parts = view.map((v) => `${v.node.name} ${v.role ?? 'not answering'}`);
+  const primaries = primariesOf(view);
+  const note = primaries.length > 1 ? ' (both primary: split brain)'
+    : primaries.length === 0 ? ' (no primary)'
+      : view.some((v) => v.role !== null && !v.peerHealthy) ? ' (peer lost)' : '';
+  return `root pair: ${parts.join(', ')}${note}`;
+}
+
+/** Formed: this node and its peer hear each other, one primary and one secondary. */
+async function pairFormed(node) {
+  const status = await json(node, CHASSIS_STATUS);
+  const self = status?.nodes?.find((n) => n.self);
+  const other = status?.nodes?.find((n) => !n.self);
+  if (self === undefined || other?.healthy !== true || self.role === other.role) return undefined;
+  return self.role;
+}
+
+/** A pair node is up when the pair is formed and, on the primary, the cluster is up (every sub active). */
+async function pairNodeUp(node) {
+  const role = await pairFormed(node);
+  if (role !== 'primary') return role === 'secondary';
+  const groups = await clusterGroups(node);
+  return groups !== undefined && clusterUp(groups);
+}
+
+/**
+ * Up: a root pair node when pairNodeUp; a cluster server when clusterUp; any other server once it holds an
+ * IKE SA; a member with groups once it holds TEKs and has received probes from its peers.
  */
 async function nodeUp(node) {
+  if (isPairNode(node)) return pairNodeUp(node);
   const groups = await clusterGroups(node);
   if (groups !== undefined) return clusterUp(groups);
   if (!(await ikeUp(node))) return false;
@@ -182,6 +237,7 @@ async function nodeUp(node) {
  * other server answers on its control socket (a standalone server gets IKE SAs only once members come).
  */
 async function serverReady(node) {
+  if (isPairNode(node)) return pairNodeUp(node);
   const groups = await clusterGroups(node);
   if (groups !== undefined) return clusterUp(groups);
   return (await cli(node, ['request', 'system', 'ping'])).ok;
@@ -199,6 +255,8 @@ async function waitFor(nodes, what, check) {
 /**
  * Servers first, members once the servers are ready: configure the root, then the subs (R-CONF-7), and
  * let members find their first sub-server ready, so each registers where its server-address list starts.
+ * A root pair starts before the other servers, and they only once it has elected its primary: the subs'
+ * first IKE SA then goes to a node that serves.
  */
 async function up() {
   const topology = args[0] ?? DEFAULT_TOPOLOGY;
@@ -220,17 +278,23 @@ async function up() {
     save(topology, nodes.filter((n) => pids.has(n.name)).map((n) => ({ ...n, pid: pids.get(n.name) })));
     console.log(`lab: started ${list.map((n) => `${n.name} (pid ${pids.get(n.name)})`).join(', ')}`);
   };
-  const servers = nodes.filter((n) => roleOf(n) === 'server');
+  const pair = nodes.filter(isPairNode);
+  const servers = nodes.filter((n) => roleOf(n) === 'server' && !isPairNode(n));
   const members = nodes.filter((n) => roleOf(n) === 'member');
-  const started = () => nodes.map((n) => ({ ...n, pid: pids.get(n.name) }));
+  const started = () => nodes.filter((n) => pids.has(n.name)).map((n) => ({ ...n, pid: pids.get(n.name) }));
 
-  startAll(servers);
+  if (pair.length) {
+    startAll(pair);
+    await waitFor(started(), 'to join the root pair (one primary, one secondary)', async (n) => (await pairFormed(n)) !== undefined);
+  }
+  if (servers.length) startAll(servers);
   await waitFor(started().filter((n) => roleOf(n) === 'server'), 'to be ready for members', serverReady);
   if (members.length) startAll(members);
   await waitFor(started(), 'to come up', nodeUp);
   console.log('lab: every node is up\n');
   await summary(started());
-  console.log('\nMore: ./scripts/lab show (every verification command), ./scripts/lab cli NODE COMMAND..., ./scripts/lab down');
+  const pairVerbs = pair.length ? ', ./scripts/lab failover, ./scripts/lab fault kill node0' : '';
+  console.log(`\nMore: ./scripts/lab show (every verification command), ./scripts/lab cli NODE COMMAND...${pairVerbs}, ./scripts/lab down`);
 }
 
 /** `sub1 (127.0.3.11)`: a server address as the lab's node name, when it is one. */
@@ -249,12 +313,15 @@ async function clusterCell(node, nodes, kekData) {
       ? serverName(r.server, nodes)
       : `not registered${r.attempt ? ` (${r.attempt}${r.trying ? ` ${r.trying}` : ''})` : ''}`)).join(', ');
   }
+  const pairRole = isPairNode(node) ? (await json(node, CHASSIS_STATUS))?.nodes?.find((n) => n.self)?.role ?? '-' : undefined;
+  // the secondary of a root pair answers no group-vpn server command: its role is all there is to show
+  if (pairRole !== undefined && pairRole !== 'primary') return pairRole;
   const groups = await clusterGroups(node);
-  if (groups === undefined) return node.clusterRole === 'standalone' ? 'standalone' : '-';
+  if (groups === undefined) return pairRole ?? (node.clusterRole === 'standalone' ? 'standalone' : '-');
   const roles = new Set(groups.map((g) => g.role));
   if (roles.has('root-server')) {
     const peers = [...clusterPeers(groups.filter((g) => g.role === 'root-server')).values()];
-    return `${peers.filter(Boolean).length}/${peers.length} subs active`;
+    return `${pairRole === undefined ? '' : `${pairRole}, `}${peers.filter(Boolean).length}/${peers.length} subs active`;
   }
   const active = groups.filter((g) => g.root === 'active').length;
   if (active === groups.length) return 'root active';
@@ -277,8 +344,8 @@ async function summary(nodes) {
     const tek = tekData?.sas ?? [];
     let last;
     if (role === 'server') {
-      const groups = lastData?.groups ?? [];
-      last = `${groups.reduce((n, g) => n + g.members.length, 0)} registered`;
+      // undefined: the node did not answer (the secondary of a root pair refuses group commands)
+      last = lastData === undefined ? '-' : `${(lastData.groups ?? []).reduce((n, g) => n + g.members.length, 0)} registered`;
     } else {
       const probe = lastData?.probe;
       last = probe === undefined ? '-' : `${probe.sent}-${probe.received}`;
@@ -288,13 +355,32 @@ async function summary(nodes) {
   }))];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  if (nodes.some(isPairNode)) console.log(`\n${pairLine(await pairView(nodes))}`);
 }
 
+/**
+ * Every verification command on every node. A root pair: `show chassis cluster status` on both nodes, the
+ * group-vpn server commands on the primary only (the secondary refuses them: "ask the primary").
+ */
 async function show(nodes = saved().nodes) {
   const detail = args[0] === 'detail';
   if (args.length > 0 && !detail) fail('usage: lab show [detail]');
+  const view = nodes.some(isPairNode) ? await pairView(nodes) : [];
+  const primaries = primariesOf(view);
+  if (view.length) console.log(`${pairLine(view)}\n`);
   for (const node of nodes) {
-    const commands = node.hasGroups === false && roleOf(node) === 'member' ? [] : SHOW_COMMANDS[roleOf(node)];
+    let commands = node.hasGroups === false && roleOf(node) === 'member' ? [] : SHOW_COMMANDS[roleOf(node)];
+    if (isPairNode(node)) {
+      console.log(`${node.name}> ${CHASSIS_STATUS.join(' ')}`);
+      const r = await cli(node, CHASSIS_STATUS);
+      process.stdout.write(r.ok ? r.out : r.err);
+      console.log();
+      if (!primaries.includes(node)) {
+        const served = primaries.length ? `the primary, ${primaries.map((n) => n.name).join(' and ')}, answers them` : 'no node is primary';
+        console.log(`${node.name}> show security group-vpn server ...: skipped, not the primary of the root pair (${served})\n`);
+        commands = [];
+      }
+    }
     for (const cmd of commands) {
       const words = gvpn(node, ...cmd.words);
       if (node.platformCommands && !node.platformCommands.includes(words.join(' '))) {
@@ -310,11 +396,25 @@ async function show(nodes = saved().nodes) {
   }
 }
 
-function nodeByName(name) {
+/**
+ * A node of the running lab by name. In a lab with a root pair, `node0` and `node1` name its nodes (as the
+ * chassis cluster does) and `root` names whichever is primary now.
+ */
+async function nodeByName(name) {
   const { nodes } = saved();
-  const node = nodes.find((n) => n.name === name);
-  if (!node) fail(`no node '${name}' in the running lab (${nodes.map((n) => n.name).join(', ')})`);
-  return node;
+  const exact = nodes.find((n) => n.name === name);
+  if (exact) return exact;
+  const pairAlias = /^node([01])$/.exec(name);
+  const byPair = pairAlias && nodes.find((n) => isPairNode(n) && n.pairNode === Number(pairAlias[1]));
+  if (byPair) return byPair;
+  if (name === 'root' && nodes.some(isPairNode)) {
+    const view = await pairView(nodes);
+    const primaries = primariesOf(view);
+    if (primaries.length !== 1) fail(`'root' names the primary of the root pair, but ${pairLine(view)}`);
+    return primaries[0];
+  }
+  const aliases = nodes.some(isPairNode) ? ', or node0, node1, root (the primary)' : '';
+  fail(`no node '${name}' in the running lab (${nodes.map((n) => n.name).join(', ')}${aliases})`);
 }
 
 async function stopPid(pid) {
@@ -337,34 +437,77 @@ async function down() {
 async function fault() {
   const [kind, name] = args;
   if (name === undefined) fail('usage: lab fault kill|stop|cont|restart NODE');
-  const node = nodeByName(name);
+  const node = await nodeByName(name);
   const signals = { kill: 'SIGKILL', stop: 'SIGSTOP', cont: 'SIGCONT' };
   if (kind in signals) {
-    if (!alive(node.pid)) fail(`${name} (pid ${node.pid}) is not running; ./scripts/lab fault restart ${name} starts it again`);
+    if (!alive(node.pid)) fail(`${node.name} (pid ${node.pid}) is not running; ./scripts/lab fault restart ${node.name} starts it again`);
     process.kill(node.pid, signals[kind]);
   } else if (kind === 'restart') {
     await stopPid(node.pid);
     const lab = JSON.parse(readFileSync(join(labDir, 'lab.json'), 'utf8'));
-    const entry = lab.nodes.find((n) => n.name === name);
+    const entry = lab.nodes.find((n) => n.name === node.name);
     entry.pid = startNode(entry);
     writeFileSync(join(labDir, 'lab.json'), JSON.stringify(lab, null, 2));
   } else {
     fail('usage: lab fault kill|stop|cont|restart NODE');
   }
-  console.log(`lab: ${kind} ${name}`);
+  console.log(`lab: ${kind} ${node.name}`);
+}
+
+/**
+ * `lab failover`: the graceful switch of RG0. Asks the pair which node is primary, runs
+ * `request chassis cluster failover redundancy-group 0 node N` there for the other node, waits until the
+ * other node is primary with the old one as its healthy secondary, then until the new primary holds an
+ * IKE SA with every sub-server, and prints the new status.
+ */
+async function failover() {
+  if (args.length > 0) fail('usage: lab failover');
+  const { nodes } = saved();
+  const pair = nodes.filter(isPairNode);
+  if (pair.length !== 2) fail('this lab has no root pair (its topology has no chassis-cluster nodes)');
+  const before = await pairView(nodes);
+  const primaries = primariesOf(before);
+  if (primaries.length !== 1) fail(`no failover: ${pairLine(before)}`);
+  const from = primaries[0];
+  const to = pair.find((n) => n !== from);
+  const started = Date.now();
+  const r = await cli(from, ['request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node', String(to.pairNode)], { json: true });
+  if (!r.ok) fail(`${from.name}: ${r.err.trim()}`);
+  const answer = JSON.parse(r.out);
+  if (!answer.done) fail(`${from.name}: no failover: ${answer.reason ?? 'refused'}`);
+  console.log(`lab: ${from.name} hands redundancy group 0 over to ${to.name} (node${to.pairNode})`);
+  await waitUntil(`${to.name} to become primary with ${from.name} as its secondary`, async () => (await pairFormed(to)) === 'primary' && (await pairFormed(from)) === 'secondary', 10_000);
+  const primaryAfter = Date.now() - started;
+  // The sub-servers' states come with the replicated state; the IKE SAs are the new node's own (it
+  // negotiates one with each sub at once, INITIAL-CONTACT making the sub drop the old node's).
+  let ikeUp = 0;
+  await waitUntil(`${to.name} to hold an IKE SA with every sub-server`, async () => {
+    const groups = await clusterGroups(to);
+    ikeUp = (await json(to, gvpn(to, 'ike', 'security-associations')))?.sas?.filter((sa) => sa.state === 'UP').length ?? 0;
+    return groups === undefined || (clusterUp(groups) && ikeUp >= clusterPeers(groups).size);
+  }, UP_TIMEOUT_MS);
+  console.log(`lab: ${to.name} is primary after ${(primaryAfter / 1000).toFixed(1)} s\n`);
+  console.log(pairLine(await pairView(nodes)));
+  console.log(`${to.name}> ${CHASSIS_STATUS.join(' ')}`);
+  const status = await cli(to, CHASSIS_STATUS);
+  process.stdout.write(status.ok ? status.out : status.err);
+  console.log(`${to.name}: ${await clusterCell(to, nodes)}; IKE SAs up: ${ikeUp}`);
 }
 
 const verbs = {
   up,
   down,
   show: () => show(),
-  cli: () => {
+  cli: async () => {
     const [name, ...words] = args;
-    const r = spawnSync(process.execPath, [cliMain, '--socket', join(nodeByName(name).stateDir, 'control.sock'), ...words], { stdio: 'inherit' });
+    if (name === undefined) fail('usage: lab cli NODE COMMAND...');
+    const r = spawnSync(process.execPath, [cliMain, '--socket', join((await nodeByName(name)).stateDir, 'control.sock'), ...words], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
   },
   fault,
-  help: () => console.log(readFileSync(join(root, 'scripts/lab'), 'utf8').split('\n').filter((l) => l.startsWith('#  ')).join('\n')),
+  failover,
+  // the comment at the top of scripts/lab: the verbs, then the topologies and node names
+  help: () => console.log(readFileSync(join(root, 'scripts/lab'), 'utf8').split('\n').filter((l) => l.startsWith('# ')).join('\n')),
 };
 if (!(verb in verbs)) fail(`unknown verb '${verb}'; try ./scripts/lab help`);
 await verbs[verb]();

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { Argument, Command, CommanderError } from 'commander';
+import { join, resolve } from 'node:path';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type Verbosity } from './commands.js';
 import { ControlError, request as socketRequest, type Requester } from './control-client.js';
 
@@ -42,10 +42,11 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
     const leaf = commandPath(program, spec.words).description(spec.description);
     if (spec.argument) leaf.addArgument(new Argument(`<${spec.argument.name}>`, spec.argument.description));
     if (spec.verbosity) leaf.addArgument(new Argument('[verbosity]', 'how much to show').choices(['brief', 'detail']).default('brief'));
+    for (const o of spec.options ?? []) leaf.addOption(new Option(`${o.flag} <${o.value}>`, o.description));
     leaf.action(async (...actionArgs: unknown[]) => {
       const operand = spec.argument ? String(actionArgs.shift()) : undefined;
       const verbosity = (spec.verbosity ? actionArgs[0] : 'brief') as Verbosity;
-      exitCode = await execute(spec, verbosity, leaf.optsWithGlobals<GlobalOptions>(), io, request, operand);
+      exitCode = await execute(spec, verbosity, leaf.optsWithGlobals<GlobalOptions & Record<string, unknown>>(), io, request, operand);
     });
   }
 
@@ -59,7 +60,7 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
   return exitCode;
 }
 
-async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalOptions, io: CliIo, request: Requester, operand?: string): Promise<number> {
+async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalOptions & Record<string, unknown>, io: CliIo, request: Requester, operand?: string): Promise<number> {
   const socketPath = globals.socket ?? (globals.stateDir === undefined ? undefined : join(globals.stateDir, 'control.sock'));
   if (socketPath === undefined) {
     io.stderr.write('gvpn: give --socket PATH or --state-dir DIR to name the daemon\n');
@@ -71,6 +72,7 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
       ...(spec.verbosity ? { detail: verbosity === 'detail' } : {}),
       ...(spec.argument && operand !== undefined ? { [spec.argument.option]: operand } : {}),
       ...(globals.showKeys ? { showKeys: true } : {}),
+      ...commandOptions(spec, globals),
     });
   } catch (error) {
     if (!(error instanceof ControlError)) throw error;
@@ -79,7 +81,18 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
     return unreachable ? ExitCode.Unreachable : ExitCode.DaemonError;
   }
   io.stdout.write(globals.json ? `${JSON.stringify(data, null, 2)}\n` : spec.render(data, verbosity));
-  return ExitCode.Ok;
+  return spec.failed?.(data) === true ? ExitCode.DaemonError : ExitCode.Ok;
+}
+
+/** The spec's `--flag VALUE` options that were given, under their protocol names; paths made absolute. */
+function commandOptions(spec: CommandSpec, given: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of spec.options ?? []) {
+    const key = new Option(`${o.flag} <${o.value}>`).attributeName();
+    const value = given[key];
+    if (typeof value === 'string') out[o.option] = o.path ? resolve(value) : value;
+  }
+  return out;
 }
 
 /** Finds or creates the nested subcommand for each word, so commands sharing a prefix share a parent. */

@@ -15,6 +15,10 @@ import {
 } from './render/chassis-cluster.js';
 import { renderServerKekSecurityAssociations, type ServerKekSecurityAssociations } from './render/server-kek-security-associations.js';
 import { renderServerRegisteredMembers, type ServerRegisteredMembers } from './render/server-registered-members.js';
+import {
+  commitFailed, renderCommit, renderCommitCheck, renderCommitHistory, renderConfiguration,
+  type CommitCheck, type CommitHistory, type CommitOutcome, type RunningConfiguration,
+} from './render/commit.js';
 
 /** How much a `show` prints; Junos takes it as a trailing keyword (`... security-associations detail`). */
 export type Verbosity = 'brief' | 'detail';
@@ -27,13 +31,22 @@ export interface CommandSpec {
   verbosity?: true;
   /** A required operand after the words (e.g. a group NAME); the daemon gets it as `options[option]`. */
   argument?: { name: string; option: string; description: string };
+  /**
+   * `--flag VALUE` options; the daemon gets each given one as `options[option]`. A `path` is sent
+   * absolute (resolved against the CLI's working directory, since the daemon's may differ).
+   */
+  options?: ReadonlyArray<{ flag: string; value: string; option: string; description: string; path?: true }>;
   render(data: unknown, verbosity: Verbosity): string;
+  /** True when the answer, although `ok`, reports a failure: the text is printed and `gvpn` exits 1. */
+  failed?(data: unknown): boolean;
 }
 
 /** Ties a renderer to the data type the daemon promises for that command (docs/control-protocol.md). */
-function command<T>(spec: Omit<CommandSpec, 'render'> & { render(data: T, verbosity: Verbosity): string }): CommandSpec {
+function command<T>(spec: Omit<CommandSpec, 'render' | 'failed'> & { render(data: T, verbosity: Verbosity): string; failed?(data: T): boolean }): CommandSpec {
   return spec as CommandSpec;
 }
+
+const COMMIT_FILE = { flag: '--file', value: 'path', option: 'file', description: 'configuration file to commit (default: the running one)', path: true } as const;
 
 /** Every command the CLI knows. Adding one is an entry here plus a renderer. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -130,6 +143,30 @@ export const COMMANDS: readonly CommandSpec[] = [
     words: ['show', 'version'],
     description: 'daemon name, version and platform',
     render: (data) => renderVersion(data),
+  }),
+  command<CommitOutcome>({
+    words: ['commit'],
+    description: 'apply the configuration file (default: the running file) to the running daemon, as SIGHUP does',
+    options: [COMMIT_FILE],
+    render: (data) => renderCommit(data),
+    failed: commitFailed,
+  }),
+  command<CommitCheck>({
+    words: ['commit', 'check'],
+    description: 'validate the configuration file and list the changes a commit would make; applies nothing',
+    options: [COMMIT_FILE],
+    render: (data) => renderCommitCheck(data),
+    failed: commitFailed,
+  }),
+  command<RunningConfiguration>({
+    words: ['show', 'configuration'],
+    description: 'the running configuration, pre-shared keys masked (shown with --show-keys)',
+    render: (data) => renderConfiguration(data),
+  }),
+  command<CommitHistory>({
+    words: ['show', 'system', 'commit'],
+    description: 'the last commits (SIGHUP and commit): time, result, file, changes; newest first',
+    render: (data) => renderCommitHistory(data),
   }),
   command<PingReply>({
     words: ['request', 'system', 'ping'],

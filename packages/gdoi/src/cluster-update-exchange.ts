@@ -67,10 +67,15 @@ export class ClusterUpdateSender {
   readonly subs = new Map<string, RootClusterState>();
   private readonly inFlight = new Map<string, InFlight>();
   private readonly seqs = new Map<number, number>();
-  private readonly periodMs: number;
+  private periodMs: number;
 
   constructor(private readonly config: ClusterUpdateSenderConfig) {
     this.periodMs = config.retransmissionPeriodMs ?? 10_000;
+  }
+
+  /** R-CHG-2.2e: from the next (re)transmission on. */
+  setRetransmissionPeriod(ms: number): void {
+    this.periodMs = ms;
   }
 
   addSub(name: string): RootClusterState {

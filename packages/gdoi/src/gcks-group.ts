@@ -26,7 +26,7 @@ export class GcksGroup implements GroupSnapshot {
   private sequence: RekeySequence;
 
   /** `initial`: keys given instead of generated (see `adopt`). */
-  constructor(readonly policy: GroupPolicy, private readonly random: RandomSource,
+  constructor(public policy: GroupPolicy, private readonly random: RandomSource,
     readonly signing: SigningKey = generateSigningKey(policy.kek.rsaBits), seqStart = 0,
     private readonly onSeq?: (seq: number) => void, initial?: { kek: Kek; teks: Tek[] }) {
     validatePolicy(policy);

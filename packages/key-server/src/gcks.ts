@@ -16,6 +16,7 @@ import type { IkeSa } from '@gvpn/ike';
 import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
 import { GroupState, type GivenKeys } from './group-state.js';
+import { gatewaysLosingMembers, serverRefusal } from './live-config.js';
 import { GroupRekey, type KeyChange } from './rekey.js';
 import { Registrations, type Registration } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
@@ -88,7 +89,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const registrations = new Registrations();
   const platformMaxMembers = config.system.platform.maxMembers ?? DEFAULT_PLATFORM_MAX_MEMBERS;
   const keySource = options.keySource ?? 'local';
-  const configs = new Map(config.server.groups.map((g) => [g.name, g]));
+  let configs = new Map(config.server.groups.map((g) => [g.name, g]));
   const byId = new Map<number, GroupState>();
   const byName = new Map<string, GroupState>();
   const rekeys = new Map<string, GroupRekey>();
@@ -260,7 +261,37 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     'clear security group-vpn server group': operatorAction('delete-all'),
   };
 
+  /** R-CHG: the cells live-config.ts accepts. New values now; new keys from them at the next rekey. */
+  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+    const refusal = serverRefusal(changes);
+    if (refusal !== undefined) return { refused: refusal };
+    if (next.role !== 'server') return { refused: 'not a server configuration' };
+    configs = new Map(next.server.groups.map((g) => [g.name, g]));
+    const applied: string[] = [];
+    const touched = new Set(changes.map((c) => c.group));
+    for (const g of byName.values()) {
+      const updated = configs.get(g.name);
+      if (updated === undefined) continue;
+      if (!touched.has(g.name)) {
+        g.config = updated; // the same values, from the new file (gateway objects may be new)
+        continue;
+      }
+      g.reconfigure(updated);
+      rekeyOf(g).reconfigured();
+    }
+    for (const c of changes) if (c.group !== undefined && c.cell !== '1.1' && c.cell !== '2.1') applied.push(`R-CHG-${c.cell} ${c.detail}: in effect (keys change at the next rekey)`);
+    for (const { gateway, group } of gatewaysLosingMembers(changes)) {
+      for (const g of byName.values()) {
+        if (group !== undefined && g.name !== group) continue;
+        for (const m of registrations.members(g.name)) if (m.gateway === gateway) registrations.remove(g.name, m.address);
+      }
+      applied.push(`members registered through ${gateway}${group === undefined ? '' : ` in ${group}`} forgotten`);
+    }
+    return { applied };
+  };
+
   return {
+    applyConfig,
     groups,
     group: (name) => byName.get(name),
     rekeyOf,

@@ -107,7 +107,7 @@ export class GroupState {
    * made, derived from the seconds the root said were left.
    */
   /** `clock`: for the seconds a pull says the TEKs have left (GroupSnapshot.teksLifetimeLeft). */
-  constructor(readonly config: ServerGroupConfig, listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys,
+  constructor(public config: ServerGroupConfig, private readonly listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys,
     private readonly clock?: () => number) {
     const policy = groupPolicy(config, listen);
     this.gcks = given === undefined ? new GcksGroup(policy, random) : GcksGroup.adopt(policy, random, given);
@@ -144,6 +144,18 @@ export class GroupState {
         teksLifetimeLeft: () => Math.max(1, Math.floor((this.teksCreatedAt + this.tekLifetimeMs() - clock()) / 1000)),
       }),
     };
+  }
+
+  /**
+   * A committed configuration for this group whose changes take effect at the next rekey (R-CHG-1.2, 1.3d/e,
+   * 1.4b, 1.5b without a match-policy change) or at once (member-threshold, gateways): the current keys stay;
+   * the next TEKs and KEK are made from the new policy. The caller checked that no other kind of change is in it.
+   */
+  reconfigure(config: ServerGroupConfig): void {
+    this.config = config;
+    this.gcks.policy = groupPolicy(config, this.listen);
+    this.#snapshot = undefined;
+    this.version++;
   }
 
   /** The shortest TEK lifetime: every TEK of the group is rekeyed together. */

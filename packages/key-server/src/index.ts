@@ -6,3 +6,4 @@ export { authorizeMember, DEFAULT_PLATFORM_MAX_MEMBERS } from './authorization.j
 export { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
 export { emptyClusterCounters, type ClusterCounters } from './cluster-counters.js';
 export { ikeSaState, newestSa, secondsAgo } from './cluster-peers.js';
+export { gatewaysLosingMembers, serverRefusal } from './live-config.js';

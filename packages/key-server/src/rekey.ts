@@ -80,8 +80,8 @@ export class GroupRekey {
   readonly #waiting: { kind: CampaignKind; push: BuiltPush; ackKek: Kek; members: Registration[] }[] = [];
   tekRekeyAt: number;
   kekRekeyAt: number;
-  readonly #periodMs: number;
-  readonly #maxRetransmissions: number;
+  #periodMs: number;
+  #maxRetransmissions: number;
 
   constructor(readonly group: GroupState, private readonly registrations: Registrations, private readonly options: RekeyOptions) {
     const smc = group.config.serverMemberCommunication;
@@ -90,6 +90,13 @@ export class GroupRekey {
     const local = (options.keySource ?? 'local') === 'local';
     this.tekRekeyAt = local ? group.teksCreatedAt + group.tekLifetimeMs() - this.tekLeadMs() : Infinity;
     this.kekRekeyAt = local ? group.kekCreatedAt + group.kekLifetimeMs() - this.kekLeadMs() : Infinity;
+  }
+
+  /** server-member-communication changed (R-CHG-1.4b): retransmissions use it from now on, lifetimes at the next rekey. */
+  reconfigured(): void {
+    const smc = this.group.config.serverMemberCommunication;
+    this.#periodMs = (smc?.retransmissionPeriodSeconds ?? 10) * 1000;
+    this.#maxRetransmissions = smc?.numberOfRetransmission ?? 0;
   }
 
   /** Time a push may take to reach every member (first send plus every retransmission). */

@@ -19,7 +19,7 @@ import {
   type ClusterUpdateInput, type SenderState,
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import type { Gcks, GroupState, KeyChange } from '@gvpn/key-server';
+import { serverRefusal, type Gcks, type GroupState, type KeyChange } from '@gvpn/key-server';
 import type { RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
 import { emptyClusterCounters, ikeSaState, newestSa, secondsAgo, type ClusterCounters } from '@gvpn/key-server';
 
@@ -163,7 +163,28 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     };
   }
 
+  /** R-CHG-2.2c/2.2e and new values of the group: the key server refused anything else already. */
+  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+    const refusal = serverRefusal(changes);
+    if (refusal !== undefined) return { refused: refusal };
+    const applied: string[] = [];
+    for (const g of next.server?.groups ?? []) {
+      const rg = groups.get(g.groupId);
+      if (rg === undefined || g.serverCluster === null) continue;
+      rg.config = g;
+      for (const p of g.serverCluster.peers) {
+        if (rg.subs.has(p.name)) continue;
+        rg.subs.add(p.name);
+        rg.sender.addSub(p.name);
+        applied.push(`group ${g.name}: sub-server ${p.name} added (active after its cluster-init)`);
+      }
+      rg.sender.setRetransmissionPeriod(g.serverCluster.retransmissionPeriodSeconds * 1000);
+    }
+    return { applied };
+  };
+
   return {
+    applyConfig,
     keysChanged,
     exportState: () => [...groups.values()].map((g) => ({ group: g.config.name, state: g.sender.exportState() })),
     phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE_ACK],

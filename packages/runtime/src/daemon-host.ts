@@ -5,15 +5,20 @@
  * daemon package plugs in: it sees datagrams before IKE (a GROUPKEY-PUSH carries no IKE SA cookies),
  * gets the phase-2 exchanges of established IKE SAs, adds control commands, and has its own deadlines,
  * which the host folds into its one timer.
+ *
+ * Configuration commits (SIGHUP, the `commit` control command) are the host's too (config-commit.ts): it
+ * validates the new file, computes the difference, and asks the module to apply it (`applyConfig`).
  */
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemRandom, type RandomSource } from '@gvpn/crypto';
 import { ANY_PEER, IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSaStatus } from '@gvpn/ike';
 import { systemClock, type Clock } from './clock.js';
-import { loadConfig } from './config.js';
+import { CANNOT_APPLY_LIVE, ConfigCommitter, readConfigFile, type ApplyResult, type ReadConfig } from './config-commit.js';
+import type { ConfigChange } from './config-diff.js';
 import type { DaemonConfig, IkeDynamicGatewayConfig, IkeGatewayConfig } from './config-types.js';
-import { CONTROL_SOCKET_NAME, PID_FILE_NAME } from './control-protocol.js';
+import { ControlCommandError, CONTROL_SOCKET_NAME, PID_FILE_NAME } from './control-protocol.js';
 import { ControlServer, type ControlHandler } from './control-server.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { ConfigError } from './errors.js';
@@ -29,6 +34,7 @@ const EXIT_CONFIG = 78;
 const USAGE = 'usage: DAEMON --config FILE [--check]';
 
 export interface Daemon {
+  /** The running configuration: the start-up one, then the last one committed. */
   readonly config: DaemonConfig;
   readonly log: Logger;
   stop(): Promise<void>;
@@ -36,6 +42,7 @@ export interface Daemon {
 
 /** What the host gives a role module. */
 export interface RoleContext {
+  /** The running configuration (a getter: after a commit it is the new one). */
   readonly config: DaemonConfig;
   readonly log: Logger;
   readonly clock: Clock;
@@ -78,6 +85,16 @@ export interface RoleModule {
   serving?(now: number): boolean;
   /** Counters carried over from a previous run or the other node: added to every statistics section. */
   statisticsBaseline?(): Record<string, Record<string, number>>;
+  /**
+   * A configuration commit (SIGHUP or `commit`): `changes` is the validated difference from the running
+   * configuration (never empty, never one that needs a restart), in the order of the spec's tables.
+   * Apply every change, in order, and say what was done; or refuse the whole commit with a reason and
+   * change nothing. `ctx.config` is still the old configuration during the call and becomes `next` after
+   * an `applied` answer. Without this member every change is refused. The IKE part of 1.1, 1.3c (removal)
+   * and 2.1 is the host's, after an `applied` answer: `ike.setGateways` with the new gateways, deleting the
+   * SAs of those changed, deleted or taken out of a group.
+   */
+  applyConfig?(next: DaemonConfig, changes: ConfigChange[], now: number): ApplyResult;
 }
 
 export type RoleFactory = (context: RoleContext) => RoleModule;
@@ -95,6 +112,7 @@ export function composeRoles(parts: readonly RoleModule[]): RoleModule {
   const fallback = parts.find((p) => p.phase2Exchanges === undefined && p.ikeEvents?.phase2 !== undefined);
   const routes = new Map<number, RoleModule>();
   for (const p of parts) for (const t of p.phase2Exchanges ?? []) routes.set(t, p);
+  const appliers = parts.filter((p) => p.applyConfig !== undefined);
   const each = <K extends keyof IkeEvents>(event: K) =>
     ((...args: unknown[]) => {
       for (const p of parts) (p.ikeEvents?.[event] as ((...a: unknown[]) => void) | undefined)?.(...args);
@@ -130,6 +148,26 @@ export function composeRoles(parts: readonly RoleModule[]): RoleModule {
     settle: (now) => {
       for (const p of parts) p.settle?.(now);
     },
+    ...(appliers.length === 0 ? {} : { applyConfig: composeApply(appliers) }),
+  };
+}
+
+/**
+ * The parts' `applyConfig` in order. All or nothing holds only if the first part decides: a later part
+ * refusing after an earlier one applied is a bug, thrown so the commit is reported failed and logged.
+ */
+function composeApply(parts: readonly RoleModule[]): NonNullable<RoleModule['applyConfig']> {
+  return (next, changes, now) => {
+    const applied: string[] = [];
+    for (const [index, part] of parts.entries()) {
+      const result = part.applyConfig?.(next, changes, now) ?? { applied: [] };
+      if ('refused' in result) {
+        if (index === 0) return result;
+        throw new Error(`part ${index} of the daemon refused changes an earlier part applied: ${result.refused}`);
+      }
+      applied.push(...result.applied);
+    }
+    return { applied };
   };
 }
 
@@ -148,8 +186,9 @@ export async function runDaemonMain(kind: PlatformRole, role?: RoleFactory, argv
   }
   let config: DaemonConfig;
   let warnings: string[];
+  let text: string;
   try {
-    ({ config, warnings } = await loadConfig(args.config));
+    ({ config, warnings, text } = await readConfigFile(args.config));
     checkDaemonKind(config, kind);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -161,7 +200,7 @@ export async function runDaemonMain(kind: PlatformRole, role?: RoleFactory, argv
     console.log(`${config.file}: configuration OK`);
     return;
   }
-  const daemon = await startDaemon(config, kind, { warnings, ...(role === undefined ? {} : { role }) });
+  const daemon = await startDaemon(config, kind, { warnings, configText: text, ...(role === undefined ? {} : { role }) });
   const shutdown = (signal: string): void => {
     daemon.log.info({ signal }, 'shutting down');
     void daemon.stop().then(() => process.exit(0));
@@ -192,8 +231,14 @@ function checkDaemonKind(config: DaemonConfig, kind: PlatformRole): void {
 export async function startDaemon(
   config: DaemonConfig,
   kind: PlatformRole,
-  options: { warnings?: string[]; role?: RoleFactory } = {},
+  options: {
+    warnings?: string[];
+    role?: RoleFactory;
+    /** The text `config` was read from (`show configuration`); default: `config.file` is read again. */
+    configText?: string;
+  } = {},
 ): Promise<Daemon> {
+  // `system` cannot change while running (a change of it needs a restart), so it is read once.
   const { system } = config;
   const warnings = options.warnings ?? [];
   const log = createLogger({ level: system.logLevel, name: system.hostName });
@@ -201,7 +246,7 @@ export async function startDaemon(
   mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 });
 
   const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
-  const gateways = new Map([...config.ike.gateways, ...config.ike.dynamicGateways].map((g) => [g.name, g]));
+  let gateways = gatewaysByName(config);
   const transport = new UdpTransport({ log });
   // The module is created after the engine it uses; its IKE event handlers are copied in then. The engine
   // looks handlers up on each event, so one the module lacks is counted there (e.g. phase2NoHandlerDropped).
@@ -209,7 +254,7 @@ export async function startDaemon(
   const ikeEvents: IkeEvents = {};
   const ike = new IkeEndpoint({
     local: system.listen,
-    gateways: [...gateways.values()].map(gatewayPolicy),
+    gateways: ikeGatewayPolicies(config),
     options: config.ike.options,
     random: systemRandom,
     log,
@@ -226,8 +271,40 @@ export async function startDaemon(
     },
     clock: systemClock,
   });
+  const committer: ConfigCommitter = new ConfigCommitter({
+    running: config,
+    text: options.configText ?? await readFile(config.file, 'utf8').catch(() => null),
+    load: async (file): Promise<ReadConfig> => {
+      const read = await readConfigFile(file);
+      checkDaemonKind(read.config, kind);
+      return read;
+    },
+    canApply: () => module.applyConfig !== undefined,
+    apply: (next, changes) => {
+      const now = systemClock.now();
+      if (module.applyConfig === undefined) return { refused: CANNOT_APPLY_LIVE };
+      let result = module.applyConfig(next, changes, now);
+      if ('applied' in result && changes.some((c) => IKE_GATEWAY_CELLS.has(c.cell))) {
+        // The IKE part of the gateway cells is the host's: the engine gets the new gateway list, and the
+        // SAs of every gateway changed, deleted or taken out of a group are deleted (with a Delete).
+        const reset = gatewaysToReset(changes, [...gateways.keys(), ...gatewaysByName(next).keys()]);
+        ike.setGateways(ikeGatewayPolicies(next), reset, now);
+        result = { applied: [...result.applied, ...reset.map((g) => `IKE SAs of gateway ${g} deleted`)] };
+      }
+      module.settle?.(now);
+      timer.arm();
+      return result;
+    },
+    committed: (next) => {
+      gateways = gatewaysByName(next);
+    },
+    log,
+  });
   module = options.role?.({
-    config, log, clock: systemClock, random: systemRandom, ike,
+    get config() {
+      return committer.running;
+    },
+    log, clock: systemClock, random: systemRandom, ike,
     send: (bytes, to) => transport.send(bytes, to),
     rearm: () => timer.arm(),
     bind: async () => {
@@ -257,6 +334,14 @@ export async function startDaemon(
       transport: { ...transport.stats },
     }, module.statisticsBaseline?.()),
     'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
+    'commit': (opts) => committer.commit(commitFile(opts), 'cli'),
+    'commit check': (opts) => committer.check(commitFile(opts)),
+    'show configuration': (opts) => {
+      const text = committer.showConfiguration(opts.showSecrets === true || opts.showKeys === true);
+      if (text === null) throw new ControlCommandError('NOT_AVAILABLE', `the text of ${committer.running.file} could not be read at start-up`);
+      return { file: committer.running.file, text };
+    },
+    'show system commit': () => ({ commits: committer.history() }),
     ...module.handlers,
     'request system ping': () => ({
       name: system.hostName,
@@ -282,12 +367,21 @@ export async function startDaemon(
   ike.start(systemClock.now());
   await module.start?.(systemClock.now());
   timer.arm();
+  // SIGHUP re-reads the running file. A listener also keeps Node from dying of the signal.
+  const reload = (): void => {
+    log.info({ signal: 'SIGHUP', file: committer.running.file }, 'configuration reload');
+    void committer.commit(committer.running.file, 'sighup');
+  };
+  process.on('SIGHUP', reload);
   log.info({ daemon: kind, platform: system.platform.name, listen: local, gateways: gateways.size }, 'daemon started');
 
   return {
-    config,
+    get config() {
+      return committer.running;
+    },
     log,
     async stop() {
+      process.off('SIGHUP', reload);
       await module.stop?.(systemClock.now());
       ike.stop(systemClock.now());
       timer.stop();
@@ -301,6 +395,38 @@ export async function startDaemon(
 }
 
 const DAEMON_VERSION = '0.1.0';
+
+/** Cells whose IKE action (R-CHG-1.1, 1.3c, 2.1) the host performs after the module applied them. */
+const IKE_GATEWAY_CELLS: ReadonlySet<string> = new Set(['1.1', '1.3c', '2.1']);
+
+/**
+ * The IKE gateways whose SAs go: changed or deleted gateways (1.1, 2.1; an added one has none) and gateways
+ * removed from a group (1.3c). Deleted gateways lose their SAs anyway; naming them does no harm. A member's
+ * configured gateway NAME is one IKE gateway `NAME/ADDRESS` per server address: all of them are reset.
+ */
+function gatewaysToReset(changes: readonly ConfigChange[], ikeNames: readonly string[]): string[] {
+  const configured = new Set(changes
+    .filter((c) => c.gateway !== undefined && (c.cell === '1.3c' ? c.kind === 'deleted' : (c.cell === '1.1' || c.cell === '2.1') && c.kind !== 'added'))
+    .map((c) => c.gateway as string));
+  return [...new Set(ikeNames)].filter((name) => configured.has(name) || (name.includes('/') && configured.has(name.slice(0, name.lastIndexOf('/')))));
+}
+
+/** `options.file` of `commit` / `commit check`: a path, or absent for the running file. */
+function commitFile(options: Record<string, unknown>): string | undefined {
+  const file = options.file;
+  if (file === undefined || file === null) return undefined;
+  if (typeof file !== 'string' || file === '') throw new ControlCommandError('BAD_OPTION', '"file" must be a non-empty path');
+  return file;
+}
+
+function gatewaysByName(config: DaemonConfig): Map<string, IkeGatewayConfig | IkeDynamicGatewayConfig> {
+  return new Map([...config.ike.gateways, ...config.ike.dynamicGateways].map((g) => [g.name, g]));
+}
+
+/** The IKE engine's gateway list for a configuration (what a module gives `ike.setGateways` on a commit). */
+export function ikeGatewayPolicies(config: DaemonConfig): GatewayPolicy[] {
+  return [...gatewaysByName(config).values()].map(gatewayPolicy);
+}
 
 /** Statistics sections with carried-over counters added, key by key. */
 function withBaseline(sections: Record<string, unknown>, baseline: Record<string, Record<string, number>> | undefined): Record<string, unknown> {

@@ -1,5 +1,6 @@
 export { ConfigError, type ConfigErrorCode } from './errors.js';
 export { loadConfig, parseConfig, type LoadConfigOptions } from './config.js';
+export { CHANGE_CELLS, diffConfigs, type ChangeCell, type ConfigChange, type ConfigDiff } from './config-diff.js';
 export type {
   ChassisClusterConfig,
   ChassisControlLinkConfig,
@@ -71,4 +72,22 @@ export {
 export { ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
 export { ControlClientError, controlRequest, type ControlRequestOptions } from './control-client.js';
 export { processExists, readPidFile, removePidFile, writePidFile } from './pid-file.js';
-export { composeRoles, runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule } from './daemon-host.js';
+export {
+  composeRoles, ikeGatewayPolicies, runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule,
+} from './daemon-host.js';
+export {
+  CANNOT_APPLY_LIVE,
+  COMMIT_HISTORY,
+  ConfigCommitter,
+  maskSecrets,
+  MASKED_SECRET,
+  readConfigFile,
+  type ApplyResult,
+  type CommitCheck,
+  type CommitOutcome,
+  type CommitRecord,
+  type CommitResult,
+  type CommitTrigger,
+  type ConfigCommitterOptions,
+  type ReadConfig,
+} from './config-commit.js';

@@ -27,7 +27,7 @@ import {
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
-  emptyClusterCounters, groupPolicy, ikeSaState, newestSa, secondsAgo, type ClusterCounters, type Gcks, type GivenKeys,
+  emptyClusterCounters, groupPolicy, ikeSaState, newestSa, secondsAgo, serverRefusal, type ClusterCounters, type Gcks, type GivenKeys,
 } from '@gvpn/key-server';
 import { policyMismatches } from './policy-check.js';
 import type { IkeGatewayConfig, RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
@@ -270,7 +270,22 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
 
   const byRootGateway = (gateway: string): SubGroup[] => [...groups.values()].filter((g) => g.root.name === gateway);
 
+  /** R-CHG on a sub: new values of its groups and root gateway; the key server refused anything else already. */
+  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+    const refusal = serverRefusal(changes);
+    if (refusal !== undefined) return { refused: refusal };
+    for (const g of next.server?.groups ?? []) {
+      const sub = groups.get(g.groupId);
+      const root = g.serverCluster?.peers[0];
+      if (sub === undefined || root === undefined) continue;
+      sub.config = g;
+      sub.root = root;
+    }
+    return { applied: [] };
+  };
+
   return {
+    applyConfig,
     accepting: (groupId) => groups.get(groupId)?.state.answersRegistrations() === true,
     exportState: () => [...groups.values()].map((sub) => ({ group: sub.config.name, state: sub.state.exportState() })),
     phase2Exchanges: [CLUSTER_INIT, CLUSTER_UPDATE],

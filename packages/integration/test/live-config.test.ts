@@ -1,0 +1,122 @@
+/**
+ * Live configuration changes (R-CHG, issue 6) on the running example cluster — root, sub1, gm-0001, gm-0002 in
+ * a namespace of this test. Each test names its table cell. Covered so far: a commit that cannot be read
+ * changes nothing; a change the daemons do not apply live yet is refused as a whole; R-CHG-1.2 (IPsec proposal
+ * changed: current SAs kept, the next TEK rekey uses the new proposal) on root and sub; R-CHG-1.3c (a member
+ * gateway taken out of a sub's group: its IKE SA and its members go, the others stay); R-CHG-2.2e.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers, type ExampleNode } from '@gvpn/integration';
+
+const GROUP = 'GROUP_ID-0001';
+
+interface CommitReply {
+  result: 'applied' | 'refused' | 'invalid' | 'no-change';
+  changes: { cell: string; detail: string }[];
+  applied: string[];
+  error: string | null;
+}
+
+describe('live configuration changes on a running cluster (R-CHG)', () => {
+  const cleanup = new Cleanup();
+  let lab: ClusterLab;
+
+  before(async () => {
+    lab = await ClusterLab.start(cleanup, {
+      label: 'live-config', nodes: ['root', 'sub1', 'gm-0001', 'gm-0002'],
+      edit: (node, doc) => {
+        if (node === 'root') rootWithSubs(doc, ['sub1']);
+        if (node.startsWith('gm-')) {
+          useServers(doc, ['sub1']);
+          probeOnly(doc, ['gm-0001', 'gm-0002']);
+        }
+      },
+    });
+    await lab.clusterUp(30_000);
+    await lab.membersUp(40_000);
+  });
+  after(() => cleanup.run());
+
+  const file = (node: ExampleNode): string => join(lab.dir, `${node}.yaml`);
+
+  /** Edits the node's running file and commits it. */
+  async function commit(node: ExampleNode, edit: (doc: any) => void, check = false): Promise<CommitReply> {
+    const doc = parse(await readFile(file(node), 'utf8'));
+    edit(doc);
+    await writeFile(file(node), stringify(doc));
+    return (await lab.request(node, check ? ['commit', 'check'] : ['commit'], { file: file(node) })) as CommitReply;
+  }
+
+  const group = (doc: any) => doc.security['group-vpn'].server.group[GROUP];
+
+  it('a file that does not validate is refused with its path; the running configuration stays', async () => {
+    const before = await readFile(file('root'), 'utf8');
+    const r = await commit('root', (doc) => { group(doc)['group-id'] = 70_000; });
+    assert.equal(r.result, 'invalid');
+    assert.match(r.error ?? '', /group-id/);
+    await writeFile(file('root'), before);
+    const { commits } = (await lab.request('root', ['show', 'system', 'commit'])) as { commits: { result: string }[] };
+    assert.equal(commits[0]?.result, 'invalid');
+  });
+
+  it('R-CHG-1.3a (group deleted) is not applied live yet: the whole commit is refused, keys and members stay', async () => {
+    const teks = await lab.tekSpis('root');
+    const before = await readFile(file('root'), 'utf8');
+    const r = await commit('root', (doc) => {
+      const groups = doc.security['group-vpn'].server.group;
+      groups.OTHER = { ...groups[GROUP], 'group-id': 2 };
+      delete groups[GROUP];
+    });
+    assert.equal(r.result, 'refused');
+    assert.match(r.error ?? '', /R-CHG-1\.3a/);
+    assert.deepEqual(await lab.tekSpis('root'), teks);
+    await writeFile(file('root'), before);
+  });
+
+  it('R-CHG-1.2 root and sub: an IPsec proposal change keeps the current TEK; the next rekey makes it from the new proposal', async () => {
+    const teks = await lab.tekSpis('root');
+    const toGcm = (doc: any): void => {
+      const proposal = doc.security['group-vpn'].server.ipsec.proposal['AES256-SHA256'];
+      proposal['encryption-algorithm'] = 'aes-256-gcm';
+      delete proposal['authentication-algorithm'];
+    };
+    const root = await commit('root', toGcm);
+    assert.equal(root.result, 'applied', root.error ?? '');
+    assert.deepEqual(root.changes.map((c) => c.cell), ['1.2']);
+    const sub = await commit('sub1', toGcm);
+    assert.equal(sub.result, 'applied', sub.error ?? '');
+    assert.deepEqual(await lab.tekSpis('root'), teks, 'takes effect at the next TEK rekey: same TEK now');
+    const { spis } = (await lab.request('root', ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
+    const { sas } = await lab.show<{ sas: { spi: string; algorithm: string }[] }>('root', 'ipsec security-associations');
+    assert.equal(sas.find((s) => s.spi === spis[0])?.algorithm, 'aes-256-gcm');
+    for (const m of ['gm-0001', 'gm-0002'] as const) await lab.until(`${m} on the new GCM TEK`, 15_000, async () => (await lab.tekSpis(m)).includes(spis[0] ?? '-'));
+    const before = await Promise.all(['gm-0001', 'gm-0002'].map((m) => lab.probe(m as 'gm-0001')));
+    await lab.until('probes under the GCM TEK', 15_000, async () => (await lab.probe('gm-0001')).received > (before[0]?.received ?? 0) + 4);
+    assert.equal((await lab.probe('gm-0001')).authFailures, before[0]?.authFailures);
+  });
+
+  it('R-CHG-2.2e root: a new retransmission-period is taken; nothing else happens', async () => {
+    const teks = await lab.tekSpis('root');
+    const r = await commit('root', (doc) => { group(doc)['server-cluster']['retransmission-period'] = 3; });
+    assert.equal(r.result, 'applied', r.error ?? '');
+    assert.deepEqual(r.changes.map((c) => c.cell), ['2.2e']);
+    assert.deepEqual(await lab.tekSpis('root'), teks);
+    assert.equal((await lab.cluster('root')).groups[0]?.peers[0]?.state, 'active');
+  });
+
+  it('R-CHG-1.3c sub: a member gateway taken out of the group loses its IKE SA and its members; the other member stays', async () => {
+    const r = await commit('sub1', (doc) => {
+      group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== 'GM-0002');
+    });
+    assert.equal(r.result, 'applied', r.error ?? '');
+    assert.deepEqual(r.changes.map((c) => c.cell), ['1.3c']);
+    const { groups } = await lab.show<{ groups: { members: { address: string }[] }[] }>('sub1', 'registered-members');
+    assert.deepEqual(groups[0]?.members.map((m) => m.address), ['127.0.3.21']);
+    const { sas } = await lab.show<{ sas: { gateway: string; state: string }[] }>('sub1', 'ike security-associations');
+    assert.ok(!sas.some((s) => s.gateway === 'GM-0002' && s.state === 'UP'), 'no IKE SA through GM-0002');
+  });
+});
