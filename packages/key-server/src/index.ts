@@ -7,3 +7,6 @@ export { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
 export { emptyClusterCounters, type ClusterCounters } from './cluster-counters.js';
 export { ikeSaState, newestSa, secondsAgo } from './cluster-peers.js';
 export { gatewaysLosingMembers, serverRefusal } from './live-config.js';
+export {
+  GroupRecordError, checkArray, checkTime, groupRecords, isObject, resumeGroups, toMono, toWall, type Clocks, type GroupRecord,
+} from './group-record.js';

@@ -3,22 +3,13 @@
 // A standalone key server (GCKS), or the root of a server cluster: the key server makes every key, and the
 // cluster layer hands them to the sub-servers (root-role.ts). Its state survives a restart (durable-root.ts);
 // with `chassis-cluster` it is one node of the root pair (pair/rg0.ts, docs/root-pair.md).
-import { join } from 'node:path';
 import { runDaemonMain } from '@gvpn/runtime';
-import { StoreError, openStore } from '@gvpn/store';
+import { openDaemonStore } from '@gvpn/store';
 import { createDurableRoot } from './durable-root.js';
 import { createRootPair } from './pair/rg0.js';
 
 await runDaemonMain('root-server', (ctx) => {
-  let store;
-  try {
-    store = openStore({ path: join(ctx.config.system.stateDirectory, 'state.db'), log: ctx.log });
-  } catch (error) {
-    if (!(error instanceof StoreError)) throw error;
-    ctx.log.error({ err: error.message }, 'cannot open the state store');
-    console.error(`state store: ${error.message}`);
-    process.exit(78);
-  }
+  const store = openDaemonStore(ctx.config.system, ctx.log);
   const pair = ctx.config.chassisCluster;
   return pair === null ? createDurableRoot(ctx, store) : createRootPair(ctx, pair, store);
 });

@@ -9,11 +9,13 @@
  * are not kept (those members re-register if a push is lost); counters travel separately (heartbeats).
  *
  * Times are wall-clock milliseconds in the record (two processes do not share a monotonic clock) and are
- * converted to and from the local monotonic clock at the edges.
+ * converted to and from the local monotonic clock at the edges (the groups' part: key-server's group-record.ts).
  */
-import { hex, type ClusterUpdate, type Kek, type SenderState, type Tek } from '@gvpn/gdoi';
-import type { Gcks, Registration, ResumedGroup } from '@gvpn/key-server';
+import { hex, type ClusterUpdate, type SenderState } from '@gvpn/gdoi';
+import { groupRecords, resumeGroups, toMono, toWall, type Clocks, type Gcks, type GroupRecord, type ResumedGroup } from '@gvpn/key-server';
 import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
+
+export type { Clocks } from '@gvpn/key-server';
 
 /** Where a root keeps its record in its store, with a version (+1 per commit) and the RG0 epoch. */
 export const ROOT_STATE = { ns: 'root', key: 'state' } as const;
@@ -29,18 +31,6 @@ export interface RootRecord {
   cluster: { group: string; state: SenderStateRecord }[];
 }
 
-interface GroupRecord {
-  name: string;
-  kek: KekRecord;
-  previousKek: KekRecord | null;
-  teks: TekRecord[];
-  seq: number;
-  kekCreatedAt: number;
-  teksCreatedAt: number;
-  retired: { tek: TekRecord; createdAt: number; removeAt: number }[];
-  registrations: (Omit<Registration, 'registeredAtMono'> & { registeredAtWall: number })[];
-}
-
 type UpdateRecord = Omit<ClusterUpdate, 'keys' | 'teks'> & {
   keys?: { kek: KekRecord | null; teks: TekRecord[]; seq: number | null; activationDelaySeconds: number | null; deactivationDelaySeconds: number | null };
   lifetimes?: { spi: string; remainingSeconds: number }[];
@@ -52,14 +42,6 @@ interface SenderStateRecord {
   subs: { name: string; state: 'active' | 'inactive'; queue: UpdateRecord[]; lastExchangeAt: number | null }[];
 }
 
-/** Converts between this process's monotonic clock and wall time. */
-export interface Clocks {
-  mono: number;
-  wall: number;
-}
-
-const toWall = (t: number, c: Clocks): number => c.wall + (t - c.mono);
-const toMono = (t: number, c: Clocks): number => c.mono + (t - c.wall);
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 
 function updateRecord(u: ClusterUpdate): UpdateRecord {
@@ -99,25 +81,9 @@ function updateFromRecord(r: UpdateRecord): ClusterUpdate {
   return r as unknown as ClusterUpdate;
 }
 
-/** KEK records are cached per KEK object: exporting the RSA key on every change would cost more than the rest. */
-const kekRecords = new WeakMap<Kek, KekRecord>();
-const tekRecords = new WeakMap<Tek, TekRecord>();
-const kekRec = (k: Kek): KekRecord => kekRecords.get(k) ?? kekRecords.set(k, kekRecord(k)).get(k) as KekRecord;
-const tekRec = (t: Tek): TekRecord => tekRecords.get(t) ?? tekRecords.set(t, tekRecord(t)).get(t) as TekRecord;
-
 export function rootRecord(gcks: Gcks, cluster: readonly { group: string; state: SenderState }[], c: Clocks): RootRecord {
   return {
-    groups: gcks.groups().map((g) => ({
-      name: g.name,
-      kek: kekRec(g.gcks.kek),
-      previousKek: g.gcks.previousKek === undefined || g.gcks.previousKek.key.wiped ? null : kekRec(g.gcks.previousKek),
-      teks: g.gcks.teks.map(tekRec),
-      seq: g.gcks.seq(),
-      kekCreatedAt: toWall(g.kekCreatedAt, c),
-      teksCreatedAt: toWall(g.teksCreatedAt, c),
-      retired: g.retired.filter((r) => !r.tek.encKey.wiped).map((r) => ({ tek: tekRec(r.tek), createdAt: toWall(r.createdAt, c), removeAt: toWall(r.removeAt, c) })),
-      registrations: gcks.registrations.members(g.name).map(({ registeredAtMono, ...r }) => ({ ...r, registeredAtWall: toWall(registeredAtMono, c) })),
-    })),
+    groups: groupRecords(gcks, c),
     cluster: cluster.map(({ group, state }) => ({
       group,
       state: {
@@ -138,16 +104,7 @@ export interface Resumed {
 }
 
 export function resumeFrom(r: RootRecord, c: Clocks): Resumed {
-  const groups = new Map<string, ResumedGroup>();
-  for (const g of r.groups) {
-    groups.set(g.name, {
-      kek: kekFromRecord(g.kek), teks: g.teks.map(tekFromRecord), seq: g.seq,
-      kekCreatedAt: toMono(g.kekCreatedAt, c), teksCreatedAt: toMono(g.teksCreatedAt, c),
-      ...(g.previousKek === null ? {} : { previousKek: kekFromRecord(g.previousKek) }),
-      retired: g.retired.map((x) => ({ tek: tekFromRecord(x.tek), createdAt: toMono(x.createdAt, c), removeAt: toMono(x.removeAt, c) })),
-      registrations: g.registrations.map(({ registeredAtWall, ...m }) => ({ ...m, registeredAtMono: toMono(registeredAtWall, c) })),
-    });
-  }
+  const groups = resumeGroups(r.groups, c);
   const cluster = new Map<string, SenderState>();
   for (const { group, state } of r.cluster) {
     cluster.set(group, {

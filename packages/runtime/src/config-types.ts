@@ -275,6 +275,8 @@ export interface DaemonConfigBase {
     listen: Endpoint;
     /** Absolute; relative paths in the file are taken from the file's directory. */
     stateDirectory: string;
+    /** `state-key-file`: the key sealing `<state-directory>/state.db` (packages/store), or null (GVPN_STATE_KEY or none). */
+    stateKeyFile: string | null;
     logLevel: LogLevel;
     debug: {
       /** Phase-1 key log for tshark; `null` (the default) means off. Absolute path. */

@@ -36,7 +36,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   root.onlyKeys(['system', 'security', 'chassis-cluster']);
 
   const system = root.map('system', true);
-  system.onlyKeys(['host-name', 'platform', 'listen', 'state-directory', 'log-level', 'debug']);
+  system.onlyKeys(['host-name', 'platform', 'listen', 'state-directory', 'state-key-file', 'log-level', 'debug']);
   const platform = await readPlatform(system, options.profilesDirectory ?? defaultProfilesDirectory);
   const listenNode = system.map('listen', true);
   listenNode.onlyKeys(['address', 'port']);
@@ -63,6 +63,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
   const ikeRead = readIkeConfig(roleNode.map('ike', true), { role, listen, shortTimers, warn });
 
   const base = dirname(resolve(file));
+  const stateKeyFile = system.string('state-key-file');
   const common: Omit<DaemonConfigBase, 'chassisCluster'> = {
     file,
     system: {
@@ -70,6 +71,7 @@ export async function parseConfig(text: string, file: string, options: LoadConfi
       platform,
       listen,
       stateDirectory: resolve(base, system.requiredString('state-directory')),
+      stateKeyFile: stateKeyFile === undefined ? null : resolve(base, stateKeyFile),
       logLevel: system.choice('log-level', LOG_LEVELS, 'info'),
       debug: { ikeKeyLog: ikeKeyLog === undefined ? null : resolve(base, ikeKeyLog), shortTimers },
     },

@@ -169,3 +169,13 @@ describe('loadConfig', () => {
     assert.deepEqual(config.system.platform.roles, ['member']);
   });
 });
+
+describe('system.state-key-file', () => {
+  it('is resolved from the configuration file\'s directory, null when absent', async () => {
+    const text = await readFile(fileURLToPath(new URL('../../../../configs/examples/member-srx.yaml', import.meta.url)), 'utf8');
+    const plain = await parseConfig(text, '/etc/gvpn/member.yaml');
+    assert.equal(plain.config.system.stateKeyFile, null);
+    const keyed = await parseConfig(text.replace(/^(\s*)state-directory:(.*)$/m, '$1state-directory:$2\n$1state-key-file: keys/state.key'), '/etc/gvpn/member.yaml');
+    assert.equal(keyed.config.system.stateKeyFile, '/etc/gvpn/keys/state.key');
+  });
+});

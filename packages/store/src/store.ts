@@ -20,7 +20,7 @@
  * StoreError and leaves the file alone.
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Secret } from '@gvpn/crypto';
 import { decodeValue, encodeValue } from './codec.js';
@@ -387,4 +387,24 @@ export function openStore(options: StoreOptions): Store {
     }
   }
   return new SqliteStore(path, opened, key, recovered);
+}
+
+/** sysexits(3) EX_CONFIG: a key problem (no key, wrong key, bad key file) that a restart will not cure. */
+const EXIT_CONFIG = 78;
+
+/**
+ * A daemon's store, `<stateDirectory>/state.db`, sealed with the key from `stateKeyFile` (configuration
+ * `system.state-key-file`) or GVPN_STATE_KEY when either is given. A key problem ends the process with a
+ * one-line error (exit 78) instead of a stack trace: restarting would not help. An unreadable file is not a
+ * key problem: it is moved aside and the daemon starts clean (`recovered`).
+ */
+export function openDaemonStore(system: { stateDirectory: string; stateKeyFile: string | null }, log: StoreLog): Store {
+  try {
+    return openStore({ path: join(system.stateDirectory, 'state.db'), log, ...(system.stateKeyFile === null ? {} : { keyFile: system.stateKeyFile }) });
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    log.error({ err: error.message, code: error.code }, 'cannot open the state store');
+    console.error(`state store: ${error.message}`);
+    process.exit(EXIT_CONFIG);
+  }
 }

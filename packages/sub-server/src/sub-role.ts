@@ -59,7 +59,7 @@ export function createDurableSub(ctx: RoleContext, store: Store, options: SubRol
       log.warn({ group: name }, 'stored group no longer configured: not resumed');
       continue;
     }
-    const group = gcks.adopt(name, g.keys, now0);
+    const group = gcks.adopt(name, g, now0);
     if (g.previousKek !== undefined) group.gcks.previousKek = g.previousKek;
     group.retired = [...g.retired];
     for (const r of g.registrations) gcks.registrations.upsert(r);

@@ -12,11 +12,14 @@
  * near expiry), counters.
  *
  * Times are wall-clock milliseconds in the record (a monotonic clock does not survive the process) and are
- * converted to and from the local monotonic clock at the edges, as root-state.ts does for the root.
+ * converted to and from the local monotonic clock at the edges (the groups' part is key-server's group-record.ts,
+ * shared with the root).
  */
-import { hex, type Kek, type SubClusterSnapshot, type Tek, type TrackedSa } from '@gvpn/gdoi';
-import type { Gcks, GivenKeys, Registration } from '@gvpn/key-server';
-import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
+import { hex, type SubClusterSnapshot, type TrackedSa } from '@gvpn/gdoi';
+import {
+  GroupRecordError, checkArray, checkTime, groupRecords, isObject, resumeGroups, toMono, toWall,
+  type Clocks, type Gcks, type GroupRecord, type ResumedGroup,
+} from '@gvpn/key-server';
 
 /** Where a sub-server keeps its record in its store, with a version (+1 per commit). */
 export const SUB_STATE = { ns: 'sub', key: 'state' } as const;
@@ -27,54 +30,15 @@ export interface StoredSub {
 }
 
 export interface SubRecord {
-  groups: HeldGroupRecord[];
+  groups: GroupRecord[];
   cluster: { group: string; updateSeq: number | null; sas: TrackedSaRecord[] }[];
-}
-
-type RegistrationRecord = Omit<Registration, 'registeredAtMono'> & { registeredAtWall: number };
-
-interface HeldGroupRecord {
-  name: string;
-  kek: KekRecord;
-  previousKek: KekRecord | null;
-  teks: TekRecord[];
-  seq: number;
-  kekCreatedAt: number;
-  teksCreatedAt: number;
-  retired: { tek: TekRecord; createdAt: number; removeAt: number }[];
-  registrations: RegistrationRecord[];
 }
 
 type TrackedSaRecord = TrackedSa;
 
-/** This process's monotonic clock and wall time at one instant. */
-export interface Clocks {
-  mono: number;
-  wall: number;
-}
-
-const toWall = (t: number, c: Clocks): number => c.wall + (t - c.mono);
-const toMono = (t: number, c: Clocks): number => c.mono + (t - c.wall);
-
-/** KEK records are cached per KEK object: exporting the RSA key on every commit would cost more than the rest. */
-const kekRecords = new WeakMap<Kek, KekRecord>();
-const tekRecords = new WeakMap<Tek, TekRecord>();
-const kekRec = (k: Kek): KekRecord => kekRecords.get(k) ?? kekRecords.set(k, kekRecord(k)).get(k) as KekRecord;
-const tekRec = (t: Tek): TekRecord => tekRecords.get(t) ?? tekRecords.set(t, tekRecord(t)).get(t) as TekRecord;
-
 export function subRecord(gcks: Gcks, cluster: readonly { group: string; state: SubClusterSnapshot }[], c: Clocks): SubRecord {
   return {
-    groups: gcks.groups().map((g) => ({
-      name: g.name,
-      kek: kekRec(g.gcks.kek),
-      previousKek: g.gcks.previousKek === undefined || g.gcks.previousKek.key.wiped ? null : kekRec(g.gcks.previousKek),
-      teks: g.gcks.teks.map(tekRec),
-      seq: g.gcks.seq(),
-      kekCreatedAt: toWall(g.kekCreatedAt, c),
-      teksCreatedAt: toWall(g.teksCreatedAt, c),
-      retired: g.retired.filter((r) => !r.tek.encKey.wiped).map((r) => ({ tek: tekRec(r.tek), createdAt: toWall(r.createdAt, c), removeAt: toWall(r.removeAt, c) })),
-      registrations: gcks.registrations.members(g.name).map(({ registeredAtMono, ...r }) => ({ ...r, registeredAtWall: toWall(registeredAtMono, c) })),
-    })),
+    groups: groupRecords(gcks, c),
     cluster: cluster.map(({ group, state }) => ({
       group,
       updateSeq: state.updateSeq ?? null,
@@ -83,84 +47,29 @@ export function subRecord(gcks: Gcks, cluster: readonly { group: string; state: 
   };
 }
 
-/** A held group as a restart takes it over (monotonic times). */
-export interface ResumedSubGroup {
-  keys: GivenKeys;
-  previousKek: Kek | undefined;
-  retired: { tek: Tek; createdAt: number; removeAt: number }[];
-  registrations: Registration[];
-}
-
 export interface ResumedSub {
   /** Per group name. */
-  groups: Map<string, ResumedSubGroup>;
+  groups: Map<string, ResumedGroup>;
   /** Per group name. */
   cluster: Map<string, SubClusterSnapshot>;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function checkArray(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) throw new SubStateError(`${what} is not a list`);
-  return v;
-}
-
-function checkTime(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SubStateError(`${what} is not a time`);
-  return v;
-}
-
-/** The stored record cannot be taken over (missing or mistyped fields); the caller starts clean. */
-export class SubStateError extends Error {
-  override readonly name = 'SubStateError';
-}
-
-function registrationFrom(r: unknown, group: string, c: Clocks): Registration {
-  if (!isObject(r) || typeof r['address'] !== 'string' || !isObject(r['endpoint']) || typeof r['gateway'] !== 'string') {
-    throw new SubStateError(`a registration of ${group} lacks address, endpoint or gateway`);
-  }
-  const { registeredAtWall, ...rest } = r as unknown as RegistrationRecord;
-  // The push campaign it waited for died with the previous process: nothing is pending any more.
-  return { ...rest, group, pendingSeq: null, registeredAtMono: toMono(checkTime(registeredAtWall, `registration ${rest.address} time`), c) };
-}
-
 /**
  * Everything the record holds as live objects (keys rebuilt, times on the monotonic clock). Throws
- * SubStateError or StoreError (BAD_RECORD) before touching anything, so a bad record leaves no half-resumed
+ * GroupRecordError or StoreError (BAD_RECORD) before touching anything, so a bad record leaves no half-resumed
  * group behind.
  */
 export function resumeSub(record: unknown, c: Clocks): ResumedSub {
-  if (!isObject(record)) throw new SubStateError('the record is not an object');
-  const groups = new Map<string, ResumedSubGroup>();
-  for (const g of checkArray(record['groups'], 'groups')) {
-    if (!isObject(g) || typeof g['name'] !== 'string' || typeof g['seq'] !== 'number') throw new SubStateError('a group lacks its name or SEQ');
-    const name = g['name'];
-    const r = g as unknown as HeldGroupRecord;
-    const kek = kekFromRecord(r.kek);
-    if (kek.privateKey === undefined) throw new SubStateError(`the KEK of ${name} lacks its signing key`);
-    groups.set(name, {
-      keys: {
-        kek, teks: checkArray(r.teks, `${name} teks`).map(tekFromRecord), seq: r.seq,
-        kekCreatedAt: toMono(checkTime(r.kekCreatedAt, `${name} KEK time`), c), teksCreatedAt: toMono(checkTime(r.teksCreatedAt, `${name} TEK time`), c),
-      },
-      previousKek: r.previousKek === null || r.previousKek === undefined ? undefined : kekFromRecord(r.previousKek),
-      retired: checkArray(r.retired, `${name} retired`).map((x) => {
-        if (!isObject(x)) throw new SubStateError(`a retired TEK of ${name} is not an object`);
-        return { tek: tekFromRecord(x['tek']), createdAt: toMono(checkTime(x['createdAt'], 'retired TEK time'), c), removeAt: toMono(checkTime(x['removeAt'], 'retired TEK time'), c) };
-      }),
-      registrations: checkArray(r.registrations, `${name} registrations`).map((m) => registrationFrom(m, name, c)),
-    });
-  }
+  if (!isObject(record)) throw new GroupRecordError('the record is not an object');
+  const groups = resumeGroups(record['groups'], c);
   const cluster = new Map<string, SubClusterSnapshot>();
   for (const x of checkArray(record['cluster'], 'cluster')) {
-    if (!isObject(x) || typeof x['group'] !== 'string') throw new SubStateError('a cluster group lacks its name');
+    if (!isObject(x) || typeof x['group'] !== 'string') throw new GroupRecordError('a cluster group lacks its name');
     const updateSeq = x['updateSeq'];
-    if (updateSeq !== null && typeof updateSeq !== 'number') throw new SubStateError(`${x['group']} update number`);
+    if (updateSeq !== null && typeof updateSeq !== 'number') throw new GroupRecordError(`${x['group']} update number`);
     const sas = checkArray(x['sas'], `${x['group']} SAs`).map((s): TrackedSa => {
       if (!isObject(s) || (s['kind'] !== 'kek' && s['kind'] !== 'tek') || !(s['spi'] instanceof Uint8Array) || typeof s['softExpired'] !== 'boolean') {
-        throw new SubStateError(`a tracked SA of ${x['group']} is malformed`);
+        throw new GroupRecordError(`a tracked SA of ${x['group']} is malformed`);
       }
       return {
         kind: s['kind'], spi: s['spi'], softExpired: s['softExpired'],

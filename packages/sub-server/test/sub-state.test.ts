@@ -17,7 +17,8 @@ import { createGcks, groupPolicy, type Gcks } from '@gvpn/key-server';
 import { ManualClock, createLogger, loadConfig, type Endpoint, type RoleContext, type ServerDaemonConfig } from '@gvpn/runtime';
 import { openStore, type Store } from '@gvpn/store';
 import { createDurableSub } from '../src/sub-role.js';
-import { SUB_STATE, SubStateError, resumeSub, subFingerprint, subRecord, type StoredSub } from '../src/sub-state.js';
+import { GroupRecordError } from '@gvpn/key-server';
+import { SUB_STATE, resumeSub, subFingerprint, subRecord, type StoredSub } from '../src/sub-state.js';
 
 const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
 const GROUP = 'GROUP_ID-0001';
@@ -84,11 +85,11 @@ describe('sub-server state record', () => {
     const resumed = resumeSub(back.record, { mono: 500, wall: 1_700_000_020_000 });
     const r = resumed.groups.get(GROUP);
     assert.ok(r !== undefined);
-    assert.equal(hex(r.keys.kek.spi), hex(g.gcks.kek.spi));
-    assert.deepEqual(r.keys.teks.map((t) => hex(t.spi)), g.gcks.teks.map((t) => hex(t.spi)));
-    assert.deepEqual(r.keys.teks[0]?.encKey.reveal(), g.gcks.teks[0]?.encKey.reveal());
-    assert.equal(r.keys.seq, 6);
-    assert.equal(r.keys.kekCreatedAt, 9_000 - 10_000 + 500 - 10_000, 'KEK age kept across the restart');
+    assert.equal(hex(r.kek.spi), hex(g.gcks.kek.spi));
+    assert.deepEqual(r.teks.map((t) => hex(t.spi)), g.gcks.teks.map((t) => hex(t.spi)));
+    assert.deepEqual(r.teks[0]?.encKey.reveal(), g.gcks.teks[0]?.encKey.reveal());
+    assert.equal(r.seq, 6);
+    assert.equal(r.kekCreatedAt, 9_000 - 10_000 + 500 - 10_000, 'KEK age kept across the restart');
     assert.equal(r.retired.length, 1);
     assert.equal(hex(r.retired[0]?.tek.spi ?? new Uint8Array()), hex(root.teks[0]?.spi ?? new Uint8Array()));
     assert.equal(r.previousKek, undefined);
@@ -100,7 +101,7 @@ describe('sub-server state record', () => {
 
     // The adopted KEK signs pushes: the sub's next push under it is built from the resumed group.
     const later = createGcks(context(new ManualClock(500)), { keySource: 'root', accepting: () => true });
-    const again = later.adopt(GROUP, r.keys, 500);
+    const again = later.adopt(GROUP, r, 500);
     assert.equal(again.gcks.seq(), 6);
     const { push } = again.gcks.installTeks(freshTeks(), 7);
     assert.equal(push.seq, 7);
@@ -128,14 +129,14 @@ describe('sub-server state record', () => {
     const gcks = heldGcks(clock);
     const record = subRecord(gcks, [], { mono: 10_000, wall: 1_700_000_010_000 });
     const c = { mono: 0, wall: 1_700_000_020_000 };
-    assert.throws(() => resumeSub(null, c), SubStateError);
-    assert.throws(() => resumeSub({ groups: 'x', cluster: [] }, c), SubStateError);
+    assert.throws(() => resumeSub(null, c), GroupRecordError);
+    assert.throws(() => resumeSub({ groups: 'x', cluster: [] }, c), GroupRecordError);
     const noSigningKey = { ...record, groups: record.groups.map((g) => ({ ...g, kek: { ...g.kek, privateKeyDer: undefined } })) };
-    assert.throws(() => resumeSub(noSigningKey, c), SubStateError);
+    assert.throws(() => resumeSub(noSigningKey, c), GroupRecordError);
     const badKek = { ...record, groups: record.groups.map((g) => ({ ...g, kek: { ...g.kek, spi: new Uint8Array(3) } })) };
     assert.throws(() => resumeSub(badKek, c), (e: Error) => e.name === 'StoreError');
     const badMember = { ...record, groups: record.groups.map((g) => ({ ...g, registrations: [{ address: MEMBER }] })) };
-    assert.throws(() => resumeSub(badMember, c), SubStateError);
+    assert.throws(() => resumeSub(badMember, c), GroupRecordError);
   });
 });
 
