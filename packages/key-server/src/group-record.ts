@@ -1,8 +1,10 @@
 /**
  * A key server's groups as a durable record, the part the root's record (root-state.ts) and a sub-server's
  * (sub-state.ts) share: per group the KEK with its signing key, the previous KEK (ACKs of the last KEK push
- * are keyed by it), the TEKs, the SEQ, when the KEK and the TEKs were made, the deactivating TEKs, and the
- * members registered with this server (where pushes go, the last SEQ each acknowledged).
+ * are keyed by it), the TEKs, the SEQ, when the KEK and the TEKs were made, the deactivating TEKs. The
+ * members registered with this server (where pushes go, the last SEQ each acknowledged) are rows of their
+ * own (`MEMBER_ROWS`, one per member), written only when that member changed: a registration costs one row,
+ * not a rewrite of every member of the group.
  *
  * Times are wall-clock milliseconds in the record (a monotonic clock does not survive the process, nor
  * cross to the other node of the root pair) and are converted at the edges. Reading a record checks every
@@ -10,7 +12,7 @@
  * GroupRecordError (or the store's StoreError for a bad key record) and the caller starts clean.
  */
 import type { Kek, Tek } from '@gvpn/gdoi';
-import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
+import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type Store, type TekRecord } from '@gvpn/store';
 import type { Gcks, ResumedGroup } from './gcks.js';
 import type { Registration } from './registrations.js';
 
@@ -34,7 +36,15 @@ export interface GroupRecord {
   kekCreatedAt: number;
   teksCreatedAt: number;
   retired: { tek: TekRecord; createdAt: number; removeAt: number }[];
-  registrations: RegistrationRecord[];
+}
+
+/** The store namespace of member rows, keyed `group NUL address`. */
+export const MEMBER_ROWS = 'members';
+
+/** A member row to write (`record`) or delete (undefined), as a commit or the root pair's replication carries it. */
+export interface MemberChange {
+  key: string;
+  record: RegistrationRecord | undefined;
 }
 
 /** The stored record cannot be taken over (missing or mistyped fields). */
@@ -58,8 +68,43 @@ export function groupRecords(gcks: Gcks, c: Clocks): GroupRecord[] {
     kekCreatedAt: toWall(g.kekCreatedAt, c),
     teksCreatedAt: toWall(g.teksCreatedAt, c),
     retired: g.retired.filter((r) => !r.tek.encKey.wiped).map((r) => ({ tek: tekRec(r.tek), createdAt: toWall(r.createdAt, c), removeAt: toWall(r.removeAt, c) })),
-    registrations: gcks.registrations.members(g.name).map(({ registeredAtMono, ...r }) => ({ ...r, registeredAtWall: toWall(registeredAtMono, c) })),
   }));
+}
+
+const memberRow = (r: Registration, c: Clocks): MemberChange => {
+  const { registeredAtMono, ...rest } = r;
+  return { key: `${r.group}\0${r.address}`, record: { ...rest, registeredAtWall: toWall(registeredAtMono, c) } };
+};
+
+/** Every member as a row, the journal untouched (a full copy for the other node of a root pair). */
+export function allMemberRows(gcks: Gcks, c: Clocks): MemberChange[] {
+  return gcks.groups().flatMap((g) => gcks.registrations.members(g.name).map((r) => memberRow(r, c)));
+}
+
+/** The member rows changed since the last call (Registrations.drainChanges). */
+export function memberChanges(gcks: Gcks, c: Clocks): MemberChange[] {
+  return gcks.registrations.drainChanges().map(({ group, address, now }) =>
+    (now === undefined ? { key: `${group}\0${address}`, record: undefined } : memberRow(now, c)));
+}
+
+/** Writes member rows (inside the caller's transaction, with the record they go with). */
+export function applyMemberChanges(store: Store, changes: readonly MemberChange[]): void {
+  for (const ch of changes) {
+    if (ch.record === undefined) store.delete(MEMBER_ROWS, ch.key);
+    else store.put(MEMBER_ROWS, ch.key, ch.record);
+  }
+}
+
+/** Every stored member, by group name (times on the monotonic clock). A damaged row throws GroupRecordError. */
+export function readMembers(store: Store, c: Clocks): Map<string, Registration[]> {
+  const out = new Map<string, Registration[]>();
+  for (const { key, value } of store.list(MEMBER_ROWS)) {
+    const group = key.slice(0, key.indexOf('\0'));
+    const list = out.get(group) ?? [];
+    list.push(registrationFrom(value, group, c));
+    out.set(group, list);
+  }
+  return out;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
@@ -85,8 +130,8 @@ function registrationFrom(r: unknown, group: string, c: Clocks): Registration {
   return { ...rest, group, pendingSeq: null, registeredAtMono: toMono(checkTime(registeredAtWall, `registration ${rest.address} time`), c) };
 }
 
-/** The groups of a record as live objects (keys rebuilt, times on the monotonic clock), by name. */
-export function resumeGroups(records: unknown, c: Clocks): Map<string, ResumedGroup> {
+/** The groups of a record as live objects (keys rebuilt, times on the monotonic clock), by name, with their members. */
+export function resumeGroups(records: unknown, members: ReadonlyMap<string, Registration[]>, c: Clocks): Map<string, ResumedGroup> {
   const groups = new Map<string, ResumedGroup>();
   for (const g of checkArray(records, 'groups')) {
     if (!isObject(g) || typeof g['name'] !== 'string' || typeof g['seq'] !== 'number') throw new GroupRecordError('a group lacks its name or SEQ');
@@ -102,7 +147,7 @@ export function resumeGroups(records: unknown, c: Clocks): Map<string, ResumedGr
         if (!isObject(x)) throw new GroupRecordError(`a retired TEK of ${name} is not an object`);
         return { tek: tekFromRecord(x['tek']), createdAt: toMono(checkTime(x['createdAt'], 'retired TEK time'), c), removeAt: toMono(checkTime(x['removeAt'], 'retired TEK time'), c) };
       }),
-      registrations: checkArray(r.registrations, `${name} registrations`).map((m) => registrationFrom(m, name, c)),
+      registrations: members.get(name) ?? [],
     });
   }
   return groups;

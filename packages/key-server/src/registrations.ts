@@ -30,9 +30,40 @@ export interface Registration {
   retransmissions: number;
 }
 
+/** A member entry added, replaced or removed since the last `drainChanges` (`now` undefined: removed). */
+export interface RegistrationChange {
+  group: string;
+  address: string;
+  now: Registration | undefined;
+}
+
 export class Registrations {
   readonly #byGroup = new Map<string, Map<string, Registration>>();
   #total = 0;
+  /**
+   * Entries touched since the last drain: a durable store writes only those, so a registration costs one
+   * row however many members the group has.
+   */
+  readonly #changed = new Map<string, { group: string; address: string }>();
+
+  #mark(group: string, address: string): void {
+    this.#changed.set(`${group}\0${address}`, { group, address });
+  }
+
+  /** Marks every member of the group changed (their ACK state after a push campaign, say). */
+  touchGroup(group: string): void {
+    for (const address of this.#byGroup.get(group)?.keys() ?? []) this.#mark(group, address);
+  }
+
+  get changesPending(): boolean {
+    return this.#changed.size > 0;
+  }
+
+  drainChanges(): RegistrationChange[] {
+    const out = [...this.#changed.values()].map(({ group, address }) => ({ group, address, now: this.get(group, address) }));
+    this.#changed.clear();
+    return out;
+  }
 
   get total(): number {
     return this.#total;
@@ -57,6 +88,7 @@ export class Registrations {
     const fresh = !members.has(r.address);
     members.set(r.address, r);
     if (fresh) this.#total++;
+    this.#mark(r.group, r.address);
     return fresh;
   }
 
@@ -64,10 +96,12 @@ export class Registrations {
     const members = this.#byGroup.get(group);
     if (members?.delete(address) !== true) return false;
     this.#total--;
+    this.#mark(group, address);
     return true;
   }
 
   clearGroup(group: string): number {
+    this.touchGroup(group);
     const n = this.count(group);
     this.#byGroup.delete(group);
     this.#total -= n;

@@ -311,6 +311,7 @@ export class GroupRekey {
     const c = this.campaign;
     if (c === undefined) return;
     this.campaign = undefined;
+    this.registrations.touchGroup(this.group.name); // their acknowledged SEQs, for a durable store
     this.options.log.info({ group: this.group.name, kind: c.kind, seq: c.seq, ms: now - c.startedAt }, 'rekey finished');
     const next = this.#waiting.shift();
     if (next !== undefined) this.#launch(next.kind, next.push, next.ackKek, now, next.members);

@@ -5,6 +5,7 @@
  * sub-servers see no change of keys (issue: kill -9 and restart).
  */
 import type { RoleContext, RoleModule } from '@gvpn/runtime';
+import { applyMemberChanges, readMembers } from '@gvpn/key-server';
 import type { Store } from '@gvpn/store';
 import { createRootRole, initiateToSubs } from './root-role.js';
 import { ROOT_STATE, type StoredRoot } from './root-state.js';
@@ -13,10 +14,14 @@ export function createDurableRoot(ctx: RoleContext, store: Store): RoleModule {
   const stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
   let version = stored?.version ?? 0;
   const now = ctx.clock.now();
+  const clocks = { mono: now, wall: Date.now() };
   const role = createRootRole(ctx, {
-    ...(stored === undefined ? {} : { resume: { record: stored.record, clocks: { mono: now, wall: Date.now() } } }),
-    commit: (record) => {
-      store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record } satisfies StoredRoot);
+    ...(stored === undefined ? {} : { resume: { record: stored.record, members: readMembers(store, clocks), clocks } }),
+    commit: (record, members) => {
+      store.transaction(() => {
+        store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record } satisfies StoredRoot);
+        applyMemberChanges(store, members);
+      });
       return undefined;
     },
   });
@@ -26,8 +31,8 @@ export function createDurableRoot(ctx: RoleContext, store: Store): RoleModule {
     start: async (at) => {
       await role.start?.(at);
       // The first run's keys are stored before any member or sub can see them.
-      const clocks = { mono: at, wall: Date.now() };
-      store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record: role.record(clocks) } satisfies StoredRoot);
+      const c = { mono: at, wall: Date.now() };
+      store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record: role.record(c) } satisfies StoredRoot);
       if (stored !== undefined) initiateToSubs(ctx);
     },
   };

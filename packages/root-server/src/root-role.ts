@@ -9,13 +9,15 @@
  * loses only datagrams that nobody saw, so whatever a member or sub learnt is in the store (and on the
  * standby). IKE's own messages carry no group state and are not held.
  */
-import { createGcks, type Gcks } from '@gvpn/key-server';
+import { allMemberRows, createGcks, memberChanges, type Gcks, type MemberChange, type Registration } from '@gvpn/key-server';
 import { composeRoles, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import { createRootCluster, type RootCluster } from './root-cluster.js';
 import { resumeFrom, rootFingerprint, rootRecord, type Clocks, type RootRecord } from './root-state.js';
 
 export interface RootRole extends RoleModule {
   record(c: Clocks): RootRecord;
+  /** Every member as a row (the full state the other node of a pair needs). */
+  members(c: Clocks): MemberChange[];
   /** Counters of the role's own sections, for the other node of a pair. */
   counters(): Record<string, Record<string, number>>;
 }
@@ -32,12 +34,12 @@ export function initiateToSubs(ctx: RoleContext): void {
 }
 
 export interface RootRoleOptions {
-  resume?: { record: RootRecord; clocks: Clocks };
+  resume?: { record: RootRecord; members: ReadonlyMap<string, Registration[]>; clocks: Clocks };
   /**
    * Called in `settle` with the new record when the state changed; the outbox is sent when the returned
    * promise resolves (at once when it returns undefined).
    */
-  commit(record: RootRecord, clocks: Clocks): Promise<void> | undefined;
+  commit(record: RootRecord, members: MemberChange[], clocks: Clocks): Promise<void> | undefined;
   wallClock?: () => number;
 }
 
@@ -45,7 +47,7 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   const config = ctx.config;
   if (config.role !== 'server') throw new Error('the root needs a server configuration');
   const wall = options.wallClock ?? Date.now;
-  const resumed = options.resume === undefined ? undefined : resumeFrom(options.resume.record, options.resume.clocks);
+  const resumed = options.resume === undefined ? undefined : resumeFrom(options.resume.record, options.resume.members, options.resume.clocks);
   let outbox: { bytes: Uint8Array; to: Endpoint }[] = [];
   let waiting = false;
   const held: RoleContext = { ...ctx, send: (bytes, to) => outbox.push({ bytes, to }) };
@@ -70,10 +72,10 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   function check(now: number): void {
     if (waiting) return;
     const fp = rootFingerprint(gcks, clusterState());
-    if (fp === fingerprint) return flush();
+    if (fp === fingerprint && !gcks.registrations.changesPending) return flush();
     fingerprint = fp;
     const clocks = { mono: now, wall: wall() };
-    const done = options.commit(rootRecord(gcks, clusterState(), clocks), clocks);
+    const done = options.commit(rootRecord(gcks, clusterState(), clocks), memberChanges(gcks, clocks), clocks);
     if (done === undefined) return flush();
     waiting = true;
     void done.then(() => {
@@ -86,6 +88,7 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   return {
     ...inner,
     record: (c) => rootRecord(gcks, clusterState(), c),
+    members: (c) => allMemberRows(gcks, c),
     counters: () => inner.statisticsSections?.() as Record<string, Record<string, number>>,
     settle: (now) => {
       inner.settle?.(now);

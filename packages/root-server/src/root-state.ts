@@ -3,8 +3,8 @@
  * and what the active node of the root pair replicates to the standby (docs/root-pair.md).
  *
  * Per group: the KEK with its signing key, the previous KEK (ACKs of the last KEK push are keyed by it),
- * the TEKs, the SEQ, when each was made (rekey timers follow from that), the deactivating TEKs, and the
- * members registered with the root itself. Per group with a server cluster: update numbers and, per sub,
+ * the TEKs, the SEQ, when each was made (rekey timers follow from that), the deactivating TEKs; the members
+ * registered with the root itself are rows of their own, committed with it. Per group with a server cluster: update numbers and, per sub,
  * active/inactive, pending cluster-updates and the last exchange. Push campaigns to the root's own members
  * are not kept (those members re-register if a push is lost); counters travel separately (heartbeats).
  *
@@ -12,7 +12,7 @@
  * converted to and from the local monotonic clock at the edges (the groups' part: key-server's group-record.ts).
  */
 import { hex, type ClusterUpdate, type SenderState } from '@gvpn/gdoi';
-import { groupRecords, resumeGroups, toMono, toWall, type Clocks, type Gcks, type GroupRecord, type ResumedGroup } from '@gvpn/key-server';
+import { groupRecords, resumeGroups, toMono, toWall, type Clocks, type Gcks, type GroupRecord, type Registration, type ResumedGroup } from '@gvpn/key-server';
 import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
 
 export type { Clocks } from '@gvpn/key-server';
@@ -103,8 +103,8 @@ export interface Resumed {
   cluster: Map<string, SenderState>;
 }
 
-export function resumeFrom(r: RootRecord, c: Clocks): Resumed {
-  const groups = resumeGroups(r.groups, c);
+export function resumeFrom(r: RootRecord, members: ReadonlyMap<string, Registration[]>, c: Clocks): Resumed {
+  const groups = resumeGroups(r.groups, members, c);
   const cluster = new Map<string, SenderState>();
   for (const { group, state } of r.cluster) {
     cluster.set(group, {
@@ -120,14 +120,13 @@ export function resumeFrom(r: RootRecord, c: Clocks): Resumed {
 
 /**
  * Changes whenever something the record holds changes in a way a peer must learn before we act on it: new
- * keys or SEQ, a published or acknowledged update, a sub going active or inactive, a member (de)registered.
+ * keys or SEQ, a published or acknowledged update, a sub going active or inactive. Members are rows of their
+ * own (key-server group-record.ts), committed when Registrations reports them changed.
  * Cheap enough to compute after every datagram.
  */
 export function rootFingerprint(gcks: Gcks, cluster: readonly { group: string; state: SenderState }[]): string {
   const parts: (string | number)[] = [];
-  for (const g of gcks.groups()) {
-    parts.push(g.name, g.version, g.gcks.seq(), g.retired.length, gcks.registrations.count(g.name));
-  }
+  for (const g of gcks.groups()) parts.push(g.name, g.version, g.gcks.seq(), g.retired.length);
   for (const { group, state } of cluster) {
     parts.push(group, ...state.seqs.flat());
     for (const s of state.subs) parts.push(s.name, s.state, s.queue.length, s.queue[0]?.updateSeq ?? 0);

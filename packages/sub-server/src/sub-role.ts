@@ -18,7 +18,7 @@
  * A record that cannot be taken over is logged and dropped: the server starts clean and its members
  * re-register (the store itself moves an unreadable file aside the same way).
  */
-import { createGcks, type Gcks } from '@gvpn/key-server';
+import { MEMBER_ROWS, applyMemberChanges, createGcks, memberChanges, readMembers, type Gcks } from '@gvpn/key-server';
 import { composeRoles, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { Store } from '@gvpn/store';
 import { createSubCluster, type SubCluster } from './sub-cluster.js';
@@ -40,10 +40,14 @@ export function createDurableSub(ctx: RoleContext, store: Store, options: SubRol
   let resumed: ResumedSub | undefined;
   if (stored !== undefined) {
     try {
-      resumed = resumeSub(stored.record, { mono: clock.now(), wall: wall() });
+      const clocks = { mono: clock.now(), wall: wall() };
+      resumed = resumeSub(stored.record, readMembers(store, clocks), clocks);
     } catch (e) {
       log.error({ err: (e as Error).message, file: store.path }, 'stored sub-server state unusable: starting clean (members re-register)');
-      store.delete(SUB_STATE.ns, SUB_STATE.key);
+      store.transaction(() => {
+        store.delete(SUB_STATE.ns, SUB_STATE.key);
+        store.clear(MEMBER_ROWS);
+      });
     }
   }
 
@@ -74,9 +78,13 @@ export function createDurableSub(ctx: RoleContext, store: Store, options: SubRol
   }
 
   const inner = composeRoles([cluster, gcks]);
-  const commit = (now: number): void => {
-    const record = subRecord(gcks, cluster.exportState(), { mono: now, wall: wall() });
-    store.put(SUB_STATE.ns, SUB_STATE.key, { version: ++version, record } satisfies StoredSub);
+  /** The record when it changed, and the member rows that changed, in one transaction. */
+  const commit = (now: number, recordChanged: boolean): void => {
+    const clocks = { mono: now, wall: wall() };
+    store.transaction(() => {
+      if (recordChanged) store.put(SUB_STATE.ns, SUB_STATE.key, { version: ++version, record: subRecord(gcks, cluster.exportState(), clocks) } satisfies StoredSub);
+      applyMemberChanges(store, memberChanges(gcks, clocks));
+    });
   };
   let fingerprint = subFingerprint(gcks, cluster.exportState());
 
@@ -89,8 +97,8 @@ export function createDurableSub(ctx: RoleContext, store: Store, options: SubRol
   /** Writes a changed state, then sends what is held. */
   function check(now: number): void {
     const fp = subFingerprint(gcks, cluster.exportState());
-    if (fp !== fingerprint) {
-      commit(now);
+    if (fp !== fingerprint || gcks.registrations.changesPending) {
+      commit(now, fp !== fingerprint);
       fingerprint = fp;
     }
     flush();

@@ -18,7 +18,7 @@
 import { hex, type SubClusterSnapshot, type TrackedSa } from '@gvpn/gdoi';
 import {
   GroupRecordError, checkArray, checkTime, groupRecords, isObject, resumeGroups, toMono, toWall,
-  type Clocks, type Gcks, type GroupRecord, type ResumedGroup,
+  type Clocks, type Gcks, type GroupRecord, type Registration, type ResumedGroup,
 } from '@gvpn/key-server';
 
 /** Where a sub-server keeps its record in its store, with a version (+1 per commit). */
@@ -59,9 +59,9 @@ export interface ResumedSub {
  * GroupRecordError or StoreError (BAD_RECORD) before touching anything, so a bad record leaves no half-resumed
  * group behind.
  */
-export function resumeSub(record: unknown, c: Clocks): ResumedSub {
+export function resumeSub(record: unknown, members: ReadonlyMap<string, Registration[]>, c: Clocks): ResumedSub {
   if (!isObject(record)) throw new GroupRecordError('the record is not an object');
-  const groups = resumeGroups(record['groups'], c);
+  const groups = resumeGroups(record['groups'], members, c);
   const cluster = new Map<string, SubClusterSnapshot>();
   for (const x of checkArray(record['cluster'], 'cluster')) {
     if (!isObject(x) || typeof x['group'] !== 'string') throw new GroupRecordError('a cluster group lacks its name');
@@ -83,17 +83,14 @@ export function resumeSub(record: unknown, c: Clocks): ResumedSub {
 
 /**
  * Changes whenever the record changes in a way that must be stored before a datagram that depends on it
- * leaves: keys or SEQ installed (pushes carry them), a member registered (its pull answer) or removed, a
- * push campaign started or finished (the members' acknowledged SEQs), an update applied (its ACK to the
- * root), SAs tracked anew or soft-expired. Single ACKs inside a campaign are not: they are written with
- * the campaign's end, so a campaign to many members costs two commits, not one per member.
- * Cheap enough to compute after every datagram.
+ * leaves: keys or SEQ installed (pushes carry them), an update applied (its ACK to the root), SAs tracked
+ * anew or soft-expired. Members are rows of their own, written when Registrations reports them changed (a
+ * registration: its pull answer waits for its row; a campaign's end: every member's acknowledged SEQ, so a
+ * campaign to many members costs one commit, not one per ACK). Cheap enough to compute after every datagram.
  */
 export function subFingerprint(gcks: Gcks, cluster: readonly { group: string; state: SubClusterSnapshot }[]): string {
-  const parts: (string | number | boolean)[] = [gcks.statistics().registrations];
-  for (const g of gcks.groups()) {
-    parts.push(g.name, g.version, g.gcks.seq(), hex(g.gcks.kek.spi), g.retired.length, gcks.registrations.count(g.name), gcks.rekeyOf(g).campaign?.seq ?? '-');
-  }
+  const parts: (string | number | boolean)[] = [];
+  for (const g of gcks.groups()) parts.push(g.name, g.version, g.gcks.seq(), hex(g.gcks.kek.spi), g.retired.length);
   for (const { group, state } of cluster) {
     parts.push(group, state.updateSeq ?? '-');
     for (const s of state.sas) parts.push(s.kind, hex(s.spi), Math.round(s.hardAt), s.softExpired);

@@ -17,7 +17,7 @@ import { createGcks, groupPolicy, type Gcks } from '@gvpn/key-server';
 import { ManualClock, createLogger, loadConfig, type Endpoint, type RoleContext, type ServerDaemonConfig } from '@gvpn/runtime';
 import { openStore, type Store } from '@gvpn/store';
 import { createDurableSub } from '../src/sub-role.js';
-import { GroupRecordError } from '@gvpn/key-server';
+import { GroupRecordError, MEMBER_ROWS, applyMemberChanges, memberChanges, readMembers } from '@gvpn/key-server';
 import { SUB_STATE, resumeSub, subFingerprint, subRecord, type StoredSub } from '../src/sub-state.js';
 
 const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
@@ -77,12 +77,14 @@ describe('sub-server state record', () => {
 
     const store = openStore({ path: join(dir, 'roundtrip', 'state.db'), log: silent });
     store.put(SUB_STATE.ns, SUB_STATE.key, { version: 1, record } satisfies StoredSub);
+    applyMemberChanges(store, memberChanges(gcks, { mono: 10_000, wall: 1_700_000_010_000 }));
     const back = store.get<StoredSub>(SUB_STATE.ns, SUB_STATE.key);
-    store.close();
     assert.ok(back !== undefined);
 
     // The new process: its monotonic clock reads 500 at wall time 1_700_000_020_000 (10 s later).
-    const resumed = resumeSub(back.record, { mono: 500, wall: 1_700_000_020_000 });
+    const clocks = { mono: 500, wall: 1_700_000_020_000 };
+    const resumed = resumeSub(back.record, readMembers(store, clocks), clocks);
+    store.close();
     const r = resumed.groups.get(GROUP);
     assert.ok(r !== undefined);
     assert.equal(hex(r.kek.spi), hex(g.gcks.kek.spi));
@@ -108,7 +110,7 @@ describe('sub-server state record', () => {
     assert.ok(push.bytes.length > 0);
   });
 
-  it('the fingerprint moves with a registration and an applied update, not with nothing', () => {
+  it('the fingerprint moves with an applied update, not with nothing; a registration is a member row to write', () => {
     const clock = new ManualClock(10_000);
     const gcks = heldGcks(clock);
     const state = clusterState(clock, gcks);
@@ -117,9 +119,11 @@ describe('sub-server state record', () => {
     assert.equal(fp(), first);
     const g = gcks.group(GROUP);
     assert.ok(g !== undefined);
+    gcks.registrations.drainChanges();
     gcks.registrations.upsert({ ...gcks.registrations.members(GROUP)[0]!, address: '127.0.3.22', endpoint: { address: '127.0.3.22', port: 848 } });
     const second = fp();
-    assert.notEqual(second, first);
+    assert.equal(second, first, 'members are not in the record');
+    assert.deepEqual(memberChanges(gcks, { mono: 10_000, wall: 0 }).map((m) => m.key), [`${GROUP}\u0000127.0.3.22`]);
     state.updateInstalled({ kind: 'update-delete-members', groupId: g.groupId, updateSeq: 4, all: false, members: [] }, clock.now());
     assert.notEqual(fp(), second);
   });
@@ -129,14 +133,17 @@ describe('sub-server state record', () => {
     const gcks = heldGcks(clock);
     const record = subRecord(gcks, [], { mono: 10_000, wall: 1_700_000_010_000 });
     const c = { mono: 0, wall: 1_700_000_020_000 };
-    assert.throws(() => resumeSub(null, c), GroupRecordError);
-    assert.throws(() => resumeSub({ groups: 'x', cluster: [] }, c), GroupRecordError);
+    const none = new Map();
+    assert.throws(() => resumeSub(null, none, c), GroupRecordError);
+    assert.throws(() => resumeSub({ groups: 'x', cluster: [] }, none, c), GroupRecordError);
     const noSigningKey = { ...record, groups: record.groups.map((g) => ({ ...g, kek: { ...g.kek, privateKeyDer: undefined } })) };
-    assert.throws(() => resumeSub(noSigningKey, c), GroupRecordError);
+    assert.throws(() => resumeSub(noSigningKey, none, c), GroupRecordError);
     const badKek = { ...record, groups: record.groups.map((g) => ({ ...g, kek: { ...g.kek, spi: new Uint8Array(3) } })) };
-    assert.throws(() => resumeSub(badKek, c), (e: Error) => e.name === 'StoreError');
-    const badMember = { ...record, groups: record.groups.map((g) => ({ ...g, registrations: [{ address: MEMBER }] })) };
-    assert.throws(() => resumeSub(badMember, c), GroupRecordError);
+    assert.throws(() => resumeSub(badKek, none, c), (e: Error) => e.name === 'StoreError');
+    const store = openStore({ path: join(dir, 'bad-member', 'state.db'), log: silent });
+    store.put(MEMBER_ROWS, `${GROUP}\0${MEMBER}`, { address: MEMBER });
+    assert.throws(() => readMembers(store, c), GroupRecordError);
+    store.close();
   });
 });
 
@@ -150,8 +157,10 @@ describe('createDurableSub', () => {
     const state = clusterState(clock, gcks);
     const path = join(dir, 'resume', 'state.db');
     store = openStore({ path, log: silent });
-    const record = subRecord(gcks, [{ group: GROUP, state: state.exportState() }], { mono: clock.now(), wall: Date.now() });
+    const clocks = { mono: clock.now(), wall: Date.now() };
+    const record = subRecord(gcks, [{ group: GROUP, state: state.exportState() }], clocks);
     store.put(SUB_STATE.ns, SUB_STATE.key, { version: 7, record } satisfies StoredSub);
+    applyMemberChanges(store, memberChanges(gcks, clocks));
 
     const sent: { bytes: Uint8Array; to: Endpoint }[] = [];
     const later = new ManualClock(100);

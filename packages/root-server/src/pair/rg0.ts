@@ -28,7 +28,7 @@
 import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
-import { GCKS_COMMANDS, serverRefusal } from '@gvpn/key-server';
+import { GCKS_COMMANDS, MEMBER_ROWS, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
@@ -51,7 +51,7 @@ interface Heartbeat {
 type Message =
   | Heartbeat
   /** `record`: a RootRecord in the store's value encoding (its keys hold bytes). */
-  | { type: 'state'; version: number; epoch: number; record: string; counters: Counters }
+  | { type: 'state'; version: number; epoch: number; record: string; counters: Counters; members: string; allMembers: boolean }
   | { type: 'ack'; version: number }
   | { type: 'sync' }
   | { type: 'takeover'; epoch: number; version: number; counters: Counters };
@@ -96,17 +96,23 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
 
   const peerAlive = (now: number): boolean => peer !== undefined && now - peer.lastHeard <= limitMs;
 
-  function persist(s: StoredRoot): void {
-    store.put(ROOT_STATE.ns, ROOT_STATE.key, s);
+  /** The record and the member rows that changed (all of them, replacing the stored ones, with `allMembers`). */
+  function persist(s: StoredRoot, members: readonly MemberChange[], allMembers = false): void {
+    store.transaction(() => {
+      store.put(ROOT_STATE.ns, ROOT_STATE.key, s);
+      if (allMembers) store.clear(MEMBER_ROWS);
+      applyMemberChanges(store, members);
+    });
     stored = s;
   }
 
   /** root-role.ts commit: store, then the secondary's ACK when there is a live one. */
-  function commit(record: RootRecord): Promise<void> | undefined {
+  function commit(record: RootRecord, members: MemberChange[], allMembers = false): Promise<void> | undefined {
     version++;
-    persist({ version, epoch, record });
+    persist({ version, epoch, record }, members, allMembers);
     const now = clock.now();
-    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send({ type: 'state', version, epoch, record: encodeValue(record), counters: allCounters() })) return undefined;
+    const message = { type: 'state', version, epoch, record: encodeValue(record), counters: allCounters(), members: encodeValue(members), allMembers } as const;
+    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send(message)) return undefined;
     const v = version;
     return new Promise((resolve) => acks.set(v, resolve));
   }
@@ -138,12 +144,14 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       const ownIke = ctx.ike.statistics() as Record<string, number>;
       baseline = { ...peerCounters, ike: Object.fromEntries(Object.entries(peerCounters['ike'] ?? {}).map(([k, v]) => [k, v - (ownIke[k] ?? 0)])) };
     }
-    const resume = stored === undefined ? undefined : { record: stored.record, clocks: { mono: now, wall: Date.now() } };
-    rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit });
+    const clocks = { mono: now, wall: Date.now() };
+    const resume = stored === undefined ? undefined : { record: stored.record, members: readMembers(store, clocks), clocks };
+    rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit: (record, members) => commit(record, members) });
     await ctx.bind();
     await rootRole.start?.(now);
     // The secondary has the state from now on (first start: the keys just made).
-    void commit(rootRole.record({ mono: clock.now(), wall: Date.now() }));
+    const c = { mono: clock.now(), wall: Date.now() };
+    void commit(rootRole.record(c), rootRole.members(c), true);
     // Only when resuming (as durable-root.ts): on a first start no sub holds an SA with either node, and
     // initiating to subs that start meanwhile crosses their own Main Mode; with INITIAL-CONTACT on both
     // sides each end then keeps a different SA until DPD clears it (seen in the lab: ~20 s, sub inactive).
@@ -228,7 +236,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         if (m.version > version || m.epoch > epoch) {
           version = m.version;
           epoch = Math.max(epoch, m.epoch);
-          persist({ version, epoch, record: decodeValue(m.record) as RootRecord });
+          persist({ version, epoch, record: decodeValue(m.record) as RootRecord }, decodeValue(m.members) as MemberChange[], m.allMembers);
         }
         peerCounters = m.counters;
         link.send({ type: 'ack', version: m.version });
@@ -241,7 +249,10 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         }
         return;
       case 'sync':
-        if (role === 'primary' && stored !== undefined) link.send({ type: 'state', version, epoch, record: encodeValue(stored.record), counters: allCounters() });
+        if (role === 'primary' && stored !== undefined && rootRole !== undefined) {
+          const c = { mono: clock.now(), wall: Date.now() };
+          link.send({ type: 'state', version, epoch, record: encodeValue(stored.record), counters: allCounters(), members: encodeValue(rootRole.members(c)), allMembers: true });
+        }
         return;
       case 'takeover':
         if (role === 'secondary') {
