@@ -2,8 +2,9 @@
  * Live configuration changes (R-CHG, issue 6) on the running example cluster — root, sub1, gm-0001, gm-0002 in
  * a namespace of this test. Each test names its table cell. Covered so far: a commit that cannot be read
  * changes nothing; a change the daemons do not apply live yet is refused as a whole; R-CHG-1.2 (IPsec proposal
- * changed: current SAs kept, the next TEK rekey uses the new proposal) on root and sub; R-CHG-1.3c (a member
- * gateway taken out of a sub's group: its IKE SA and its members go, the others stay); R-CHG-2.2e.
+ * changed: current SAs kept, the next TEK rekey uses the new proposal) on root and sub; R-CHG-1.5b with new
+ * selectors (TEK ended at once, delete pushed through the cluster); R-CHG-1.3c (a member gateway taken out of
+ * a sub's group: its IKE SA and its members go, the others stay); R-CHG-2.2e.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -106,6 +107,30 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2e']);
     assert.deepEqual(await lab.tekSpis('root'), teks);
     assert.equal((await lab.cluster('root')).groups[0]?.peers[0]?.state, 'active');
+  });
+
+  it('R-CHG-1.5b root and sub: new traffic selectors end the TEK at once (delete pushed through the cluster); the next rekey brings one with them', async () => {
+    const old = await lab.tekSpis('root');
+    const narrow = (doc: any): void => {
+      const mp = group(doc)['ipsec-sa'][GROUP]['match-policy'];
+      for (const p of Object.values(mp) as { source: string; destination: string }[]) {
+        p.source = '172.16.0.0/16';
+        p.destination = '172.16.0.0/16';
+      }
+    };
+    const root = await commit('root', narrow);
+    assert.equal(root.result, 'applied', root.error ?? '');
+    assert.deepEqual(root.changes.map((c) => c.cell), ['1.5b']);
+    assert.deepEqual(await lab.tekSpis('root'), [], 'the TEK ended at once on the root');
+    for (const m of ['gm-0001', 'gm-0002'] as const) {
+      await lab.until(`${m} told to delete the TEK (through sub1's push)`, 15_000, async () => !(await lab.tekSpis(m)).some((spi) => old.includes(spi)));
+    }
+    const sub = await commit('sub1', narrow);
+    assert.equal(sub.result, 'applied', sub.error ?? '');
+    const { spis } = (await lab.request('root', ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
+    const { sas } = await lab.show<{ sas: { spi: string; source: string }[] }>('root', 'ipsec security-associations');
+    assert.equal(sas.find((s) => s.spi === spis[0])?.source, '172.16.0.0/16');
+    for (const m of ['gm-0001', 'gm-0002'] as const) await lab.until(`${m} on the new TEK`, 15_000, async () => (await lab.tekSpis(m)).includes(spis[0] ?? '-'));
   });
 
   it('R-CHG-1.3c sub: a member gateway taken out of the group loses its IKE SA and its members; the other member stays', async () => {

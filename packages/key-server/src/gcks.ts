@@ -16,7 +16,7 @@ import type { IkeSa } from '@gvpn/ike';
 import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
 import { GroupState, type GivenKeys } from './group-state.js';
-import { gatewaysLosingMembers, serverRefusal } from './live-config.js';
+import { endedIpsecSas, gatewaysLosingMembers, serverRefusal } from './live-config.js';
 import { GroupRekey, type KeyChange } from './rekey.js';
 import { Registrations, type Registration } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
@@ -262,7 +262,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   };
 
   /** R-CHG: the cells live-config.ts accepts. New values now; new keys from them at the next rekey. */
-  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+  const applyConfig: RoleModule['applyConfig'] = (next, changes, now) => {
     const refusal = serverRefusal(changes);
     if (refusal !== undefined) return { refused: refusal };
     if (next.role !== 'server') return { refused: 'not a server configuration' };
@@ -279,7 +279,17 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       g.reconfigure(updated);
       rekeyOf(g).reconfigured();
     }
-    for (const c of changes) if (c.group !== undefined && c.cell !== '1.1' && c.cell !== '2.1') applied.push(`R-CHG-${c.cell} ${c.detail}: in effect (keys change at the next rekey)`);
+    for (const { group, ipsecSa } of endedIpsecSas(changes)) {
+      const g = byName.get(group);
+      if (g === undefined) continue;
+      // The TEK made for that ipsec-sa (its policy carries the name) ends now; a sub only drops it, as the
+      // root's cluster-update tells its members (R-MSG-9).
+      const spis = [...g.gcks.teks, ...g.retired.map((r) => r.tek)].filter((t) => t.policy.name === ipsecSa).map((t) => t.spi);
+      if (keySource === 'local') rekeyOf(g).endTeks(spis, now);
+      else rekeyOf(g).deleteTeks(spis, undefined, now);
+      applied.push(`group ${group}: ipsec-sa ${ipsecSa}: TEK ${spis.map(hex).join(', ') || '(none)'} ended${keySource === 'local' ? ', delete pushed' : ''}`);
+    }
+    for (const c of changes) if (c.group !== undefined && c.cell !== '1.1' && c.cell !== '2.1' && c.cell !== '1.5c') applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
     for (const { gateway, group } of gatewaysLosingMembers(changes)) {
       for (const g of byName.values()) {
         if (group !== undefined && g.name !== group) continue;

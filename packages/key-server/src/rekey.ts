@@ -39,7 +39,8 @@ export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all' | 'delete-te
 export type KeyChange =
   | { kind: 'tek-rekey'; seq: number; teks: Tek[] }
   | { kind: 'kek-rekey'; seq: number; kek: Kek }
-  | { kind: 'delete-all'; seq: number | undefined };
+  | { kind: 'delete-all'; seq: number | undefined }
+  | { kind: 'delete-teks'; seq: number | undefined; teks: Uint8Array[] };
 
 interface Target {
   endpoint: Endpoint;
@@ -237,6 +238,17 @@ export class GroupRekey {
     g.version++;
     const push = g.hasKek && seq !== undefined ? g.gcks.deleteTeks(spis, seq) : undefined;
     this.#launch('delete-teks', push, g.gcks.kek, now);
+  }
+
+  /**
+   * Key source `local`: these TEKs end now (an IPsec SA deleted, or given new selectors, by a configuration
+   * commit: R-CHG-1.5b/c) — members are pushed a delete; a root tells its subs first (`onKeysChanged`).
+   */
+  endTeks(spis: Uint8Array[], now: number): void {
+    if (spis.length === 0) return;
+    const seq = this.group.hasKek ? this.group.gcks.seq() + 1 : undefined;
+    this.options.onKeysChanged?.({ kind: 'delete-teks', seq, teks: spis }, now);
+    this.deleteTeks(spis, seq, now);
   }
 
   /** The root deleted every SA of the group: members are told (root's SEQ) and forgotten. */

@@ -104,6 +104,11 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
         return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { teks: change.teks, seq: change.seq, ...gap }, lifetimes: [] }, now);
       case 'kek-rekey':
         return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { kek: change.kek, teks: [], seq: change.seq, ...gap }, lifetimes: [] }, now);
+      case 'delete-teks':
+        return publish(group, {
+          kind: 'update-delete-sas', groupId: group.groupId, teks: change.teks, kek: false, all: false,
+          ...(change.seq === undefined ? {} : { seq: change.seq }),
+        }, now);
       case 'delete-all':
         return publish(group, {
           kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true,
