@@ -133,6 +133,28 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     for (const m of ['gm-0001', 'gm-0002'] as const) await lab.until(`${m} on the new TEK`, 15_000, async () => (await lab.tekSpis(m)).includes(spis[0] ?? '-'));
   });
 
+  it('R-CHG-2.2c then 2.2d root: a sub-server added (with its gateway) is expected, inactive until its cluster-init; deleted again, it is gone and sub1 unaffected', async () => {
+    const teks = await lab.tekSpis('root');
+    const added = await commit('root', (doc) => {
+      const server = doc.security['group-vpn'].server;
+      server.ike.gateway.SubSrv02 = { ...structuredClone(server.ike.gateway.SubSrv01), address: '127.0.3.12' };
+      group(doc)['server-cluster']['ike-gateway'] = ['SubSrv01', 'SubSrv02'];
+    });
+    assert.equal(added.result, 'applied', added.error ?? '');
+    assert.deepEqual(added.changes.map((c) => c.cell), ['2.1', '2.2c']);
+    const peers = (await lab.cluster('root')).groups[0]?.peers ?? [];
+    assert.deepEqual(peers.map((p) => [p.name, p.state]), [['SubSrv01', 'active'], ['SubSrv02', 'inactive']]);
+    const deleted = await commit('root', (doc) => {
+      delete doc.security['group-vpn'].server.ike.gateway.SubSrv02;
+      group(doc)['server-cluster']['ike-gateway'] = ['SubSrv01'];
+    });
+    assert.equal(deleted.result, 'applied', deleted.error ?? '');
+    assert.deepEqual(deleted.changes.map((c) => c.cell), ['2.1', '2.2d']);
+    assert.deepEqual((await lab.cluster('root')).groups[0]?.peers.map((p) => [p.name, p.state]), [['SubSrv01', 'active']]);
+    assert.deepEqual(await lab.tekSpis('root'), teks);
+    assert.equal((await lab.cluster('sub1')).groups[0]?.root, 'active');
+  });
+
   it('R-CHG-1.3c sub: a member gateway taken out of the group loses its IKE SA and its members; the other member stays', async () => {
     const r = await commit('sub1', (doc) => {
       group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== 'GM-0002');

@@ -4,15 +4,16 @@
  * "nothing" beyond the new values; the gateway cells (their IKE part is the daemon host's:
  * `IkeEndpoint.setGateways` resets the affected gateways' SAs); an IPsec SA deleted or given new selectors
  * (its TEK ends at once: standalone and root push a delete, a root sends the delete to its subs, a sub drops
- * it). Every other cell — group deleted or renumbered, server-member-communication added or deleted, an IPsec
- * SA added, a server-cluster added, deleted or its role changed, a peer deleted, a new group — refuses the
+ * it); a cluster peer deleted (marked inactive, its IKE SA cleared; a sub always has its one root, so only a
+ * root sees this). Every other cell — group deleted or renumbered, server-member-communication added or
+ * deleted, an IPsec SA added, a server-cluster added, deleted or its role changed, a new group — refuses the
  * whole commit, naming the cells, and the running configuration stays: restart the daemon with the new file
  * for those (a restarted server resumes its stored keys, then serves the new configuration).
  */
 import type { ConfigChange, ChangeCell } from '@gvpn/runtime';
 
 const LIVE: ReadonlySet<ChangeCell> = new Set<ChangeCell>([
-  '1.1', '1.2', '1.3c', '1.3d', '1.3e', '1.4b', '1.5b', '1.5c', '2.1', '2.2c', '2.2e', 'group-other',
+  '1.1', '1.2', '1.3c', '1.3d', '1.3e', '1.4b', '1.5b', '1.5c', '2.1', '2.2c', '2.2d', '2.2e', 'group-other',
 ]);
 
 /** Why a server cannot apply these changes live, or undefined when it can. */

@@ -169,7 +169,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   }
 
   /** R-CHG-2.2c/2.2e and new values of the group: the key server refused anything else already. */
-  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+  const applyConfig: RoleModule['applyConfig'] = (next, changes, now) => {
     const refusal = serverRefusal(changes);
     if (refusal !== undefined) return { refused: refusal };
     const applied: string[] = [];
@@ -177,6 +177,13 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
       const rg = groups.get(g.groupId);
       if (rg === undefined || g.serverCluster === null) continue;
       rg.config = g;
+      // R-CHG-2.2d: a sub no longer configured is inactive from now on (its IKE SA is cleared by the host).
+      for (const name of [...rg.subs]) {
+        if (g.serverCluster.peers.some((p) => p.name === name)) continue;
+        rg.subs.delete(name);
+        rg.sender.markInactive(name, now);
+        applied.push(`group ${g.name}: sub-server ${name} deleted: inactive, nothing more sent to it`);
+      }
       for (const p of g.serverCluster.peers) {
         if (rg.subs.has(p.name)) continue;
         rg.subs.add(p.name);

@@ -396,17 +396,17 @@ export async function startDaemon(
 
 const DAEMON_VERSION = '0.1.0';
 
-/** Cells whose IKE action (R-CHG-1.1, 1.3c, 2.1) the host performs after the module applied them. */
-const IKE_GATEWAY_CELLS: ReadonlySet<string> = new Set(['1.1', '1.3c', '2.1']);
+/** Cells whose IKE action (R-CHG-1.1, 1.3c, 2.1, 2.2d) the host performs after the module applied them. */
+const IKE_GATEWAY_CELLS: ReadonlySet<string> = new Set(['1.1', '1.3c', '2.1', '2.2d']);
 
 /**
- * The IKE gateways whose SAs go: changed or deleted gateways (1.1, 2.1; an added one has none) and gateways
- * removed from a group (1.3c). Deleted gateways lose their SAs anyway; naming them does no harm. A member's
+ * The IKE gateways whose SAs go: changed or deleted gateways (1.1, 2.1; an added one has none), gateways
+ * removed from a group (1.3c) and cluster peers removed from a server-cluster (2.2d: "clear the peer's IKE SA"). Deleted gateways lose their SAs anyway; naming them does no harm. A member's
  * configured gateway NAME is one IKE gateway `NAME/ADDRESS` per server address: all of them are reset.
  */
 function gatewaysToReset(changes: readonly ConfigChange[], ikeNames: readonly string[]): string[] {
   const configured = new Set(changes
-    .filter((c) => c.gateway !== undefined && (c.cell === '1.3c' ? c.kind === 'deleted' : (c.cell === '1.1' || c.cell === '2.1') && c.kind !== 'added'))
+    .filter((c) => c.gateway !== undefined && (c.cell === '1.3c' || c.cell === '2.2d' ? c.kind === 'deleted' : (c.cell === '1.1' || c.cell === '2.1') && c.kind !== 'added'))
     .map((c) => c.gateway as string));
   return [...new Set(ikeNames)].filter((name) => configured.has(name) || (name.includes('/') && configured.has(name.slice(0, name.lastIndexOf('/')))));
 }
