@@ -11,7 +11,7 @@
 import type { RandomSource } from '@gvpn/crypto';
 import { GdoiError } from './errors.js';
 import { validatePolicy } from './group-policy.js';
-import type { GroupPolicy } from './group-policy.js';
+import type { GroupPolicy, TekPolicy } from './group-policy.js';
 import { generateKek, generateSigningKey, generateTek, readdressKek } from './keys.js';
 import type { Kek, SigningKey, Tek } from './keys.js';
 import { RekeySequence, buildPush } from './push-builder.js';
@@ -69,6 +69,12 @@ export class GcksGroup implements GroupSnapshot {
       gap: { activationDelaySeconds: this.policy.activationDelaySeconds, deactivationDelaySeconds: this.policy.deactivationDelaySeconds },
     });
     return { push, old };
+  }
+
+  /** TEKs for new policies (an IPsec SA added to a running group), pushed with the current ones. */
+  addTeks(policies: readonly TekPolicy[]): BuiltPush {
+    const fresh = policies.map((t) => generateTek(t, this.random));
+    return this.installTeks([...this.teks, ...fresh], this.sequence.next()).push;
   }
 
   /** A new KEK, pushed under the current one (no TEKs: forward access control); then SEQ restarts. */

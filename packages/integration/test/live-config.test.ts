@@ -133,6 +133,34 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     for (const m of ['gm-0001', 'gm-0002'] as const) await lab.until(`${m} on the new TEK`, 15_000, async () => (await lab.tekSpis(m)).includes(spis[0] ?? '-'));
   });
 
+  it('R-CHG-1.5a root and sub: an IPsec SA added gets its TEK at once, on the root, the sub and both members; the first TEK stays', async () => {
+    const before = await lab.tekSpis('root');
+    assert.equal(before.length, 1);
+    const addSa = (doc: any): void => {
+      const sas = group(doc)['ipsec-sa'];
+      sas.EXTRA = structuredClone(sas[GROUP]);
+      for (const p of Object.values(sas.EXTRA['match-policy']) as { source: string; destination: string }[]) {
+        p.source = '10.20.0.0/16';
+        p.destination = '10.20.0.0/16';
+      }
+    };
+    const root = await commit('root', addSa);
+    assert.equal(root.result, 'applied', root.error ?? '');
+    assert.deepEqual(root.changes.map((c) => c.cell), ['1.5a']);
+    const after = await lab.tekSpis('root');
+    assert.equal(after.length, 2);
+    assert.ok(before.every((spi) => after.includes(spi)), 'the existing TEK stays');
+    for (const node of ['sub1', 'gm-0001', 'gm-0002'] as const) {
+      await lab.until(`${node} holding both TEKs`, 15_000, async () => {
+        const held = await lab.tekSpis(node);
+        return after.every((spi) => held.includes(spi));
+      });
+    }
+    const sub = await commit('sub1', addSa);
+    assert.equal(sub.result, 'applied', sub.error ?? '');
+    assert.deepEqual(await lab.tekSpis('sub1'), after, 'the sub makes no key of its own (R-TOPO-2)');
+  });
+
   it('R-CHG-2.2c then 2.2d root: a sub-server added (with its gateway) is expected, inactive until its cluster-init; deleted again, it is gone and sub1 unaffected', async () => {
     const teks = await lab.tekSpis('root');
     const added = await commit('root', (doc) => {

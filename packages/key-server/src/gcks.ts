@@ -16,7 +16,7 @@ import type { IkeSa } from '@gvpn/ike';
 import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
 import { GroupState, type GivenKeys } from './group-state.js';
-import { endedIpsecSas, gatewaysLosingMembers, serverRefusal } from './live-config.js';
+import { addedIpsecSas, endedIpsecSas, gatewaysLosingMembers, serverRefusal } from './live-config.js';
 import { GroupRekey, type KeyChange } from './rekey.js';
 import { Registrations, type Registration } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
@@ -289,7 +289,17 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       else rekeyOf(g).deleteTeks(spis, undefined, now);
       applied.push(`group ${group}: ipsec-sa ${ipsecSa}: TEK ${spis.map(hex).join(', ') || '(none)'} ended${keySource === 'local' ? ', delete pushed' : ''}`);
     }
-    for (const c of changes) if (c.group !== undefined && c.cell !== '1.1' && c.cell !== '2.1' && c.cell !== '1.5c') applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
+    for (const { group, ipsecSa } of addedIpsecSas(changes)) {
+      const g = byName.get(group);
+      if (g === undefined) continue;
+      if (keySource !== 'local') {
+        applied.push(`group ${group}: ipsec-sa ${ipsecSa}: its TEK comes with the root's cluster-update`);
+        continue;
+      }
+      rekeyOf(g).addTeks(g.gcks.policy.teks.filter((t) => t.name === ipsecSa), now);
+      applied.push(`group ${group}: ipsec-sa ${ipsecSa}: TEK ${g.gcks.teks.filter((t) => t.policy.name === ipsecSa).map((t) => hex(t.spi)).join(', ')} made and pushed`);
+    }
+    for (const c of changes) if (c.group !== undefined && !['1.1', '2.1', '1.5a', '1.5c'].includes(c.cell)) applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
     for (const { gateway, group } of gatewaysLosingMembers(changes)) {
       for (const g of byName.values()) {
         if (group !== undefined && g.name !== group) continue;

@@ -27,7 +27,7 @@
  * the root sent, with the root's SEQ, and push it to this server's members; a push that comes while a
  * campaign runs waits for it (members must see SEQs in order).
  */
-import { hex, type BuiltPush, type Kek, type Tek } from '@gvpn/gdoi';
+import { hex, type BuiltPush, type Kek, type Tek, type TekPolicy } from '@gvpn/gdoi';
 import type { Endpoint, Logger } from '@gvpn/runtime';
 import type { GroupState } from './group-state.js';
 import type { Registration, Registrations } from './registrations.js';
@@ -238,6 +238,20 @@ export class GroupRekey {
     g.version++;
     const push = g.hasKek && seq !== undefined ? g.gcks.deleteTeks(spis, seq) : undefined;
     this.#launch('delete-teks', push, g.gcks.kek, now);
+  }
+
+  /**
+   * Key source `local`: TEKs for IPsec SAs added by a configuration commit (R-CHG-1.5a), made now and pushed
+   * with the current ones; a root hands the whole TEK set to its subs (`onKeysChanged`), as for a rekey.
+   */
+  addTeks(policies: readonly TekPolicy[], now: number): void {
+    if (policies.length === 0) return;
+    const g = this.group;
+    const ackKek = g.gcks.kek;
+    const push = g.gcks.addTeks(policies);
+    g.version++;
+    this.options.onKeysChanged?.({ kind: 'tek-rekey', seq: push.seq, teks: g.gcks.teks }, now);
+    this.#launch('tek-rekey', push, ackKek, now);
   }
 
   /**
