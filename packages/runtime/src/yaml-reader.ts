@@ -1,10 +1,18 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 
 /** Where errors are reported: the file name and a way from byte offsets to line numbers. */
 export interface YamlSource {
   file: string;
   lines: LineCounter;
+  /** Resolves aliases (`*name`): a value may repeat an anchored node (`&name`) instead of spelling it out. */
+  doc: Document.Parsed;
+}
+
+/** The node itself, or the anchored node an alias stands for. */
+function resolved(source: YamlSource, node: unknown): Node | null {
+  if (isAlias(node)) return (node.resolve(source.doc) as Node | undefined) ?? null;
+  return (node as Node | null | undefined) ?? null;
 }
 
 /** Parses YAML text whose top level must be a map; syntax errors and duplicate keys become `ConfigError`s. */
@@ -17,7 +25,7 @@ export function parseYamlMap(text: string, file: string): YamlMapReader {
     throw new ConfigError('YAML_SYNTAX', file, '', syntaxError.message.split('\n')[0] ?? 'invalid YAML', line);
   }
   if (!isMap(doc.contents)) throw new ConfigError('WRONG_TYPE', file, '', 'the document must be a map of keys');
-  return new YamlMapReader({ file, lines }, '', doc.contents);
+  return new YamlMapReader({ file, lines, doc }, '', doc.contents);
 }
 
 interface IntegerRule {
@@ -45,7 +53,7 @@ export class YamlMapReader {
       if (name === null) {
         throw this.errorAt('WRONG_TYPE', this.path, 'map keys must be plain names', keyNode ?? node);
       }
-      this.values.set(name, { key: keyNode, value: pair.value as Node | null });
+      this.values.set(name, { key: keyNode, value: resolved(source, pair.value) });
     }
   }
 
@@ -81,7 +89,7 @@ export class YamlMapReader {
   /** An error about item `index` of the list under `key` (path `key[index]`), located at that item. */
   itemError(code: ConfigErrorCode, key: string, index: number, problem: string): ConfigError {
     const list = this.values.get(key)?.value ?? null;
-    const item = isSeq(list) ? (list.items[index] as Node | null | undefined) : undefined;
+    const item = isSeq(list) ? resolved(this.source, list.items[index]) : undefined;
     return this.errorAt(code, `${this.childPath(key)}[${index}]`, problem, item ?? list ?? this.node);
   }
 
@@ -157,7 +165,7 @@ export class YamlMapReader {
     if (isNullNode(value)) return undefined;
     if (!isSeq(value)) throw this.error('WRONG_TYPE', key, 'expected a list');
     return value.items.map((item, index) => {
-      const itemNode = item as Node | null;
+      const itemNode = resolved(this.source, item);
       if (!isScalar(itemNode) || typeof itemNode.value !== 'string' || itemNode.value === '') {
         throw this.errorAt('WRONG_TYPE', `${this.childPath(key)}[${index}]`, 'expected a non-empty string', itemNode ?? value);
       }

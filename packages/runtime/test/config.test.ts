@@ -179,3 +179,15 @@ describe('system.state-key-file', () => {
     assert.equal(keyed.config.system.stateKeyFile, '/etc/gvpn/keys/state.key');
   });
 });
+
+describe('YAML anchors and aliases', () => {
+  it('a value may repeat an anchored node (one DPD setting for every cluster gateway)', async () => {
+    const text = (await readFile(fileURLToPath(new URL('../../../../configs/examples/root-server.yaml', import.meta.url)), 'utf8'))
+      .replace(/dead-peer-detection: \{ always-send: true, interval: 10, threshold: 5 \}/, 'dead-peer-detection: &dpd { always-send: true, interval: 10, threshold: 5 }')
+      .replace(/(SubSrv02:[\s\S]*?)dead-peer-detection: \{ always-send: true, interval: 10, threshold: 5 \}/, '$1dead-peer-detection: *dpd');
+    assert.match(text, /\*dpd/);
+    const { config } = await parseConfig(text, '/etc/gvpn/root.yaml');
+    const gw = config.ike.gateways.find((g) => g.name === 'SubSrv02');
+    assert.deepEqual([gw?.dpd.alwaysSend, gw?.dpd.intervalSeconds, gw?.dpd.threshold], [true, 10, 5]);
+  });
+});
