@@ -293,7 +293,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
 
   return {
     deferBind: true,
-    serving: (now) => role === 'primary' && !stalled(now) && role === 'primary',
+    serving: (now) => role === 'primary' && !stalled(now),
     preIke: (bytes, from, now) => rootRole?.preIke?.(bytes, from, now) ?? false,
     ikeEvents: {
       saUp: (sa) => rootRole?.ikeEvents?.saUp?.(sa),
