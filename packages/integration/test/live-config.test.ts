@@ -195,3 +195,58 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     assert.ok(!sas.some((s) => s.gateway === 'GM-0002' && s.state === 'UP'), 'no IKE SA through GM-0002');
   });
 });
+
+describe('R-OPS-3 migration: a standalone key server becomes the root by a commit (R-CHG-2.2a root), members see no loss', () => {
+  const cleanup = new Cleanup();
+  let lab: ClusterLab;
+  const file = (node: ExampleNode): string => join(lab.dir, `${node}.yaml`);
+
+  before(async () => {
+    lab = await ClusterLab.start(cleanup, {
+      label: 'migration', nodes: ['root', 'sub1', 'gm-0001', 'gm-0002'], start: false,
+      edit: (node, doc) => {
+        if (node === 'root') {
+          // Standalone: no server-cluster; members register with it through their own gateways.
+          const server = doc.security['group-vpn'].server;
+          rootWithSubs(doc, ['sub1']);
+          server.ike.policy.GMs = { mode: 'main', proposals: Object.keys(server.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
+          server.ike.gateway['GM-0001'] = { 'ike-policy': 'GMs', address: '127.0.3.21', 'local-address': '127.0.3.1' };
+          server.ike.gateway['GM-0002'] = { 'ike-policy': 'GMs', address: '127.0.3.22', 'local-address': '127.0.3.1' };
+          const g = server.group[GROUP];
+          g['ike-gateway'] = ['GM-0001', 'GM-0002'];
+          delete g['server-cluster'];
+        }
+        if (node.startsWith('gm-')) {
+          useServers(doc, ['root']);
+          probeOnly(doc, ['gm-0001', 'gm-0002']);
+        }
+      },
+    });
+    for (const node of ['root', 'gm-0001', 'gm-0002'] as const) await lab.startNode(node);
+    await lab.membersUp(40_000);
+  });
+  after(() => cleanup.run());
+
+  it('server-cluster added on the running standalone server: applied, same keys; a sub then joins by cluster-init; probes lose nothing', async () => {
+    const teks = await lab.tekSpis('root');
+    const before = await Promise.all((['gm-0001', 'gm-0002'] as const).map((m) => lab.probe(m)));
+    const doc = parse(await readFile(file('root'), 'utf8'));
+    doc.security['group-vpn'].server.group[GROUP]['server-cluster'] = { 'server-role': 'root-server', 'ike-gateway': ['SubSrv01'], 'retransmission-period': 2 };
+    await writeFile(file('root'), stringify(doc));
+    const r = (await lab.request('root', ['commit'], { file: file('root') })) as CommitReply;
+    assert.equal(r.result, 'applied', r.error ?? '');
+    assert.deepEqual(r.changes.map((c) => c.cell), ['2.2a']);
+    assert.deepEqual(await lab.tekSpis('root'), teks, 'the group keeps its keys');
+    assert.equal((await lab.cluster('root')).groups[0]?.role, 'root-server');
+    await lab.startNode('sub1');
+    await lab.clusterUp(30_000);
+    assert.deepEqual(await lab.tekSpis('sub1'), teks, 'the new sub holds the root\'s keys');
+    await lab.until('probes flowing after the migration', 15_000, async () => (await lab.probe('gm-0001')).received > (before[0]?.received ?? 0) + 6);
+    for (const [i, m] of (['gm-0001', 'gm-0002'] as const).entries()) {
+      const p = await lab.probe(m);
+      assert.equal(p.authFailures, before[i]?.authFailures, `${m} auth failures`);
+      assert.equal(p.noSa, before[i]?.noSa, `${m} packets without an SA`);
+      assert.deepEqual(await lab.tekSpis(m), teks, `${m} keeps its TEK`);
+    }
+  });
+});

@@ -263,7 +263,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
 
   /** R-CHG: the cells live-config.ts accepts. New values now; new keys from them at the next rekey. */
   const applyConfig: RoleModule['applyConfig'] = (next, changes, now) => {
-    const refusal = serverRefusal(changes);
+    const refusal = serverRefusal(changes, keySource === 'root' ? 'sub' : 'root');
     if (refusal !== undefined) return { refused: refusal };
     if (next.role !== 'server') return { refused: 'not a server configuration' };
     configs = new Map(next.server.groups.map((g) => [g.name, g]));

@@ -6,20 +6,24 @@
  * its TEK and push it, a root sends it to its subs; a sub waits for that); an IPsec SA deleted or given new selectors
  * (its TEK ends at once: standalone and root push a delete, a root sends the delete to its subs, a sub drops
  * it); a cluster peer deleted (marked inactive, its IKE SA cleared; a sub always has its one root, so only a
- * root sees this). Every other cell — group deleted or renumbered, server-member-communication added or
- * deleted, a server-cluster added, deleted or its role changed, a new group — refuses the
+ * root sees this); server-cluster added on a root (2.2a: "nothing" — the group keeps its keys and members, the
+ * subs fetch them by cluster-init; the R-OPS-3 migration from a standalone server). Every other cell — group deleted or renumbered, server-member-communication added or
+ * deleted, a server-cluster added on a sub, deleted or its role changed, a new group — refuses the
  * whole commit, naming the cells, and the running configuration stays: restart the daemon with the new file
  * for those (a restarted server resumes its stored keys, then serves the new configuration).
  */
 import type { ConfigChange, ChangeCell } from '@gvpn/runtime';
 
 const LIVE: ReadonlySet<ChangeCell> = new Set<ChangeCell>([
-  '1.1', '1.2', '1.3c', '1.3d', '1.3e', '1.4b', '1.5a', '1.5b', '1.5c', '2.1', '2.2c', '2.2d', '2.2e', 'group-other',
+  '1.1', '1.2', '1.3c', '1.3d', '1.3e', '1.4b', '1.5a', '1.5b', '1.5c', '2.1', '2.2a', '2.2c', '2.2d', '2.2e', 'group-other',
 ]);
 
-/** Why a server cannot apply these changes live, or undefined when it can. */
-export function serverRefusal(changes: readonly ConfigChange[]): string | undefined {
-  const refused = changes.filter((c) => !LIVE.has(c.cell));
+/**
+ * Why a server cannot apply these changes live, or undefined when it can. `sub`: a sub-server, where a
+ * server-cluster added (2.2a) means deleting everything and starting over from a cluster-init: not live yet.
+ */
+export function serverRefusal(changes: readonly ConfigChange[], role: 'root' | 'sub' = 'root'): string | undefined {
+  const refused = changes.filter((c) => !LIVE.has(c.cell) || (role === 'sub' && c.cell === '2.2a'));
   if (refused.length === 0) return undefined;
   return `not applied live yet (restart the daemon with this file): ${refused.map((c) => `R-CHG-${c.cell} ${c.detail}`).join('; ')}`;
 }

@@ -48,16 +48,17 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
 
   const groups = new Map<number, RootGroup>();
-  for (const g of config.server.groups) {
-    if (g.serverCluster === null) continue;
+  /** A group with `server-cluster` (at start, or added by a commit: R-CHG-2.2a, "nothing" more on a root). */
+  function addGroup(g: ServerGroupConfig, resumed: SenderState | undefined): void {
+    if (g.serverCluster === null) return;
     const periodMs = g.serverCluster.retransmissionPeriodSeconds * 1000;
     const sender = new ClusterUpdateSender({ sa, random: ctx.random, send: ctx.send, retransmissionPeriodMs: periodMs, log });
     const subs = new Set(g.serverCluster.peers.map((p) => p.name));
     for (const name of subs) sender.addSub(name);
-    const resumed = resume?.get(g.name);
     if (resumed !== undefined) sender.importState({ ...resumed, subs: resumed.subs.filter((s) => subs.has(s.name)) }, clock.now());
     groups.set(g.groupId, { config: g, sender, subs });
   }
+  for (const g of config.server.groups) addGroup(g, resume?.get(g.name));
 
   const remaining = (group: GroupState, spi: Uint8Array, now: number): number | undefined => {
     const key = hex(spi);
@@ -174,6 +175,11 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     if (refusal !== undefined) return { refused: refusal };
     const applied: string[] = [];
     for (const g of next.server?.groups ?? []) {
+      if (g.serverCluster !== null && !groups.has(g.groupId)) {
+        addGroup(g, undefined);
+        applied.push(`group ${g.name}: this server is now its root; the sub-servers get its keys by cluster-init (existing members keep theirs)`);
+        continue;
+      }
       const rg = groups.get(g.groupId);
       if (rg === undefined || g.serverCluster === null) continue;
       rg.config = g;

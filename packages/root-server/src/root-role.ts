@@ -52,13 +52,15 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   let waiting = false;
   const held: RoleContext = { ...ctx, send: (bytes, to) => outbox.push({ bytes, to }) };
 
-  let cluster: RootCluster | undefined;
+  let cluster: RootCluster | undefined = undefined;
   const gcks: Gcks = createGcks(held, {
     ...(resumed === undefined ? {} : { resume: resumed.groups }),
-    ...(config.server.clusterRole === 'root-server' ? { onKeysChanged: (group, change, now) => cluster?.keysChanged(group, change, now) } : {}),
+    onKeysChanged: (group, change, now) => cluster?.keysChanged(group, change, now),
   });
-  if (config.server.clusterRole === 'root-server') cluster = createRootCluster(held, () => gcks, resumed?.cluster);
-  const inner = composeRoles(cluster === undefined ? [gcks] : [cluster, gcks]);
+  // Also on a standalone server (it has no cluster group yet): adding `server-cluster` makes it a root live
+  // (R-CHG-2.2a, the migration of R-OPS-3) without a new process.
+  cluster = createRootCluster(held, () => gcks, resumed?.cluster);
+  const inner = composeRoles([cluster, gcks]);
   const clusterState = () => cluster?.exportState() ?? [];
   let fingerprint = rootFingerprint(gcks, clusterState());
 

@@ -272,7 +272,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
 
   /** R-CHG on a sub: new values of its groups and root gateway; the key server refused anything else already. */
   const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
-    const refusal = serverRefusal(changes);
+    const refusal = serverRefusal(changes, 'sub');
     if (refusal !== undefined) return { refused: refusal };
     for (const g of next.server?.groups ?? []) {
       const sub = groups.get(g.groupId);

@@ -91,8 +91,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   /** Commits waiting for the secondary's ACK, by version. */
   const acks = new Map<number, () => void>();
   let ticker: NodeJS.Timeout | undefined;
-  const roleCommands: string[] = [...GCKS_COMMANDS];
-  if (ctx.config.server?.clusterRole === 'root-server') roleCommands.push(SERVER_CLUSTER_COMMAND);
+  const roleCommands: string[] = [...GCKS_COMMANDS, SERVER_CLUSTER_COMMAND];
 
   const peerAlive = (now: number): boolean => peer !== undefined && now - peer.lastHeard <= limitMs;
 
