@@ -7,7 +7,7 @@
  * tests that need determinism pass a pre-made key pair. SIG_ALGORITHM_KEY carries the public key as a DER
  * SubjectPublicKeyInfo, as gdoid does (protocol.md §1.8; the RFC does not fix the encoding).
  */
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPair, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Secret } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
@@ -67,6 +67,19 @@ export interface Tek {
 export function generateSigningKey(bits: number): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
   return signingKeyFrom(privateKey, publicKey);
+}
+
+/**
+ * The same, off the event loop (libuv's thread pool): an RSA-2048 key takes 100-500 ms here, longer than a
+ * root-pair heartbeat may go unanswered.
+ */
+export function generateSigningKeyAsync(bits: number): Promise<SigningKey> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair('rsa', { modulusLength: bits }, (error, publicKey, privateKey) => {
+      if (error !== null) reject(error);
+      else resolve(signingKeyFrom(privateKey, publicKey));
+    });
+  });
 }
 
 export function signingKeyFrom(privateKey: KeyObject, publicKey: KeyObject): SigningKey {

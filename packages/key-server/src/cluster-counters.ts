@@ -3,6 +3,8 @@
  * keys on a root and on a sub-server (0 where a counter does not apply to the role). DPD probes and
  * timeouts are in the `ike` section.
  */
+import type { GdoiCounters } from './statistics.js';
+
 export interface ClusterCounters {
   clusterInitSent: number;
   clusterInitSucceeded: number;
@@ -32,4 +34,16 @@ export function emptyClusterCounters(): ClusterCounters {
     clusterUpdatesReceived: 0, clusterUpdatesInstalled: 0, clusterUpdateAcksSent: 0, clusterMessagesDropped: 0,
     peersMarkedInactive: 0, registrationsAccepted: 0, registrationsRefusedThreshold: 0, registrationsRefusedRootInactive: 0,
   };
+}
+
+/** The drops every cluster exchange counts alike: undecryptable, bad HASH, malformed, unexpected. */
+export function messageDrops(c: {
+  malformedDropped: number; decryptFailedDropped: number; hashMismatchDropped: number; invalidPayloadDropped: number; unexpectedMessageDropped: number;
+}): number {
+  return c.malformedDropped + c.decryptFailedDropped + c.hashMismatchDropped + c.invalidPayloadDropped + c.unexpectedMessageDropped;
+}
+
+/** The registration counters of the `cluster` section, from the key server's `gdoi` counters. */
+export function withRegistrations(c: ClusterCounters, g: GdoiCounters): ClusterCounters {
+  return { ...c, registrationsAccepted: g.registrations, registrationsRefusedThreshold: g.refusedThreshold, registrationsRefusedRootInactive: g.refusedRootInactive };
 }

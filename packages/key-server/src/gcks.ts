@@ -11,7 +11,7 @@
  * groups hold no keys until its cluster layer `adopt`s the root's, answer pulls only while `accepting`
  * says so (root active, R-DPD-4), and change keys only as the root says (`rekeyOf(group).install*`).
  */
-import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter, type Tek } from '@gvpn/gdoi';
+import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter, type SigningKey, type Tek } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
@@ -53,6 +53,8 @@ export interface GcksOptions {
    * name. A group found here resumes with those keys, SEQ, key ages and registrations; others get fresh keys.
    */
   resume?: ReadonlyMap<string, ResumedGroup>;
+  /** Key source `local`: signature keys made beforehand (off the event loop) for groups that start fresh, by name. */
+  signingKeys?: ReadonlyMap<string, SigningKey>;
 }
 
 /** A group as a restart or a failover takes it over. Times are on this process's monotonic clock. */
@@ -97,7 +99,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const groups = (): GroupState[] => [...byName.values()];
 
   function add(groupConfig: ServerGroupConfig, now: number, given?: GivenKeys): GroupState {
-    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given, () => clock.now());
+    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given, () => clock.now(), options.signingKeys?.get(groupConfig.name));
     byId.set(g.groupId, g);
     byName.set(g.name, g);
     rekeys.set(g.name, new GroupRekey(g, registrations, {

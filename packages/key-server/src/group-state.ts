@@ -20,7 +20,7 @@
  *   every sender can have switched to the new one.
  */
 import type { RandomSource } from '@gvpn/crypto';
-import { GcksGroup, hex, type GroupPolicy, type GroupSnapshot, type Kek, type Tek, type TekCipher, type TekPolicy } from '@gvpn/gdoi';
+import { GcksGroup, hex, type GroupPolicy, type GroupSnapshot, type Kek, type SigningKey, type Tek, type TekCipher, type TekPolicy } from '@gvpn/gdoi';
 import type { Endpoint, GroupIpsecSaConfig, ServerGroupConfig, TekEncryptionAlgorithm } from '@gvpn/runtime';
 
 const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
@@ -33,6 +33,11 @@ const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
 
 /** RSA modulus of the push signature key (RFC 6407 §6: 2048 at least). */
 export const RSA_BITS = 2048;
+
+/** The signature key's size for a group: RSA_BITS, or 1024 for the internal KEK of a group without pushes. */
+export function signingKeyBits(config: ServerGroupConfig): number {
+  return config.serverMemberCommunication === null ? 1024 : RSA_BITS;
+}
 
 /** The derived deactivation time delay (DTD), in seconds; see the file comment. */
 export function deactivationDelaySeconds(config: ServerGroupConfig): number {
@@ -66,7 +71,7 @@ export function groupPolicy(config: ServerGroupConfig, listen: Endpoint): GroupP
       cipher: smc?.encryptionAlgorithm ?? 'aes-128-cbc',
       lifetimeSeconds: smc?.lifetimeSeconds ?? 3600,
       sigHash: smc?.sigHashAlgorithm ?? 'sha256',
-      rsaBits: smc === null ? 1024 : RSA_BITS,
+      rsaBits: signingKeyBits(config),
       ackRequested: true,
       pushSource: { address: listen.address, port: listen.port },
       pushDestination: { address: '0.0.0.0', port: listen.port },
@@ -108,9 +113,9 @@ export class GroupState {
    */
   /** `clock`: for the seconds a pull says the TEKs have left (GroupSnapshot.teksLifetimeLeft). */
   constructor(public config: ServerGroupConfig, private readonly listen: Endpoint, random: RandomSource, now: number, given?: GivenKeys,
-    private readonly clock?: () => number) {
+    private readonly clock?: () => number, signing?: SigningKey) {
     const policy = groupPolicy(config, listen);
-    this.gcks = given === undefined ? new GcksGroup(policy, random) : GcksGroup.adopt(policy, random, given);
+    this.gcks = given === undefined ? new GcksGroup(policy, random, signing) : GcksGroup.adopt(policy, random, given);
     this.hasKek = config.serverMemberCommunication !== null;
     this.kekCreatedAt = given?.kekCreatedAt ?? now;
     this.teksCreatedAt = given?.teksCreatedAt ?? now;

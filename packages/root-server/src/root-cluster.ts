@@ -21,7 +21,7 @@ import {
 import type { IkeSa } from '@gvpn/ike';
 import { serverRefusal, type Gcks, type GroupState, type KeyChange } from '@gvpn/key-server';
 import type { RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
-import { emptyClusterCounters, ikeSaState, newestSa, secondsAgo, type ClusterCounters } from '@gvpn/key-server';
+import { emptyClusterCounters, ikeSaState, messageDrops, newestSa, secondsAgo, withRegistrations, type ClusterCounters } from '@gvpn/key-server';
 
 interface RootGroup {
   config: ServerGroupConfig;
@@ -123,21 +123,16 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     const i = initResponder.counters;
     c.clusterInitReceived = i.initRequests + i.duplicateRequests;
     c.clusterInitAnswered = i.initAnswered;
-    c.clusterMessagesDropped += i.unknownGroupDropped + i.unauthorizedDropped + i.noKeysDropped + i.malformedDropped
-      + i.decryptFailedDropped + i.hashMismatchDropped + i.invalidPayloadDropped + i.unexpectedMessageDropped;
+    c.clusterMessagesDropped += i.unknownGroupDropped + i.unauthorizedDropped + i.noKeysDropped + messageDrops(i);
     for (const { sender } of groups.values()) {
       const s = sender.counters;
       c.clusterUpdatesPublished += s.updatesPublished;
       c.clusterUpdatesSent += s.updatesSent;
       c.clusterUpdatesAcked += s.updatesAcked;
       c.clusterUpdatesRetransmitted += s.retransmissions;
-      c.clusterMessagesDropped += s.duplicateAcksDropped + s.malformedDropped + s.decryptFailedDropped + s.hashMismatchDropped
-        + s.invalidPayloadDropped + s.unexpectedMessageDropped;
+      c.clusterMessagesDropped += s.duplicateAcksDropped + messageDrops(s);
     }
-    const g = gcks().statistics();
-    c.registrationsAccepted = g.registrations;
-    c.registrationsRefusedThreshold = g.refusedThreshold;
-    return c;
+    return withRegistrations(c, gcks().statistics());
   }
 
   function clusterView(detail: boolean) {

@@ -9,6 +9,7 @@
  * loses only datagrams that nobody saw, so whatever a member or sub learnt is in the store (and on the
  * standby). IKE's own messages carry no group state and are not held.
  */
+import type { SigningKey } from '@gvpn/gdoi';
 import { allMemberRows, createGcks, memberChanges, type Gcks, type MemberChange, type Registration } from '@gvpn/key-server';
 import { composeRoles, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import { createRootCluster, type RootCluster } from './root-cluster.js';
@@ -35,6 +36,8 @@ export function initiateToSubs(ctx: RoleContext): void {
 
 export interface RootRoleOptions {
   resume?: { record: RootRecord; members: ReadonlyMap<string, Registration[]>; clocks: Clocks };
+  /** Signature keys made beforehand for groups that start fresh (GcksOptions.signingKeys). */
+  signingKeys?: ReadonlyMap<string, SigningKey>;
   /**
    * Called in `settle` with the new record when the state changed; the outbox is sent when the returned
    * promise resolves (at once when it returns undefined).
@@ -56,6 +59,7 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   const gcks: Gcks = createGcks(held, {
     ...(resumed === undefined ? {} : { resume: resumed.groups }),
     onKeysChanged: (group, change, now) => cluster?.keysChanged(group, change, now),
+    ...(options.signingKeys === undefined ? {} : { signingKeys: options.signingKeys }),
   });
   // Also on a standalone server (it has no cluster group yet): adding `server-cluster` makes it a root live
   // (R-CHG-2.2a, the migration of R-OPS-3) without a new process.

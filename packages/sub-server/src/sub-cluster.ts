@@ -27,7 +27,7 @@ import {
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
-  emptyClusterCounters, groupPolicy, ikeSaState, newestSa, secondsAgo, serverRefusal, type ClusterCounters, type Gcks, type GivenKeys,
+  emptyClusterCounters, groupPolicy, ikeSaState, messageDrops, newestSa, secondsAgo, serverRefusal, withRegistrations, type ClusterCounters, type Gcks, type GivenKeys,
 } from '@gvpn/key-server';
 import { policyMismatches } from './policy-check.js';
 import type { IkeGatewayConfig, RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
@@ -221,19 +221,14 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
       const i = init.counters;
       c.clusterInitSent += i.initSent;
       c.clusterInitFailed += i.initFailed;
-      c.clusterMessagesDropped += i.malformedDropped + i.decryptFailedDropped + i.hashMismatchDropped + i.invalidPayloadDropped + i.unexpectedMessageDropped;
+      c.clusterMessagesDropped += messageDrops(i);
     }
     const r = receiver.counters;
     c.clusterUpdatesReceived = r.updatesReceived;
     c.clusterUpdatesInstalled = r.updatesInstalled;
     c.clusterUpdateAcksSent = r.acksSent;
-    c.clusterMessagesDropped += r.installFailed + r.gapDropped + r.notReadyDropped + r.unauthorizedDropped + r.malformedDropped + r.decryptFailedDropped
-      + r.hashMismatchDropped + r.invalidPayloadDropped + r.unexpectedMessageDropped;
-    const g = gcks().statistics();
-    c.registrationsAccepted = g.registrations;
-    c.registrationsRefusedThreshold = g.refusedThreshold;
-    c.registrationsRefusedRootInactive = g.refusedRootInactive;
-    return c;
+    c.clusterMessagesDropped += r.installFailed + r.gapDropped + r.notReadyDropped + r.unauthorizedDropped + messageDrops(r);
+    return withRegistrations(c, gcks().statistics());
   }
 
   function clusterView(detail: boolean) {

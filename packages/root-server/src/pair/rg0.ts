@@ -28,7 +28,8 @@
 import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
-import { GCKS_COMMANDS, MEMBER_ROWS, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
+import { generateSigningKeyAsync } from '@gvpn/gdoi';
+import { GCKS_COMMANDS, MEMBER_ROWS, signingKeyBits, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
@@ -145,7 +146,15 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     }
     const clocks = { mono: now, wall: Date.now() };
     const resume = stored === undefined ? undefined : { record: stored.record, members: readMembers(store, clocks), clocks };
-    rootRole = createRootRole(ctx, { ...(resume === undefined ? {} : { resume }), commit: (record, members) => commit(record, members) });
+    // Fresh groups need RSA keys: made off the event loop, so heartbeats go on meanwhile (made inline, a
+    // 2048-bit key stalled this node long enough for its peer to take over at the very first election).
+    const signingKeys = resume !== undefined ? undefined : new Map(await Promise.all((ctx.config.server?.groups ?? [])
+      .map(async (g) => [g.name, await generateSigningKeyAsync(signingKeyBits(g))] as const)));
+    if (role !== 'primary') return; // stepped down while the keys were being made
+    rootRole = createRootRole(ctx, {
+      ...(resume === undefined ? {} : { resume }), ...(signingKeys === undefined ? {} : { signingKeys }),
+      commit: (record, members) => commit(record, members),
+    });
     await ctx.bind();
     await rootRole.start?.(now);
     // The secondary has the state from now on (first start: the keys just made).
