@@ -7,10 +7,27 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess, stopPid, waitFor } from '@gvpn/integration';
+import type { GroupPolicy } from '@gvpn/gdoi';
 import { controlRequest } from '@gvpn/runtime';
 
 /** packages/member/dist/test -> packages/member/dist/src/main.js */
 export const MEMBER_MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+/** The member tests' group 7: AES-GCM-256 TEK for 172.16.0.0/12, pushed by unicast from `server`. */
+export function testGroupPolicy(server: string, deactivationDelaySeconds: number): GroupPolicy {
+  return {
+    groupId: 7,
+    kek: {
+      cipher: 'aes-256-cbc', lifetimeSeconds: 3600, sigHash: 'sha256', rsaBits: 2048, ackRequested: true,
+      pushSource: { address: server, port: 848 }, pushDestination: { address: '0.0.0.0', port: 848 },
+    },
+    teks: [{
+      name: 'GROUP7', cipher: 'aes-gcm-256', protocol: 0,
+      source: { prefix: '172.16.0.0/12', port: 0 }, destination: { prefix: '172.16.0.0/12', port: 0 }, lifetimeSeconds: 3600,
+    }],
+    activationDelaySeconds: 1, deactivationDelaySeconds,
+  };
+}
 
 export interface MemberSpec {
   name: string;

@@ -11,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cleanup, runCommand, waitFor, workDirectory, CLI_MAIN } from '@gvpn/integration';
 import { Secret, systemRandom } from '@gvpn/crypto';
-import { buildPush, generateSigningKey, generateTek, hex, type GroupPolicy } from '@gvpn/gdoi';
+import { buildPush, generateSigningKey, generateTek, hex } from '@gvpn/gdoi';
 import { TestGcks } from './gcks.js';
-import { MemberDaemon, type MemberSpec, type MemberStatistics } from './harness.js';
+import { MemberDaemon, testGroupPolicy, type MemberSpec, type MemberStatistics } from './harness.js';
 
 const SERVER = '127.0.8.1';
 const DEAD_SERVER = '127.0.8.2';
@@ -28,21 +28,6 @@ const DRIFT = { name: 'gm5', address: '127.0.8.15', memberId: 5, server: '127.0.
 /** A member none of whose servers answers: it must go round its list and back off (R-REG-4). */
 const LONELY = { name: 'gm9', address: '127.0.8.19', memberId: 9, servers: ['127.0.8.3', '127.0.8.4'] } as const;
 
-function groupPolicy(): GroupPolicy {
-  return {
-    groupId: 7,
-    kek: {
-      cipher: 'aes-256-cbc', lifetimeSeconds: 3600, sigHash: 'sha256', rsaBits: 2048, ackRequested: true,
-      pushSource: { address: SERVER, port: 848 }, pushDestination: { address: '0.0.0.0', port: 848 },
-    },
-    teks: [{
-      name: 'GROUP7', cipher: 'aes-gcm-256', protocol: 0,
-      source: { prefix: '172.16.0.0/12', port: 0 }, destination: { prefix: '172.16.0.0/12', port: 0 }, lifetimeSeconds: 3600,
-    }],
-    activationDelaySeconds: 1, deactivationDelaySeconds: 2,
-  };
-}
-
 describe('member daemon', () => {
   const cleanup = new Cleanup();
   let gcks: TestGcks;
@@ -55,7 +40,7 @@ describe('member daemon', () => {
 
   before(async () => {
     const workDir = await workDirectory(cleanup, 'member');
-    gcks = new TestGcks({ listen: { address: SERVER, port: 848 }, psk: PSK, members: M.map((m) => m.address), policy: groupPolicy() });
+    gcks = new TestGcks({ listen: { address: SERVER, port: 848 }, psk: PSK, members: M.map((m) => m.address), policy: testGroupPolicy(SERVER, 2) });
     await gcks.start();
     cleanup.defer('key server', () => gcks.stop());
     for (const m of M) {
@@ -72,7 +57,7 @@ describe('member daemon', () => {
       peers: [{ name: 'gm1', memberId: 1, address: M[0].address }],
     }, workDir);
     cleanup.defer('gm9 daemon', () => lonely.stop());
-    const shortLived = groupPolicy();
+    const shortLived = testGroupPolicy(SERVER, 2);
     shortLived.teks = shortLived.teks.map((t) => ({ ...t, lifetimeSeconds: 4 }));
     shortLived.kek.pushSource = { address: DRIFT.server, port: 848 };
     driftGcks = new TestGcks({ listen: { address: DRIFT.server, port: 848 }, psk: PSK, members: [DRIFT.address], policy: shortLived });

@@ -12,28 +12,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, waitFor, workDirectory } from '@gvpn/integration';
 import { systemRandom } from '@gvpn/crypto';
-import { buildPush, generateTek, hex, type GroupPolicy } from '@gvpn/gdoi';
+import { buildPush, generateTek, hex } from '@gvpn/gdoi';
 import { TestGcks } from './gcks.js';
-import { MemberDaemon, type MemberSpec } from './harness.js';
+import { MemberDaemon, testGroupPolicy, type MemberSpec } from './harness.js';
 
 const SERVER = '127.0.8.61';
 const GM = '127.0.8.62';
 const PSK = 'member-restart-psk';
-
-function groupPolicy(): GroupPolicy {
-  return {
-    groupId: 7,
-    kek: {
-      cipher: 'aes-256-cbc', lifetimeSeconds: 3600, sigHash: 'sha256', rsaBits: 2048, ackRequested: true,
-      pushSource: { address: SERVER, port: 848 }, pushDestination: { address: '0.0.0.0', port: 848 },
-    },
-    teks: [{
-      name: 'GROUP7', cipher: 'aes-gcm-256', protocol: 0,
-      source: { prefix: '172.16.0.0/12', port: 0 }, destination: { prefix: '172.16.0.0/12', port: 0 }, lifetimeSeconds: 3600,
-    }],
-    activationDelaySeconds: 1, deactivationDelaySeconds: 30,
-  };
-}
 
 const SPEC: MemberSpec = {
   name: 'gm-restart', address: GM, servers: [SERVER], psk: PSK, groupId: 7, memberId: 1,
@@ -57,7 +42,7 @@ describe('member daemon: kill -9 and restart with its state store', () => {
 
   before(async () => {
     workDir = await workDirectory(cleanup, 'member-restart');
-    gcks = new TestGcks({ listen: { address: SERVER, port: 848 }, psk: PSK, members: [GM], policy: groupPolicy() });
+    gcks = new TestGcks({ listen: { address: SERVER, port: 848 }, psk: PSK, members: [GM], policy: testGroupPolicy(SERVER, 30) });
     await gcks.start();
     cleanup.defer('key server', () => gcks.stop());
     gm = await MemberDaemon.start(SPEC, workDir, { GVPN_STATE_KEY: stateKey });
