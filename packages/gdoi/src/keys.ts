@@ -267,12 +267,8 @@ export function kekFromWire(sak: SakPayload, packet: KeyPacket): Parsed<Kek> {
   const keyLength = kekKeyLength(cipher);
   if (algKey?.length !== KEK_IV_LENGTH + keyLength) return fail(`KEK_ALGORITHM_KEY of ${algKey?.length ?? 0} bytes`);
   if (spki === undefined) return fail('SIG_ALGORITHM_KEY missing');
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-  } catch {
-    return fail('SIG_ALGORITHM_KEY is not a DER SubjectPublicKeyInfo');
-  }
+  const publicKey = importSignatureKey(spki);
+  if (publicKey === undefined) return fail('SIG_ALGORITHM_KEY is not a DER SubjectPublicKeyInfo');
   if (publicKey.asymmetricKeyType !== 'rsa') return fail(`signature key type ${publicKey.asymmetricKeyType ?? '?'}`);
   const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < 1024) return fail(`RSA key of ${bits} bits`);
@@ -285,6 +281,29 @@ export function kekFromWire(sak: SakPayload, packet: KeyPacket): Parsed<Kek> {
       ...(ackType === undefined ? {} : { ackType }),
     },
   };
+}
+
+/**
+ * The last few group signature keys imported, by their DER bytes. Importing an RSA public key costs about
+ * as much as a DH computation, and every registration to a group carries the same key: a process holding
+ * many members (a lab host, the registration benchmark's generator, a member re-registering) imports it
+ * once. Keys are public and immutable; the cache is bounded.
+ */
+const importedSignatureKeys = new Map<string, KeyObject>();
+const IMPORTED_SIGNATURE_KEYS_MAX = 16;
+
+function importSignatureKey(spki: Uint8Array): KeyObject | undefined {
+  const id = Buffer.from(spki).toString('base64');
+  let key = importedSignatureKeys.get(id);
+  if (key !== undefined) return key;
+  try {
+    key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+  if (importedSignatureKeys.size >= IMPORTED_SIGNATURE_KEYS_MAX) importedSignatureKeys.delete(importedSignatureKeys.keys().next().value as string);
+  importedSignatureKeys.set(id, key);
+  return key;
 }
 
 /** A member's view of a TEK from its SAT and KD TEK packet. Unknown SA attributes abort. */

@@ -94,7 +94,7 @@ export async function startGcks(cleanup: Cleanup, dir: string, address: string, 
   const file = join(dir, 'gcks.yaml');
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
   if (!existsSync(ROOT_SERVER_MAIN)) throw new Error(`${ROOT_SERVER_MAIN} is missing: build first (pnpm -s build)`);
-  // GVPN_BENCH_PROFILE=DIR: the daemon writes a V8 CPU profile there when it exits (for finding what limits it).
+  // GVPN_BENCH_PROFILE=DIR: the daemon writes a V8 CPU profile there when it exits, the generator in DIR/loadgen (for finding what limits each).
   const profile = process.env['GVPN_BENCH_PROFILE'];
   const nodeFlags = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
   const [command = process.execPath, ...rest] = [...pinnedTo(0), process.execPath, ...nodeFlags, ROOT_SERVER_MAIN, '--config', file];
@@ -133,7 +133,9 @@ export interface Loadgen {
 }
 
 export function startLoadgen(cleanup: Cleanup, dir: string, name: string, args: LoadgenArgs, gcks: Gcks): Loadgen {
-  const [command = process.execPath, ...rest] = [...pinnedTo(1), process.execPath, join(here, 'gdoi-loadgen.js'), JSON.stringify(args)];
+  const profile = process.env['GVPN_BENCH_PROFILE'];
+  const nodeFlags = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profile, 'loadgen')];
+  const [command = process.execPath, ...rest] = [...pinnedTo(1), process.execPath, ...nodeFlags, join(here, 'gdoi-loadgen.js'), JSON.stringify(args)];
   const gen = ManagedProcess.start(name, command, rest, { logDir: dir });
   cleanup.defer(name, () => gen.stop('SIGTERM', 3000));
   return {

@@ -229,6 +229,8 @@ function emitTek(spi: string): void {
   });
 }
 process.on('SIGUSR2', () => { for (const spi of tekInstalls.keys()) emitTek(spi); });
+// A normal exit on SIGTERM, so that `--cpu-prof` (GVPN_BENCH_PROFILE) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 
 const members: Member[] = [];
 const offset = args.memberOffset ?? 0;

@@ -10,6 +10,10 @@
  * last, per registration; server RSS growth over the run / N; the daemon's own `registrations` counter.
  * `--members` goes up to 10,000 (the daemon's default platform maximum); pullDropped in the output counts
  * pulls the server's bound on exchanges waiting for message 3 refused.
+ * On a 2-core machine the generator, which must do a DH computation and the same symmetric work for each
+ * registration, needs about as much CPU per registration as the server: the measured rate is then bound by
+ * the generator's core, not the server's. `server_capacity_*_per_s` (1000 / server CPU ms per registration)
+ * is what the server's one core sustains; the targets are checked against both.
  * Ends with one `RESULT ...` line.
  */
 import { Cleanup, workDirectory } from '../src/index.js';
@@ -61,7 +65,11 @@ console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? '
 const g14 = await run(14);
 const g19 = await run(19);
 const f = (x: number, d = 1): string => x.toFixed(d);
-console.log(`targets (one core): >= 1000 reg/s group 14: ${g14.perS >= 1000 ? 'met' : 'NOT met'}; >= 3000 reg/s group 19: ${g19.perS >= 3000 ? 'met' : 'NOT met'}`);
+const capacity = (r: Run): number => 1000 / r.cpuPerReg;
+const verdict = (rate: number, target: number): string => (rate >= target ? 'met' : 'NOT met');
+console.log(`targets (one core): >= 1000 reg/s group 14: measured ${verdict(g14.perS, 1000)}, server capacity ${capacity(g14).toFixed(0)}/s ${verdict(capacity(g14), 1000)}; `
+  + `>= 3000 reg/s group 19: measured ${verdict(g19.perS, 3000)}, server capacity ${capacity(g19).toFixed(0)}/s ${verdict(capacity(g19), 3000)}`);
 console.log(`RESULT members=${N} reg_g14_per_s=${f(g14.perS)} reg_g19_per_s=${f(g19.perS)} p50_g14_ms=${f(g14.p50)} p99_g14_ms=${f(g14.p99)} `
   + `p50_g19_ms=${f(g19.p50)} p99_g19_ms=${f(g19.p99)} server_cpu_ms_per_reg_g14=${f(g14.cpuPerReg, 3)} server_cpu_ms_per_reg_g19=${f(g19.cpuPerReg, 3)} `
+  + `server_capacity_g14_per_s=${f(capacity(g14))} server_capacity_g19_per_s=${f(capacity(g19))} `
   + `rss_kb_per_member=${f(Math.max(g14.rssPerMember, g19.rssPerMember))}`);

@@ -17,9 +17,10 @@ export function createDurableRoot(ctx: RoleContext, store: Store): RoleModule {
   const clocks = { mono: now, wall: Date.now() };
   const role = createRootRole(ctx, {
     ...(stored === undefined ? {} : { resume: { record: stored.record, members: readMembers(store, clocks), clocks } }),
-    commit: (record, members) => {
+    // Only member rows when only members changed (most registrations): the record is the larger write.
+    commit: (record, members, _clocks, recordChanged) => {
       store.transaction(() => {
-        store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record } satisfies StoredRoot);
+        if (recordChanged) store.put(ROOT_STATE.ns, ROOT_STATE.key, { version: ++version, epoch: 0, record } satisfies StoredRoot);
         applyMemberChanges(store, members);
       });
       return undefined;

@@ -42,7 +42,7 @@ export interface RootRoleOptions {
    * Called in `settle` with the new record when the state changed; the outbox is sent when the returned
    * promise resolves (at once when it returns undefined).
    */
-  commit(record: RootRecord, members: MemberChange[], clocks: Clocks): Promise<void> | undefined;
+  commit(record: RootRecord, members: MemberChange[], clocks: Clocks, recordChanged: boolean): Promise<void> | undefined;
   wallClock?: () => number;
 }
 
@@ -79,9 +79,10 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
     if (waiting) return;
     const fp = rootFingerprint(gcks, clusterState());
     if (fp === fingerprint && !gcks.registrations.changesPending) return flush();
+    const recordChanged = fp !== fingerprint;
     fingerprint = fp;
     const clocks = { mono: now, wall: wall() };
-    const done = options.commit(rootRecord(gcks, clusterState(), clocks), memberChanges(gcks, clocks), clocks);
+    const done = options.commit(rootRecord(gcks, clusterState(), clocks), memberChanges(gcks, clocks), clocks, recordChanged);
     if (done === undefined) return flush();
     waiting = true;
     void done.then(() => {

@@ -66,7 +66,12 @@ export interface CommitOutcome extends CommitRecord {
 }
 
 /** A module's verdict on a set of changes: all applied, in order, or none (with the reason). */
-export type ApplyResult = { applied: string[] } | { refused: string };
+/**
+ * A module's answer to a commit. `resetGateways`: IKE gateways whose SAs the changes end beyond the gateway
+ * cells' own (a group deleted: every IKE SA of the group's gateways); the host deletes them after the
+ * module's datagrams of the commit (a "delete all" push or cluster-update) have left.
+ */
+export type ApplyResult = { applied: string[]; resetGateways?: string[] } | { refused: string };
 
 /** A configuration read for a commit: the validated configuration and the exact text it came from. */
 export interface ReadConfig extends LoadedConfig {

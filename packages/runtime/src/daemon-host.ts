@@ -159,6 +159,7 @@ export function composeRoles(parts: readonly RoleModule[]): RoleModule {
 function composeApply(parts: readonly RoleModule[]): NonNullable<RoleModule['applyConfig']> {
   return (next, changes, now) => {
     const applied: string[] = [];
+    const resetGateways: string[] = [];
     for (const [index, part] of parts.entries()) {
       const result = part.applyConfig?.(next, changes, now) ?? { applied: [] };
       if ('refused' in result) {
@@ -166,8 +167,9 @@ function composeApply(parts: readonly RoleModule[]): NonNullable<RoleModule['app
         throw new Error(`part ${index} of the daemon refused changes an earlier part applied: ${result.refused}`);
       }
       applied.push(...result.applied);
+      resetGateways.push(...(result.resetGateways ?? []));
     }
-    return { applied };
+    return { applied, resetGateways };
   };
 }
 
@@ -283,17 +285,22 @@ export async function startDaemon(
     apply: (next, changes) => {
       const now = systemClock.now();
       if (module.applyConfig === undefined) return { refused: CANNOT_APPLY_LIVE };
-      let result = module.applyConfig(next, changes, now);
-      if ('applied' in result && changes.some((c) => IKE_GATEWAY_CELLS.has(c.cell))) {
+      const result = module.applyConfig(next, changes, now);
+      if (!('applied' in result)) return result;
+      // What the module sent for the commit (a "delete all" push, a cluster-update) leaves first: it rides
+      // the IKE SAs the next step may delete.
+      module.settle?.(now);
+      const moduleReset = result.resetGateways ?? [];
+      let applied = result.applied;
+      if (moduleReset.length > 0 || changes.some((c) => IKE_GATEWAY_CELLS.has(c.cell))) {
         // The IKE part of the gateway cells is the host's: the engine gets the new gateway list, and the
         // SAs of every gateway changed, deleted or taken out of a group are deleted (with a Delete).
-        const reset = gatewaysToReset(changes, [...gateways.keys(), ...gatewaysByName(next).keys()]);
+        const reset = [...new Set([...gatewaysToReset(changes, [...gateways.keys(), ...gatewaysByName(next).keys()]), ...moduleReset])];
         ike.setGateways(ikeGatewayPolicies(next), reset, now);
-        result = { applied: [...result.applied, ...reset.map((g) => `IKE SAs of gateway ${g} deleted`)] };
+        applied = [...applied, ...reset.map((g) => `IKE SAs of gateway ${g} deleted`)];
       }
-      module.settle?.(now);
       timer.arm();
-      return result;
+      return { applied };
     },
     committed: (next) => {
       gateways = gatewaysByName(next);
@@ -313,12 +320,21 @@ export async function startDaemon(
     unbind: () => transport.close(),
   }) ?? {};
   Object.assign(ikeEvents, module.ikeEvents);
+  // Datagrams settle once per event-loop turn, after every datagram the socket had ready: the module's
+  // state commit (one SQLite transaction, and on a root pair one replication) then covers a batch of
+  // registrations instead of one each, and what they send still waits for it (bench register: the commit
+  // per datagram was a fifth of the server's CPU).
+  let settlePending: NodeJS.Immediate | undefined;
+  const settleDatagrams = (): void => {
+    settlePending = undefined;
+    module.settle?.(systemClock.now());
+    timer.arm();
+  };
   transport.onDatagram((bytes, from) => {
     const now = systemClock.now();
     if (module.serving?.(now) === false) return;
     if (module.preIke?.(bytes, from, now) !== true) ike.handleDatagram(bytes, from, now);
-    module.settle?.(now);
-    timer.arm();
+    settlePending ??= setImmediate(settleDatagrams);
   });
   const local = module.deferBind === true ? null : await transport.bind(system.listen.address, system.listen.port);
 
@@ -382,6 +398,10 @@ export async function startDaemon(
     log,
     async stop() {
       process.off('SIGHUP', reload);
+      if (settlePending !== undefined) {
+        clearImmediate(settlePending);
+        settleDatagrams();
+      }
       await module.stop?.(systemClock.now());
       ike.stop(systemClock.now());
       timer.stop();
