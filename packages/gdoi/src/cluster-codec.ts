@@ -209,12 +209,10 @@ export function clusterPayloads(m: ClusterMessage): Payload[] {
       const out: Payload[] = [info(0, m.updateSeq), groupIdPayload(m.groupId)];
       if (m.seq !== undefined) out.push({ type: PayloadType.SEQ, seq: m.seq });
       if (m.teks.length > 0) out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.IpsecEsp, spiSize: 4, spis: m.teks.map((s) => Uint8Array.from(s)) });
-      if (m.all) {
-        out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.IpsecEsp, spiSize: 4, spis: [new Uint8Array(4)] });
-        out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.Kek, spiSize: 16, spis: [new Uint8Array(16)] });
-      } else if (m.kek) {
-        throw new WireError('INVALID_VALUE', 0, 'deleting the KEK alone: use all');
-      }
+      if (m.all) out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.IpsecEsp, spiSize: 4, spis: [new Uint8Array(4)] });
+      // The KEK delete names SPI 0, "the group's KEK": the sub holds the root's, so no SPI is needed. Alone
+      // (without the ESP SPI 0) it ends only the KEK (server-member-communication deleted, R-CHG-1.4c).
+      if (m.all || m.kek) out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.Kek, spiSize: 16, spis: [new Uint8Array(16)] });
       if (out.length === 2 + (m.seq === undefined ? 0 : 1)) throw new WireError('INVALID_VALUE', 0, 'delete-sas without SPIs');
       return out;
     }
@@ -340,7 +338,7 @@ export function clusterMessageFrom(exchangeType: number, payloads: readonly Payl
           return `delete protocol ${d.protocolId} SPI size ${d.spiSize}`;
         }
       }
-      if (all !== kek) return 'delete-all needs both the ESP and the KEK delete';
+      if (all && !kek) return 'delete-all needs both the ESP and the KEK delete';
       return { kind, groupId, updateSeq: info.updateSeq, ...(seqValue === undefined ? {} : { seq: seqValue }), teks, kek, all };
     }
     case 'update-delete-members': {

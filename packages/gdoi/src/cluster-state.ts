@@ -17,6 +17,7 @@
  *   updateInstalled(keys)         new KEK/TEKs tracked (the TEK set replaces the previous one); pushes
  *                                 resume when no SA is past soft; action push-rekey when pushes allowed
  *   updateInstalled(delete-sas)   action push-delete (R-MSG-8; the only way a sub deletes, R-MSG-9);
+ *                                 the KEK alone deleted -> its lifetime no longer tracked;
  *                                 all SAs gone -> initWanted (R-MSG-2c)
  *   updateInstalled(del-members)  action delete-local-members
  *   soft expiry (poll)            initWanted, pushesHeld (R-MSG-6)
@@ -151,6 +152,8 @@ export class SubClusterState {
       }
       case 'update-delete-sas': {
         if (update.all) this.sas.clear();
+        // The KEK alone (R-CHG-1.4c): the root keeps no KEK for members any more, so its lifetime is not watched.
+        if (update.kek) for (const [k, s] of this.sas) if (s.kind === 'kek') this.sas.delete(k);
         for (const spi of update.teks) this.sas.delete(hex(spi));
         // Deletes reach members even while pushes of new keys are held: the root asked for them (R-MSG-8).
         if (this.root === 'active') actions.push({ type: 'push-delete', groupId: this.groupId, teks: update.teks, all: update.all });

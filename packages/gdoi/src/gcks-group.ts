@@ -101,6 +101,29 @@ export class GcksGroup implements GroupSnapshot {
     return buildPush({ kek: this.kek, seq, deletes: { teks: spis }, signatureForm: this.form() });
   }
 
+  /**
+   * A delete of the current KEK alone (server-member-communication deleted, R-CHG-1.4c), under that KEK;
+   * `seq` given by the root on a sub-server. The caller then stops pushing (`replaceKek` on a key maker).
+   */
+  deleteKek(seq = this.sequence.next()): BuiltPush {
+    this.advanceTo(seq);
+    return buildPush({ kek: this.kek, seq, deletes: { kek: this.kek.spi }, signatureForm: this.form() });
+  }
+
+  /**
+   * A new KEK that no push announces, as no member holds the current one (server-member-communication
+   * added, R-CHG-1.4a) or none may use it any more (deleted, 1.4c). It takes the next SEQ of the old KEK,
+   * which a sub-server's `installKek` follows; then SEQ restarts at 0. Returns that SEQ.
+   */
+  replaceKek(): number {
+    const seq = this.sequence.next();
+    this.previousKek?.key.wipe();
+    this.previousKek = undefined;
+    this.kek = generateKek(this.policy.kek, this.random, this.signing);
+    this.sequence = new RekeySequence(0, this.onSeq);
+    return seq;
+  }
+
   deleteAll(seq = this.sequence.next()): BuiltPush {
     this.advanceTo(seq);
     return buildPush({ kek: this.kek, seq, deletes: { all: true }, signatureForm: this.form() });

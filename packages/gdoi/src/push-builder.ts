@@ -8,7 +8,8 @@
  *
  * - SEQ: previous + 1, never backwards for a KEK (`RekeySequence`, persistable); a new KEK starts again
  *   from 0, so its first PUSH carries 1 (RFC 6407 §3.2).
- * - Deletes: TEK SPIs (Protocol-ID ESP), "delete all" = SPI 0 with ESP, then SPI 0 with Protocol-ID 0 (KEK).
+ * - Deletes: TEK SPIs (Protocol-ID ESP), "delete all" = SPI 0 with ESP, then SPI 0 with Protocol-ID 0 (KEK);
+ *   the KEK alone = its own SPI with Protocol-ID 0 (RFC 6407 §5.7).
  *   When nothing else is sent, SA and KD are omitted (§5.9).
  * - Forward access control (§7.4.1): a KEK change and new TEKs never travel in the same PUSH — building
  *   one throws GdoiError('FORWARD_ACCESS').
@@ -32,6 +33,11 @@ export interface PushDeletes {
   teks?: Uint8Array[];
   /** Delete all TEKs and the KEK: SPI 0/ESP then SPI 0/protocol 0. */
   all?: boolean;
+  /**
+   * Delete this KEK (its 16-byte SPI, protocol 0) and nothing else: server-member-communication deleted
+   * (R-CHG-1.4c). Members keep their TEKs; they have no push channel any more.
+   */
+  kek?: Uint8Array;
 }
 
 export interface PushInput {
@@ -63,6 +69,9 @@ function deletePayloads(d: PushDeletes | undefined): DeletePayload[] {
   if (d.all === true) {
     out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.IpsecEsp, spiSize: 4, spis: [new Uint8Array(4)] });
     out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.Kek, spiSize: 16, spis: [new Uint8Array(16)] });
+  } else if (d.kek !== undefined) {
+    if (d.kek.length !== 16) throw new GdoiError('BAD_STATE', `KEK SPI of ${d.kek.length} bytes`);
+    out.push({ type: PayloadType.D, doi: 2, protocolId: TekProtocolId.Kek, spiSize: 16, spis: [Uint8Array.from(d.kek)] });
   }
   return out;
 }

@@ -154,6 +154,11 @@ describe('SubClusterState (R-MSG-2, R-MSG-6, R-MSG-7, R-DPD-4)', () => {
     assert.equal(s.answersRegistrations(), false);
     assert.equal(s.updateSeq, 3);
     assert.ok(t2);
+    // R-CHG-1.4c: the KEK alone is deleted -> its delete is pushed, its lifetime no longer watched, the TEKs stay.
+    const s3 = initialisedSub(g);
+    assert.deepEqual(types(s3.updateInstalled({ kind: 'update-delete-sas', groupId: 1, updateSeq: 1, seq: 3, teks: [], kek: true, all: false }, 1)), ['push-delete']);
+    assert.deepEqual([...s3.sas.values()].map((x) => x.kind), ['tek', 'tek']);
+    assert.equal(s3.answersRegistrations(), true);
     const s2 = initialisedSub(g);
     assert.deepEqual(types(s2.configChanged(1)), ['start-cluster-init']);
     assert.deepEqual(types(s2.updateGap(2)), [], 'already wanted');
@@ -200,6 +205,7 @@ describe('cluster codec', () => {
       { kind: 'update-keys', groupId: 1, updateSeq: 10, keys: { teks: [extra], seq: 4, activationDelaySeconds: 15, deactivationDelaySeconds: 30 }, lifetimes: [] },
       { kind: 'update-delete-sas', groupId: 1, updateSeq: 11, seq: 5, teks: [extra.spi], kek: false, all: false },
       { kind: 'update-delete-sas', groupId: 1, updateSeq: 12, teks: [], kek: true, all: true },
+      { kind: 'update-delete-sas', groupId: 1, updateSeq: 12, seq: 6, teks: [], kek: true, all: false },
       { kind: 'update-delete-members', groupId: 1, updateSeq: 13, all: false, members: ['172.16.0.1', '10.0.0.255'] },
       { kind: 'update-delete-members', groupId: 1, updateSeq: 14, all: true, members: [] },
       { kind: 'update-ack', groupId: 1, updateSeq: 14 },

@@ -198,6 +198,43 @@ describe('GROUPKEY-PUSH', () => {
     assert.equal(member.handle(after).accepted, false);
   });
 
+  it('R-CHG-1.4c: a delete of the KEK alone (its SPI) drops the KEK and keeps the TEKs; it is acknowledged; nothing under it is taken after', () => {
+    const { group, member } = registered();
+    const kek = group.kek;
+    const del = group.deleteKek();
+    const out = member.handle(del.bytes);
+    assert.ok(out.accepted, out.accepted ? '' : out.detail);
+    assert.equal(out.kekDeleted, true);
+    assert.deepEqual(out.deletedTeks, []);
+    assert.deepEqual([...member.teks.keys()].sort(), group.teks.map((t) => hex(t.spi)).sort(), 'TEKs kept');
+    assert.equal(member.kek, undefined);
+    assert.ok(out.ack !== undefined && verifyAck(kek, out.ack).ok, 'the ACK verifies under the deleted KEK');
+    assert.equal(member.handle(group.deleteKek().bytes).accepted, false, 'no KEK: later pushes are dropped');
+  });
+
+  it('R-CHG-1.4c: a KEK delete naming another KEK is refused; a replay of the delete is refused', () => {
+    const { group, member } = registered();
+    const other = generateKek(policy().kek, seededRandom('other'), signingKey());
+    dropped(member, buildPush({ kek: group.kek, seq: 1, deletes: { kek: other.spi } }).bytes, 'policyRejectedDropped');
+    const del = group.deleteKek();
+    assert.ok(member.handle(del.bytes).accepted);
+    assert.equal(member.handle(del.bytes).accepted, false, 'a replay finds no KEK');
+    assert.throws(() => buildPush({ kek: group.kek, seq: 9, deletes: { kek: new Uint8Array(4) } }), (e: unknown) => e instanceof GdoiError && e.code === 'BAD_STATE');
+  });
+
+  it('R-CHG-1.4a: replaceKek makes a new KEK without a push: next SEQ of the old one taken, then SEQ from 0', () => {
+    const seen: number[] = [];
+    const g = new GcksGroup(policy(), seededRandom('replace'), signingKey(), 7, (n) => seen.push(n));
+    const old = g.kek;
+    assert.equal(g.replaceKek(), 8);
+    assert.notEqual(hex(g.kek.spi), hex(old.spi));
+    assert.equal(g.kek.sigBits, old.sigBits, 'the same signing key');
+    assert.equal(g.previousKek, undefined);
+    assert.equal(g.seq(), 0);
+    assert.equal(g.rekeyTeks().push.seq, 1);
+    assert.deepEqual(seen, [8, 1]);
+  });
+
   it('the SEQ counter never goes backwards and reports each value for persistence', () => {
     const seen: number[] = [];
     const g = new GcksGroup(policy(), seededRandom('seq'), signingKey(), 41, (n) => seen.push(n));

@@ -1,7 +1,7 @@
 /**
  * Live configuration changes (R-CHG, issue 6) on the running example cluster — root, sub1, gm-0001, gm-0002 in
  * a namespace of this test. Each test names its table cell. Covered so far: a commit that cannot be read
- * changes nothing; a change the daemons do not apply live yet is refused as a whole; R-CHG-1.2 (IPsec proposal
+ * changes nothing; a change that needs a restart refuses the whole commit; R-CHG-1.2 (IPsec proposal
  * changed: current SAs kept, the next TEK rekey uses the new proposal) on root and sub; R-CHG-1.5b with new
  * selectors (TEK ended at once, delete pushed through the cluster); R-CHG-1.3c (a member gateway taken out of
  * a sub's group: its IKE SA and its members go, the others stay); R-CHG-2.2e.
@@ -64,16 +64,18 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     assert.equal(commits[0]?.result, 'invalid');
   });
 
-  it('R-CHG-1.3a (group deleted) is not applied live yet: the whole commit is refused, keys and members stay', async () => {
+  it('a change that needs a restart refuses the whole commit: a group deleted (R-CHG-1.3a) in the same file is not applied, keys and members stay', async () => {
     const teks = await lab.tekSpis('root');
     const before = await readFile(file('root'), 'utf8');
     const r = await commit('root', (doc) => {
       const groups = doc.security['group-vpn'].server.group;
       groups.OTHER = { ...groups[GROUP], 'group-id': 2 };
       delete groups[GROUP];
+      doc.system['log-level'] = 'debug';
     });
     assert.equal(r.result, 'refused');
-    assert.match(r.error ?? '', /R-CHG-1\.3a/);
+    assert.match(r.error ?? '', /needs a restart: system\.log-level/);
+    assert.deepEqual(r.changes.map((c) => c.cell), ['1.3a', 'group-added']);
     assert.deepEqual(await lab.tekSpis('root'), teks);
     await writeFile(file('root'), before);
   });

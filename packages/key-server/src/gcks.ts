@@ -13,10 +13,10 @@
  */
 import { PullResponder, hex, tryHeader, verifyAck, type Authorization, type Kek, type PullResponderCounter, type SigningKey, type Tek } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import { ControlCommandError, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
+import { ControlCommandError, type ConfigChange, type ControlHandler, type Endpoint, type RoleContext, type RoleModule, type ServerGroupConfig } from '@gvpn/runtime';
 import { DEFAULT_PLATFORM_MAX_MEMBERS, authorizeMember } from './authorization.js';
 import { GroupState, type GivenKeys } from './group-state.js';
-import { addedIpsecSas, endedIpsecSas, gatewaysLosingMembers, serverRefusal } from './live-config.js';
+import { addedGroups, addedIpsecSas, endedGroups, endedIpsecSas, gatewaysLosingMembers, gatewaysToClear, kekChanges, serverRefusal } from './live-config.js';
 import { GroupRekey, type KeyChange } from './rekey.js';
 import { Registrations, type Registration } from './registrations.js';
 import { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
@@ -97,15 +97,31 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const rekeys = new Map<string, GroupRekey>();
   const rekeyOf = (g: GroupState): GroupRekey => rekeys.get(g.name) as GroupRekey;
   const groups = (): GroupState[] => [...byName.values()];
+  /** Rekeys of groups a commit ended (R-CHG-1.3a/b) whose "delete all" push still waits for ACKs. */
+  let leaving: GroupRekey[] = [];
+  // Each signature key made beforehand serves one group once: a group renumbered later gets a new one.
+  const premade = new Map(options.signingKeys ?? []);
 
   function add(groupConfig: ServerGroupConfig, now: number, given?: GivenKeys): GroupState {
-    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given, () => clock.now(), options.signingKeys?.get(groupConfig.name));
+    const signing = premade.get(groupConfig.name);
+    premade.delete(groupConfig.name);
+    const g = new GroupState(groupConfig, config.system.listen, ctx.random, now, given, () => clock.now(), signing);
     byId.set(g.groupId, g);
     byName.set(g.name, g);
     rekeys.set(g.name, new GroupRekey(g, registrations, {
       send: ctx.send, log, counters, keySource,
       ...(options.onKeysChanged === undefined ? {} : { onKeysChanged: (change, at) => options.onKeysChanged?.(g, change, at) }),
     }));
+    return g;
+  }
+
+  /** The group holds no keys any more (its members are forgotten by the caller). */
+  function remove(name: string): GroupState | undefined {
+    const g = byName.get(name);
+    if (g === undefined) return undefined;
+    byName.delete(name);
+    byId.delete(g.groupId);
+    rekeys.delete(name);
     return g;
   }
   if (keySource === 'local') {
@@ -193,18 +209,24 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   }
 
   /** The group and KEK whose SPI an ACK's cookies name (the running push's, the current or the previous KEK). */
-  function ackTarget(bytes: Uint8Array): { group: GroupState; kek: Kek } | undefined {
+  function ackTarget(bytes: Uint8Array): { rekey: GroupRekey; kek: Kek } | undefined {
     const cookies = hex(bytes.subarray(0, 16));
+    const named = (k: Kek | undefined): k is Kek => k !== undefined && !k.key.wiped && hex(k.spi) === cookies;
     for (const group of byName.values()) {
-      if (!group.hasKek) continue;
-      const candidates = [rekeyOf(group).campaign?.ackKek, group.gcks.kek, group.gcks.previousKek];
-      const kek = candidates.find((k) => k !== undefined && !k.key.wiped && hex(k.spi) === cookies);
-      if (kek !== undefined) return { group, kek };
+      const rekey = rekeyOf(group);
+      // Without a KEK only the running push's (the delete of the KEK, R-CHG-1.4c) is still acknowledged.
+      const kek = (group.hasKek ? [rekey.campaign?.ackKek, group.gcks.kek, group.gcks.previousKek] : [rekey.campaign?.ackKek]).find(named);
+      if (kek !== undefined) return { rekey, kek };
+    }
+    for (const rekey of leaving) {
+      const kek = rekey.campaign?.ackKek;
+      if (named(kek)) return { rekey, kek };
     }
     return undefined;
   }
 
-  function handleAck(group: GroupState, kek: Kek, bytes: Uint8Array, from: Endpoint, now: number): void {
+  function handleAck(rekey: GroupRekey, kek: Kek, bytes: Uint8Array, from: Endpoint, now: number): void {
+    const { group } = rekey;
     const result = verifyAck(kek, bytes);
     if (!result.ok) {
       counters.ackInvalid++;
@@ -213,7 +235,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     }
     counters.acksReceived++;
     log.debug({ group: group.name, member: result.memberAddress, from: from.address, seq: result.seq }, 'push acknowledged');
-    rekeyOf(group).acked(result.memberAddress, result.seq, now);
+    rekey.acked(result.memberAddress, result.seq, now);
   }
 
   function statistics(): GdoiCounters {
@@ -268,8 +290,10 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     const refusal = serverRefusal(changes, keySource === 'root' ? 'sub' : 'root');
     if (refusal !== undefined) return { refused: refusal };
     if (next.role !== 'server') return { refused: 'not a server configuration' };
+    const previous = configs;
     configs = new Map(next.server.groups.map((g) => [g.name, g]));
     const applied: string[] = [];
+    const resetGateways = replaceGroups(changes, previous, next.server.groups, now, applied);
     const touched = new Set(changes.map((c) => c.group));
     for (const g of byName.values()) {
       const updated = configs.get(g.name);
@@ -301,7 +325,37 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       rekeyOf(g).addTeks(g.gcks.policy.teks.filter((t) => t.name === ipsecSa), now);
       applied.push(`group ${group}: ipsec-sa ${ipsecSa}: TEK ${g.gcks.teks.filter((t) => t.policy.name === ipsecSa).map((t) => hex(t.spi)).join(', ')} made and pushed`);
     }
-    for (const c of changes) if (c.group !== undefined && !['1.1', '2.1', '1.5a', '1.5c'].includes(c.cell)) applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
+    // R-CHG-1.4a/c, after the TEK cells (a TEK delete must still be pushed under the KEK). A root also resets
+    // its member gateways' IKE SAs (the host does, after the module settled: pushes and updates left first).
+    for (const { group, added } of kekChanges(changes)) {
+      const g = byName.get(group);
+      if (g === undefined) continue;
+      const members = registrations.count(group);
+      const root = keySource === 'local' && g.config.serverCluster !== null;
+      if (root) resetGateways.push(...g.config.memberGateways.map((m) => m.name));
+      if (added) rekeyOf(g).kekAdded(now);
+      else if (keySource === 'local') rekeyOf(g).endKek(now);
+      else rekeyOf(g).dropKek(undefined, now);
+      log.info({ group, kek: g.hasKek ? hex(g.gcks.kek.spi) : null, members }, added ? 'KEK added by a commit (R-CHG-1.4a)' : 'KEK deleted by a commit (R-CHG-1.4c)');
+      const ike = root ? '; member IKE SAs reset' : '';
+      if (added) {
+        const kek = keySource === 'local' ? `KEK ${hex(g.gcks.kek.spi)} made${root ? ' and sent to the sub-servers' : ''}` : 'the KEK comes with the root\'s cluster-update';
+        applied.push(`group ${group}: server-member-communication added: ${kek}; ${members} members registered without a KEK forgotten${ike}`);
+      } else {
+        const told = keySource === 'local' ? `delete of the KEK pushed to ${members} members${root ? ' and sent to the sub-servers' : ''}` : 'members told only by the root\'s cluster-update';
+        applied.push(`group ${group}: server-member-communication deleted: ${told}; no KEK any more${ike}`);
+      }
+    }
+    // R-CHG-2.2f on a root (a sub refused it): the cluster layer told the subs already; every key goes at
+    // once, members are told "delete all" and register again for the keys made now from the configuration.
+    for (const c of changes) {
+      const g = c.cell === '2.2f' && c.group !== undefined ? byName.get(c.group) : undefined;
+      if (g === undefined || keySource !== 'local') continue;
+      const members = registrations.count(g.name);
+      rekeyOf(g).deleteAllNow(now);
+      applied.push(`group ${g.name}: every KEK and TEK deleted ("delete all" pushed to ${members} members); new KEK ${g.hasKek ? hex(g.gcks.kek.spi) : '(none)'}, TEKs ${g.gcks.teks.map((t) => hex(t.spi)).join(', ')}`);
+    }
+    for (const c of changes) if (c.group !== undefined && !['1.1', '2.1', '1.5a', '1.5c', '2.2f', '1.3a', '1.3b', '1.4a', '1.4c', 'group-added'].includes(c.cell)) applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
     for (const { gateway, group } of gatewaysLosingMembers(changes)) {
       for (const g of byName.values()) {
         if (group !== undefined && g.name !== group) continue;
@@ -309,8 +363,45 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       }
       applied.push(`members registered through ${gateway}${group === undefined ? '' : ` in ${group}`} forgotten`);
     }
-    return { applied };
+    return { applied, resetGateways };
   };
+
+  /**
+   * R-CHG-1.3a/b and 'group-added', before the commit's other cells: a group that ends loses its keys and
+   * members at once (standalone and root push "delete all" first; the root's cluster layer has told the subs
+   * already); renumbered or new, a standalone server or a root makes its keys now, as at start-up, while a
+   * sub waits for its cluster-init (sub-cluster.ts). Returns the ended groups' member gateways that no
+   * remaining group uses: the host deletes their IKE SAs after the module settled (the push left first).
+   */
+  function replaceGroups(changes: readonly ConfigChange[], previous: ReadonlyMap<string, ServerGroupConfig>, next: readonly ServerGroupConfig[], now: number, applied: string[]): string[] {
+    const ended = endedGroups(changes);
+    const gateways: string[] = [];
+    const made: string[] = [];
+    for (const { group, renumbered } of ended) {
+      gateways.push(...(previous.get(group)?.memberGateways.map((m) => m.name) ?? []));
+      const members = registrations.count(group);
+      const rekey = rekeys.get(group);
+      const pushed = keySource === 'local' && rekey !== undefined && rekey.group.hasKek;
+      remove(group);
+      if (keySource === 'local' && rekey !== undefined) {
+        rekey.end(now);
+        if (rekey.busy) leaving.push(rekey);
+      }
+      registrations.clearGroup(group);
+      log.info({ group, renumbered, members }, 'group ended by a commit: keys and registered members deleted (R-CHG-1.3a/b)');
+      applied.push(`group ${group}: ${renumbered ? 'group-id changed' : 'deleted'}: its keys and ${members} registered members deleted${pushed ? ', "delete all" pushed to them' : ''}`);
+      if (renumbered) made.push(group);
+    }
+    made.push(...addedGroups(changes));
+    for (const name of made) {
+      const groupConfig = configs.get(name);
+      if (groupConfig === undefined || keySource !== 'local') continue;
+      const g = add(groupConfig, now);
+      log.info({ group: name, groupId: g.groupId, kek: g.hasKek ? hex(g.gcks.kek.spi) : null, teks: g.gcks.teks.map((t) => hex(t.spi)) }, 'group keys made (R-CHG)');
+      applied.push(`group ${name} (group-id ${g.groupId}): keys made: KEK ${g.hasKek ? hex(g.gcks.kek.spi) : '(none)'}, TEKs ${g.gcks.teks.map((t) => hex(t.spi)).join(', ')}`);
+    }
+    return gatewaysToClear(gateways, next, new Set(ended.map((e) => e.group)));
+  }
 
   return {
     applyConfig,
@@ -327,12 +418,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       return g;
     },
     forget: (name) => {
-      const g = byName.get(name);
-      if (g === undefined) return;
-      byName.delete(name);
-      byId.delete(g.groupId);
-      rekeys.delete(name);
-      registrations.clearGroup(name);
+      if (remove(name) !== undefined) registrations.clearGroup(name);
     },
     registrations,
     statistics,
@@ -355,13 +441,13 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       if (bytes.length < HEADER_LENGTH || bytes[EXCHANGE_TYPE_OFFSET] !== PUSH_ACK) return false;
       const target = ackTarget(bytes);
       if (target === undefined) return false;
-      handleAck(target.group, target.kek, bytes, from, now);
+      handleAck(target.rekey, target.kek, bytes, from, now);
       return true;
     },
     nextDeadline: () => {
       let min = responder.nextDeadline();
-      for (const g of byName.values()) {
-        const d = rekeyOf(g).nextDeadline();
+      for (const rekey of [...rekeys.values(), ...leaving]) {
+        const d = rekey.nextDeadline();
         if (d !== undefined && (min === undefined || d < min)) min = d;
       }
       return min;
@@ -369,6 +455,9 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     poll: (now) => {
       responder.poll(now);
       for (const g of byName.values()) rekeyOf(g).poll(now);
+      if (leaving.length === 0) return;
+      for (const rekey of leaving) rekey.poll(now);
+      leaving = leaving.filter((r) => r.busy);
     },
     start: (now) => {
       log.info({

@@ -10,7 +10,9 @@
  *   since retransmission stops on ACK. The SAK's push source is this daemon's `system.listen`; pushes are
  *   unicast to each member's IKE address, so the SAK's push destination is 0.0.0.0 with the listen port.
  *   Without `server-member-communication` the group has no KEK: pulls carry TEKs only and nothing is pushed
- *   (the GcksGroup still holds an internal KEK, never shown or sent; its RSA key is 1024 bits to save time).
+ *   (the GcksGroup still holds an internal KEK, never shown or sent to members). Its RSA key is RSA_BITS all
+ *   the same: adding server-member-communication by a commit (R-CHG-1.4a) then makes the KEK at once from
+ *   it, instead of an RSA key generation (100-500 ms) on the event loop in the middle of the commit.
  * - each `ipsec-sa` -> one TEK: proposal cipher (`aes-128-gcm` -> `aes-gcm-128` etc.), integrity
  *   `hmac-sha-256-128` for CBC, selectors and protocol from `match-policy`, TEK lifetime from the proposal,
  *   anti-replay window from `anti-replay-time-window` (none with `no-anti-replay`).
@@ -34,9 +36,9 @@ const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
 /** RSA modulus of the push signature key (RFC 6407 §6: 2048 at least). */
 export const RSA_BITS = 2048;
 
-/** The signature key's size for a group: RSA_BITS, or 1024 for the internal KEK of a group without pushes. */
-export function signingKeyBits(config: ServerGroupConfig): number {
-  return config.serverMemberCommunication === null ? 1024 : RSA_BITS;
+/** The signature key's size for a group: RSA_BITS, also for the internal KEK of a group without pushes (see above). */
+export function signingKeyBits(_config: ServerGroupConfig): number {
+  return RSA_BITS;
 }
 
 /** The derived deactivation time delay (DTD), in seconds; see the file comment. */
@@ -100,7 +102,8 @@ export interface GivenKeys {
 
 export class GroupState {
   readonly gcks: GcksGroup;
-  readonly hasKek: boolean;
+  /** server-member-communication configured: the KEK is shown, handed out and pushed under (R-CHG-1.4a/c change it). */
+  hasKek: boolean;
   kekCreatedAt: number;
   teksCreatedAt: number;
   retired: RetiredTek[] = [];
@@ -138,11 +141,11 @@ export class GroupState {
   snapshot(): GroupSnapshot {
     if (this.#snapshot !== undefined) return this.#snapshot;
     const gcks = this.gcks;
-    const hasKek = this.hasKek;
+    const hasKek = (): boolean => this.hasKek;
     const clock = this.clock;
     return this.#snapshot = {
       policy: gcks.policy,
-      get kek(): Kek | undefined { return hasKek ? gcks.kek : undefined; },
+      get kek(): Kek | undefined { return hasKek() ? gcks.kek : undefined; },
       get teks(): readonly Tek[] { return gcks.teks; },
       seq: () => gcks.seq(),
       ...(clock === undefined ? {} : {

@@ -6,7 +6,7 @@ export { authorizeMember, DEFAULT_PLATFORM_MAX_MEMBERS } from './authorization.j
 export { emptyGdoiCounters, type GdoiCounters } from './statistics.js';
 export { emptyClusterCounters, messageDrops, withRegistrations, type ClusterCounters } from './cluster-counters.js';
 export { ikeSaState, newestSa, secondsAgo } from './cluster-peers.js';
-export { gatewaysLosingMembers, serverRefusal } from './live-config.js';
+export { addedGroups, endedGroups, gatewaysLosingMembers, gatewaysToClear, kekChanges, serverRefusal } from './live-config.js';
 export {
   GroupRecordError, MEMBER_ROWS, allMemberRows, applyMemberChanges, checkArray, checkTime, groupRecords, isObject, memberChanges, readMembers, resumeGroups,
   toMono, toWall, type Clocks, type GroupRecord, type MemberChange,

@@ -23,7 +23,7 @@
  *
  * Key source: `local` (standalone, root) generates keys on the timers above and reports each change to
  * `onKeysChanged` before any member is pushed (the root publishes it to its sub-servers). `root` (a
- * sub-server, R-TOPO-2) has no timers: `installTeks`, `installKek`, `deleteTeks` and `deleteAll` apply what
+ * sub-server, R-TOPO-2) has no timers: `installTeks`, `installKek`, `deleteTeks`, `dropKek` and `deleteAll` apply what
  * the root sent, with the root's SEQ, and push it to this server's members; a push that comes while a
  * campaign runs waits for it (members must see SEQs in order).
  */
@@ -33,14 +33,16 @@ import type { GroupState } from './group-state.js';
 import type { Registration, Registrations } from './registrations.js';
 import type { GdoiCounters } from './statistics.js';
 
-export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all' | 'delete-teks';
+export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all' | 'delete-teks' | 'delete-kek';
 
 /** A key change made by a root (or standalone) server, as its sub-servers must learn it. */
 export type KeyChange =
   | { kind: 'tek-rekey'; seq: number; teks: Tek[] }
   | { kind: 'kek-rekey'; seq: number; kek: Kek }
   | { kind: 'delete-all'; seq: number | undefined }
-  | { kind: 'delete-teks'; seq: number | undefined; teks: Uint8Array[] };
+  | { kind: 'delete-teks'; seq: number | undefined; teks: Uint8Array[] }
+  /** The KEK alone ends (server-member-communication deleted, R-CHG-1.4c); `seq`: its delete push's. */
+  | { kind: 'delete-kek'; seq: number };
 
 interface Target {
   endpoint: Endpoint;
@@ -96,8 +98,10 @@ export class GroupRekey {
   /** server-member-communication changed (R-CHG-1.4b): retransmissions use it from now on, lifetimes at the next rekey. */
   reconfigured(): void {
     const smc = this.group.config.serverMemberCommunication;
-    this.#periodMs = (smc?.retransmissionPeriodSeconds ?? 10) * 1000;
-    this.#maxRetransmissions = smc?.numberOfRetransmission ?? 0;
+    // Deleted (R-CHG-1.4c): the delete of the KEK is still retransmitted as it was configured.
+    if (smc === null) return;
+    this.#periodMs = smc.retransmissionPeriodSeconds * 1000;
+    this.#maxRetransmissions = smc.numberOfRetransmission;
   }
 
   /** Time a push may take to reach every member (first send plus every retransmission). */
@@ -116,8 +120,8 @@ export class GroupRekey {
     return Math.min(Math.max(0.15 * life, this.pushWindowMs()), 0.5 * life);
   }
 
-  /** Queues an operator-requested TEK rekey (or a delete-all); it runs at the next poll, after any campaign. */
-  request(kind: 'tek-rekey' | 'delete-all'): void {
+  /** Queues a requested rekey (operator, or a role change) or a delete-all; it runs at the next poll, after any campaign. */
+  request(kind: 'tek-rekey' | 'kek-rekey' | 'delete-all'): void {
     if (!this.#queue.includes(kind)) this.#queue.push(kind);
   }
 
@@ -265,6 +269,34 @@ export class GroupRekey {
     this.deleteTeks(spis, seq, now);
   }
 
+  /**
+   * Key source `local`: "delete all" now, then fresh keys (R-CHG-2.2f, a commit must not wait for the
+   * running campaign): the keys change at once, the delete push follows that campaign's.
+   */
+  deleteAllNow(now: number): void {
+    this.#start('delete-all', now);
+  }
+
+  /**
+   * Key source `local`: the group ends (deleted or renumbered by a commit, R-CHG-1.3a/b). A root tells its
+   * subs first (`onKeysChanged`); members are pushed "delete all" under the current KEK, retransmitted until
+   * they ACK or the budget is spent (the caller keeps polling this while `busy`), and forgotten; no rekey
+   * follows.
+   */
+  end(now: number): void {
+    const g = this.group;
+    this.#queue.length = 0;
+    this.tekRekeyAt = Infinity;
+    this.kekRekeyAt = Infinity;
+    const ackKek = g.gcks.kek;
+    const push = g.hasKek ? g.gcks.deleteAll() : undefined;
+    this.options.onKeysChanged?.({ kind: 'delete-all', seq: push?.seq }, now);
+    this.#launch('delete-all', push, ackKek, now);
+    this.registrations.clearGroup(g.name);
+    g.version++;
+    this.options.counters.deleteAllPushes++;
+  }
+
   /** The root deleted every SA of the group: members are told (root's SEQ) and forgotten. */
   deleteAll(seq: number | undefined, now: number): void {
     const g = this.group;
@@ -277,6 +309,60 @@ export class GroupRekey {
     this.options.counters.deleteAllPushes++;
   }
 
+  /**
+   * server-member-communication added (R-CHG-1.4a): the group has a KEK from now on. Its members registered
+   * without one and would never get a push: they are forgotten (they register again for the KEK). Key source
+   * `local`: a new KEK, announced by no push (no member holds the internal one), and sent to a root's subs
+   * as a KEK rekey; a sub-server gets it from that cluster-update.
+   */
+  kekAdded(now: number): void {
+    const g = this.group;
+    this.registrations.clearGroup(g.name);
+    g.hasKek = true;
+    if ((this.options.keySource ?? 'local') === 'local') {
+      const seq = g.gcks.replaceKek();
+      g.kekCreatedAt = now;
+      this.kekRekeyAt = now + g.kekLifetimeMs() - this.kekLeadMs();
+      this.tekRekeyAt = g.teksCreatedAt + g.tekLifetimeMs() - this.tekLeadMs(); // the lead now covers a push window
+      this.options.onKeysChanged?.({ kind: 'kek-rekey', seq, kek: g.gcks.kek }, now);
+    }
+    g.version++;
+  }
+
+  /**
+   * server-member-communication deleted (R-CHG-1.4c), key source `local`: members are pushed a delete of
+   * the KEK under it (after a running campaign; retransmitted until they ACK) and a root's subs are told
+   * first (`onKeysChanged`). Then the KEK is neither shown nor handed out nor pushed under; the group keeps it
+   * only as its internal KEK (every GcksGroup has one), so that a root and its subs keep the same KEK and
+   * SEQ. Members keep their TEKs and registrations and register again when the TEKs near their end.
+   */
+  endKek(now: number): void {
+    const g = this.group;
+    if (!g.hasKek) return;
+    const ackKek = g.gcks.kek;
+    const push = g.gcks.deleteKek();
+    this.options.onKeysChanged?.({ kind: 'delete-kek', seq: push.seq }, now);
+    this.#endKek(push, ackKek, now);
+  }
+
+  /**
+   * Key source `root`: the KEK ends (R-CHG-1.4c) — the root's cluster-update deleted it, telling members with
+   * the root's SEQ, or this sub's own commit did (`seq` undefined: members are told only as the root says, R-MSG-9).
+   */
+  dropKek(seq: number | undefined, now: number): void {
+    const g = this.group;
+    this.#endKek(g.hasKek && seq !== undefined ? g.gcks.deleteKek(seq) : undefined, g.gcks.kek, now);
+  }
+
+  /** The KEK ends: `push` (its delete) goes to the members registered now, and no push follows. */
+  #endKek(push: BuiltPush | undefined, ackKek: Kek, now: number): void {
+    const g = this.group;
+    this.#launch('delete-kek', push, ackKek, now);
+    g.hasKek = false;
+    if ((this.options.keySource ?? 'local') === 'local') this.tekRekeyAt = g.teksCreatedAt + g.tekLifetimeMs() - this.tekLeadMs();
+    g.version++;
+  }
+
   #retire(teks: Tek[], removeAt: number): void {
     for (const tek of teks) this.group.retired.push({ tek, createdAt: this.group.teksCreatedAt, removeAt });
   }
@@ -286,6 +372,14 @@ export class GroupRekey {
     const g = this.group;
     this.options.log.info({ group: g.name, kind, seq: push?.seq, members: members.length }, 'rekey started');
     if (!g.hasKek || push === undefined || members.length === 0) return;
+    this.#send(kind, push, ackKek, now, members);
+  }
+
+  /**
+   * Starts the campaign of a push, or queues it behind the running one. Not gated by `hasKek`: a KEK delete
+   * (R-CHG-1.4c) queued while the group had its KEK still goes out after it is gone.
+   */
+  #send(kind: CampaignKind, push: BuiltPush, ackKek: Kek, now: number, members: Registration[]): void {
     if (this.campaign !== undefined) {
       this.#waiting.push({ kind, push, ackKek, members });
       return;
@@ -340,6 +434,6 @@ export class GroupRekey {
     this.registrations.touchGroup(this.group.name); // their acknowledged SEQs, for a durable store
     this.options.log.info({ group: this.group.name, kind: c.kind, seq: c.seq, ms: now - c.startedAt }, 'rekey finished');
     const next = this.#waiting.shift();
-    if (next !== undefined) this.#launch(next.kind, next.push, next.ackKek, now, next.members);
+    if (next !== undefined) this.#send(next.kind, next.push, next.ackKek, now, next.members);
   }
 }

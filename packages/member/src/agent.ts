@@ -232,7 +232,11 @@ export class MemberAgent {
       }
     }
     if (outcome.newKek !== undefined && keys !== undefined) keys.kekInstalledAt = now;
-    if (outcome.kekDeleted) {
+    if (outcome.kekDeleted && (keys?.receiver.teks.size ?? 0) > 0) {
+      // The KEK alone (server-member-communication deleted, R-CHG-1.4c): the TEKs stay in use; with no push
+      // channel the member registers again when they near their end, as in a group without a KEK.
+      this.#ctx.log.info({ group }, 'KEK deleted by the key server; TEKs kept, no more pushes');
+    } else if (outcome.kekDeleted) {
       this.#ctx.log.info({ group }, 'KEK deleted by the key server; registering again');
       this.dataPlane.removeGroup(group);
       registration.reset(now, 'KEK deleted by the key server');

@@ -7,10 +7,13 @@
 import type { RoleContext, RoleModule } from '@gvpn/runtime';
 import { applyMemberChanges, readMembers } from '@gvpn/key-server';
 import type { Store } from '@gvpn/store';
-import { createRootRole, initiateToSubs } from './root-role.js';
+import { createRootRole, initiateToSubs, type RootRole } from './root-role.js';
 import { ROOT_STATE, type StoredRoot } from './root-state.js';
 
-export function createDurableRoot(ctx: RoleContext, store: Store): RoleModule {
+/** The root module with what a change of role needs (the sub-server daemon's server-role.ts). */
+export type DurableRoot = RoleModule & Pick<RootRole, 'deleteAllGroups' | 'rekeyAllGroups'>;
+
+export function createDurableRoot(ctx: RoleContext, store: Store): DurableRoot {
   const stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
   let version = stored?.version ?? 0;
   const now = ctx.clock.now();

@@ -19,7 +19,7 @@ import {
   type ClusterUpdateInput, type SenderState,
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import { serverRefusal, type Gcks, type GroupState, type KeyChange } from '@gvpn/key-server';
+import { addedGroups, endedGroups, gatewaysToClear, serverRefusal, type Gcks, type GroupState, type KeyChange } from '@gvpn/key-server';
 import type { RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
 import { emptyClusterCounters, ikeSaState, messageDrops, newestSa, secondsAgo, withRegistrations, type ClusterCounters } from '@gvpn/key-server';
 
@@ -63,7 +63,11 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   const remaining = (group: GroupState, spi: Uint8Array, now: number): number | undefined => {
     const key = hex(spi);
     const seconds = (createdAt: number, lifetimeSeconds: number): number => Math.max(0, Math.floor((createdAt + lifetimeSeconds * 1000 - now) / 1000));
-    if (hex(group.gcks.kek.spi) === key) return seconds(group.kekCreatedAt, group.gcks.kek.lifetimeSeconds);
+    if (hex(group.gcks.kek.spi) === key) {
+      // The internal KEK of a group without server-member-communication (from the start, or deleted: R-CHG-1.4c)
+      // is never rekeyed: it has its whole lifetime left, or the sub would take it for expired and drop the group.
+      return group.hasKek ? seconds(group.kekCreatedAt, group.gcks.kek.lifetimeSeconds) : group.gcks.kek.lifetimeSeconds;
+    }
     const tek = group.gcks.teks.find((t) => hex(t.spi) === key);
     return tek === undefined ? undefined : seconds(group.teksCreatedAt, tek.policy.lifetimeSeconds);
   };
@@ -110,6 +114,8 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
           kind: 'update-delete-sas', groupId: group.groupId, teks: change.teks, kek: false, all: false,
           ...(change.seq === undefined ? {} : { seq: change.seq }),
         }, now);
+      case 'delete-kek':
+        return publish(group, { kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: false, seq: change.seq }, now);
       case 'delete-all':
         return publish(group, {
           kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true,
@@ -164,15 +170,63 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     };
   }
 
-  /** R-CHG-2.2c/2.2e and new values of the group: the key server refused anything else already. */
+  /**
+   * R-CHG-2.2f: the group's server-cluster is deleted (it becomes standalone). Its subs are sent "delete all"
+   * (with the SEQ the key server's delete-all push to members takes next, so they pass it on to theirs)
+   * before they are marked inactive and the group leaves the cluster layer; the host then resets their IKE
+   * SAs. The key server deletes and remakes the keys after this (gcks.ts), and nothing of that reaches a sub.
+   * The same for a group deleted or renumbered (R-CHG-1.3a/b); renumbered, it comes back under its new ID.
+   */
+  function leaveCluster(rg: RootGroup, now: number, cell: '2.2f' | '1.3a' | '1.3b' = '2.2f'): { applied: string; reset: string[] } {
+    const group = gcks().group(rg.config.name);
+    if (group !== undefined) {
+      const seq = group.hasKek ? group.gcks.seq() + 1 : undefined;
+      publish(group, { kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true, ...(seq === undefined ? {} : { seq }) }, now);
+    }
+    for (const name of rg.subs) {
+      if (rg.sender.subs.get(name)?.state === 'active') counters.peersMarkedInactive++;
+      rg.sender.markInactive(name, now);
+    }
+    groups.delete(rg.config.groupId);
+    const subs = [...rg.subs];
+    log.info({ group: rg.config.name, subs, cell: `R-CHG-${cell}` }, 'group left the cluster: sub-servers sent "delete all" and inactive');
+    const why = { '2.2f': 'server-cluster deleted', '1.3a': 'group deleted', '1.3b': 'group-id changed' }[cell];
+    return { applied: `group ${rg.config.name}: ${why}: "delete all" sent to sub-servers ${subs.join(', ') || '(none)'}, now inactive`, reset: subs };
+  }
+
+  /**
+   * R-CHG-1.3a/1.3b (the group leaves the cluster layer, renumbered it comes back), a group added,
+   * 2.2a/2.2c/2.2d/2.2e/2.2f and new values of the group: the key server refused anything else already.
+   */
   const applyConfig: RoleModule['applyConfig'] = (next, changes, now) => {
     const refusal = serverRefusal(changes);
     if (refusal !== undefined) return { refused: refusal };
     const applied: string[] = [];
+    const resetGateways: string[] = [];
+    const ended = endedGroups(changes);
+    const endedSubs: string[] = [];
+    for (const { group, renumbered } of ended) {
+      const rg = [...groups.values()].find((g) => g.config.name === group);
+      if (rg === undefined) continue;
+      const left = leaveCluster(rg, now, renumbered ? '1.3b' : '1.3a');
+      applied.push(left.applied);
+      endedSubs.push(...left.reset);
+    }
+    // A sub that still serves another group of this root keeps its IKE SA.
+    resetGateways.push(...gatewaysToClear(endedSubs, next.server?.groups ?? [], new Set(ended.map((e) => e.group))));
+    const fresh = new Set([...addedGroups(changes), ...ended.filter((e) => e.renumbered).map((e) => e.group)]);
+    for (const rg of [...groups.values()]) {
+      if (next.server?.groups.find((g) => g.name === rg.config.name)?.serverCluster !== null) continue;
+      const left = leaveCluster(rg, now);
+      applied.push(left.applied);
+      resetGateways.push(...left.reset);
+    }
     for (const g of next.server?.groups ?? []) {
       if (g.serverCluster !== null && !groups.has(g.groupId)) {
         addGroup(g, undefined);
-        applied.push(`group ${g.name}: this server is now its root; the sub-servers get its keys by cluster-init (existing members keep theirs)`);
+        applied.push(fresh.has(g.name)
+          ? `group ${g.name} (group-id ${g.groupId}): sub-servers inactive until their cluster-init brings them its keys`
+          : `group ${g.name}: this server is now its root; the sub-servers get its keys by cluster-init (existing members keep theirs)`);
         continue;
       }
       const rg = groups.get(g.groupId);
@@ -193,7 +247,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
       }
       rg.sender.setRetransmissionPeriod(g.serverCluster.retransmissionPeriodSeconds * 1000);
     }
-    return { applied };
+    return { applied, resetGateways };
   };
 
   return {

@@ -21,6 +21,13 @@ export interface RootRole extends RoleModule {
   members(c: Clocks): MemberChange[];
   /** Counters of the role's own sections, for the other node of a pair. */
   counters(): Record<string, Record<string, number>>;
+  /**
+   * Leaving the root role (R-CHG-2.2a on a sub, 2.2b root -> sub): every group's keys deleted at once, "delete
+   * all" pushed to its members and sent to its active subs; `settle` then sends them.
+   */
+  deleteAllGroups(now: number): void;
+  /** Taking the root role over from a sub (R-CHG-2.2b): a TEK rekey, then a KEK rekey, of every group. */
+  rekeyAllGroups(now: number): void;
 }
 
 /**
@@ -68,10 +75,14 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   const clusterState = () => cluster?.exportState() ?? [];
   let fingerprint = rootFingerprint(gcks, clusterState());
 
+  let drainWaiters: (() => void)[] = [];
   const flush = (): void => {
     const out = outbox;
     outbox = [];
     for (const d of out) ctx.send(d.bytes, d.to);
+    const waiters = drainWaiters;
+    drainWaiters = [];
+    for (const w of waiters) w();
   };
 
   /** Commits a changed state, then sends what is held; a change made meanwhile is committed before it goes. */
@@ -97,6 +108,18 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
     record: (c) => rootRecord(gcks, clusterState(), c),
     members: (c) => allMemberRows(gcks, c),
     counters: () => inner.statisticsSections?.() as Record<string, Record<string, number>>,
+    drained: () => (waiting || outbox.length > 0 ? new Promise<void>((resolve) => drainWaiters.push(resolve)) : undefined),
+    deleteAllGroups: (now) => {
+      for (const g of gcks.groups()) gcks.rekeyOf(g).deleteAllNow(now);
+    },
+    rekeyAllGroups: (now) => {
+      for (const g of gcks.groups()) {
+        const rekey = gcks.rekeyOf(g);
+        rekey.request('tek-rekey');
+        if (g.hasKek) rekey.request('kek-rekey');
+        rekey.poll(now);
+      }
+    },
     settle: (now) => {
       inner.settle?.(now);
       check(now);

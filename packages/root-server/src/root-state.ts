@@ -126,7 +126,8 @@ export function resumeFrom(r: RootRecord, members: ReadonlyMap<string, Registrat
  */
 export function rootFingerprint(gcks: Gcks, cluster: readonly { group: string; state: SenderState }[]): string {
   const parts: (string | number)[] = [];
-  for (const g of gcks.groups()) parts.push(g.name, g.version, g.gcks.seq(), g.retired.length);
+  // The group ID too: a group renumbered by a commit (R-CHG-1.3b) may restart at the same version and SEQ.
+  for (const g of gcks.groups()) parts.push(g.name, g.groupId, g.version, g.gcks.seq(), g.retired.length);
   for (const { group, state } of cluster) {
     parts.push(group, ...state.seqs.flat());
     for (const s of state.subs) parts.push(s.name, s.state, s.queue.length, s.queue[0]?.updateSeq ?? 0);

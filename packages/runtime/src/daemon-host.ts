@@ -74,8 +74,13 @@ export interface RoleModule {
   /** Called once the socket is bound and IKE has started. */
   start?(now: number): Promise<void> | void;
   stop?(now: number): Promise<void> | void;
-  /** After every datagram, timer and control request the host handled (state may have changed). */
+  /** After every batch of datagrams, each timer and control request the host handled (state may have changed). */
   settle?(now: number): void;
+  /**
+   * Datagrams `settle` still holds (their state is being committed, e.g. to the other node of a root pair):
+   * a promise resolved once they are sent; undefined when nothing is held.
+   */
+  drained?(): Promise<void> | undefined;
   /** The socket is bound only when the module calls `ctx.bind()` (a standby node of the root pair). */
   deferBind?: boolean;
   /**
@@ -147,6 +152,10 @@ export function composeRoles(parts: readonly RoleModule[]): RoleModule {
     },
     settle: (now) => {
       for (const p of parts) p.settle?.(now);
+    },
+    drained: () => {
+      const held = parts.map((p) => p.drained?.()).filter((d) => d !== undefined);
+      return held.length === 0 ? undefined : Promise.all(held).then(() => undefined);
     },
     ...(appliers.length === 0 ? {} : { applyConfig: composeApply(appliers) }),
   };
@@ -220,12 +229,19 @@ function checkDaemonKind(config: DaemonConfig, kind: PlatformRole): void {
   if (!config.system.platform.roles.includes(kind)) {
     throw new ConfigError('ROLE_NOT_SUPPORTED', config.file, 'system.platform', `platform ${config.system.platform.name} cannot be a ${kind} (it can be: ${config.system.platform.roles.join(', ')})`);
   }
-  // A standalone key server runs as the root-server daemon; a sub-server needs its own daemon. A server
-  // with no groups only keeps IKE SAs (the IKE demo) and may run as either.
+  // A standalone key server or a root runs as the root-server daemon, a sub-server as the sub-server
+  // daemon, which may also play a standalone server or a root: a commit can move it there and back
+  // (R-CHG-2.2a/2.2b/2.2f, sub-server's server-role.ts), so it must restart with such a file too. A root
+  // pair never changes role: root-server daemon only. A server with no groups only keeps IKE SAs (the IKE
+  // demo) and may run as either.
   if (config.role === 'server' && config.server.groups.length > 0) {
     const wanted = config.server.clusterRole === 'standalone' ? 'root-server' : config.server.clusterRole;
-    if (wanted !== kind) {
-      throw new ConfigError('ROLE', config.file, 'security.group-vpn.server.group', `${config.server.clusterRole === 'standalone' ? 'a standalone key server' : `server-role ${config.server.clusterRole}`} runs as the ${wanted} daemon, not the ${kind} daemon`);
+    if (!config.system.platform.roles.includes(wanted)) {
+      throw new ConfigError('ROLE_NOT_SUPPORTED', config.file, 'system.platform', `platform ${config.system.platform.name} cannot be a ${wanted} (it can be: ${config.system.platform.roles.join(', ')})`);
+    }
+    const pair = config.chassisCluster !== null;
+    if (wanted !== kind && (kind === 'root-server' || pair)) {
+      throw new ConfigError('ROLE', config.file, 'security.group-vpn.server.group', `${config.server.clusterRole === 'standalone' ? 'a standalone key server' : `server-role ${config.server.clusterRole}`}${pair ? ' with chassis-cluster' : ''} runs as the ${wanted} daemon, not the ${kind} daemon`);
     }
   }
 }
@@ -296,7 +312,14 @@ export async function startDaemon(
         // The IKE part of the gateway cells is the host's: the engine gets the new gateway list, and the
         // SAs of every gateway changed, deleted or taken out of a group are deleted (with a Delete).
         const reset = [...new Set([...gatewaysToReset(changes, [...gateways.keys(), ...gatewaysByName(next).keys()]), ...moduleReset])];
-        ike.setGateways(ikeGatewayPolicies(next), reset, now);
+        const resetNow = (): void => {
+          ike.setGateways(ikeGatewayPolicies(next), reset, systemClock.now());
+          timer.arm();
+        };
+        // A root pair's primary sends only once the standby has the state: the SAs wait for that.
+        const held = module.drained?.();
+        if (held === undefined) resetNow();
+        else void held.then(resetNow);
         applied = [...applied, ...reset.map((g) => `IKE SAs of gateway ${g} deleted`)];
       }
       timer.arm();

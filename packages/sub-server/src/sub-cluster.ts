@@ -14,7 +14,8 @@
  *   when their SAs near expiry (the member agent does so without a push).
  * - update-keys: the root's TEKs or KEK, pushed with the root's SEQ, unless pushes are held (R-MSG-6).
  * - update-delete-sas: the deleted SAs are pushed as deletes (R-MSG-8) — the only way this server deletes
- *   anything on members (R-MSG-9); all deleted -> the group holds nothing and cluster-init starts (R-MSG-2c).
+ *   anything on members (R-MSG-9); all deleted -> the group holds nothing and cluster-init starts (R-MSG-2c);
+ *   the KEK alone (R-CHG-1.4c) -> its delete is pushed and the group has no KEK from then on.
  * - update-delete-members: those registrations (or all) are forgotten.
  * - soft expiry without an update: cluster-init, pushes held (R-MSG-6); hard expiry: root inactive, keys
  *   and registrations dropped, cluster-init goes on (R-MSG-7).
@@ -27,7 +28,7 @@ import {
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
-  emptyClusterCounters, groupPolicy, ikeSaState, messageDrops, newestSa, secondsAgo, serverRefusal, withRegistrations, type ClusterCounters, type Gcks, type GivenKeys,
+  addedGroups, emptyClusterCounters, endedGroups, gatewaysToClear, groupPolicy, ikeSaState, messageDrops, newestSa, secondsAgo, serverRefusal, withRegistrations, type ClusterCounters, type Gcks, type GivenKeys,
 } from '@gvpn/key-server';
 import { policyMismatches } from './policy-check.js';
 import type { IkeGatewayConfig, RoleContext, RoleModule, ServerGroupConfig } from '@gvpn/runtime';
@@ -80,9 +81,10 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
   const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
 
   const groups = new Map<number, SubGroup>();
-  for (const g of config.server.groups) {
+  /** A group with `server-cluster` (at start, or new or renumbered by a commit: R-CHG-1.3b, 'group-added'). */
+  function addGroup(g: ServerGroupConfig): SubGroup | undefined {
     const root = g.serverCluster?.peers[0];
-    if (root === undefined) continue;
+    if (root === undefined) return undefined;
     const sub: SubGroup = {
       config: g, root, state: new SubClusterState(g.groupId), lastExchangeAt: undefined, mismatches: [], awaitingInit: false,
       init: new ClusterInitClient({
@@ -90,12 +92,15 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
         onResult: (result, now) => initDone(sub, result, now),
       }),
     };
-    const resumed = resume?.get(g.name);
-    if (resumed !== undefined) {
-      sub.state.importState(resumed);
-      sub.awaitingInit = true;
-    }
     groups.set(g.groupId, sub);
+    return sub;
+  }
+  for (const g of config.server.groups) {
+    const sub = addGroup(g);
+    const resumed = resume?.get(g.name);
+    if (sub === undefined || resumed === undefined) continue;
+    sub.state.importState(resumed);
+    sub.awaitingInit = true;
   }
 
   function given(keys: ClusterKeys & { kek: NonNullable<ClusterKeys['kek']> }, lifetimes: readonly SaLifetime[], now: number): GivenKeys {
@@ -162,6 +167,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
       const seq = actions.some((a) => a.type === 'push-delete') ? update.seq : undefined;
       const rekey = gcks().rekeyOf(held);
       if (update.all) rekey.deleteAll(seq, now);
+      else if (update.kek) rekey.dropKek(seq, now); // server-member-communication deleted on the root (R-CHG-1.4c)
       else rekey.deleteTeks(update.teks, seq, now);
     }
     sub.lastExchangeAt = now;
@@ -265,18 +271,47 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
 
   const byRootGateway = (gateway: string): SubGroup[] => [...groups.values()].filter((g) => g.root.name === gateway);
 
-  /** R-CHG on a sub: new values of its groups and root gateway; the key server refused anything else already. */
-  const applyConfig: RoleModule['applyConfig'] = (next, changes) => {
+  /**
+   * R-CHG on a sub: new values of its groups and root gateway; the key server refused anything else already.
+   * A group deleted or renumbered (1.3a/b) leaves: its root is inactive for it and the root's IKE SA is
+   * deleted (by the host, unless another group still uses that gateway); the key server drops its keys and
+   * members. Renumbered or new, the group starts over: root inactive, cluster-init with its (new) ID — after
+   * the reset, the new IKE SA with the root starts it (`saUp`), else the 5 s retry.
+   */
+  const applyConfig: RoleModule['applyConfig'] = (next, changes, now) => {
     const refusal = serverRefusal(changes, 'sub');
     if (refusal !== undefined) return { refused: refusal };
-    for (const g of next.server?.groups ?? []) {
-      const sub = groups.get(g.groupId);
-      const root = g.serverCluster?.peers[0];
-      if (sub === undefined || root === undefined) continue;
-      sub.config = g;
-      sub.root = root;
+    const applied: string[] = [];
+    const ended = endedGroups(changes);
+    const roots: string[] = [];
+    for (const { group } of ended) {
+      const sub = [...groups.values()].find((g) => g.config.name === group);
+      if (sub === undefined) continue;
+      sub.init.stop();
+      if (sub.state.root === 'active') counters.peersMarkedInactive++;
+      groups.delete(sub.config.groupId);
+      roots.push(sub.root.name);
+      log.info({ group, root: sub.root.name }, 'group ended by a commit: root inactive for it (R-CHG-1.3a/b)');
+      applied.push(`group ${group}: root ${sub.root.name} inactive for it`);
     }
-    return { applied: [] };
+    const nextGroups = next.server?.groups ?? [];
+    const resetGateways = gatewaysToClear(roots, nextGroups, new Set(ended.map((e) => e.group)));
+    const fresh = new Set([...addedGroups(changes), ...ended.filter((e) => e.renumbered).map((e) => e.group)]);
+    for (const g of nextGroups) {
+      const existing = groups.get(g.groupId);
+      const root = g.serverCluster?.peers[0];
+      if (existing !== undefined && root !== undefined) {
+        existing.config = g;
+        existing.root = root;
+        continue;
+      }
+      if (!fresh.has(g.name)) continue;
+      const sub = addGroup(g);
+      if (sub === undefined) continue;
+      sub.init.start(now, resetGateways.includes(sub.root.name) ? INIT_RETRY_MS : 0);
+      applied.push(`group ${g.name} (group-id ${g.groupId}): cluster-init with root ${sub.root.name} started`);
+    }
+    return { applied, resetGateways };
   };
 
   return {

@@ -331,6 +331,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     nextDeadline: () => rootRole?.nextDeadline?.(),
     poll: (now) => rootRole?.poll?.(now),
     settle: (now) => rootRole?.settle?.(now),
+    drained: () => rootRole?.drained?.(),
     start: async () => {
       link.onMessage((m) => onMessage(m as Message));
       await link.start();
