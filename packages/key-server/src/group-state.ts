@@ -36,11 +36,6 @@ const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
 /** RSA modulus of the push signature key (RFC 6407 §6: 2048 at least). */
 export const RSA_BITS = 2048;
 
-/** The signature key's size for a group: RSA_BITS, also for the internal KEK of a group without pushes (see above). */
-export function signingKeyBits(_config: ServerGroupConfig): number {
-  return RSA_BITS;
-}
-
 /** The derived deactivation time delay (DTD), in seconds; see the file comment. */
 export function deactivationDelaySeconds(config: ServerGroupConfig): number {
   const smc = config.serverMemberCommunication;
@@ -73,7 +68,7 @@ export function groupPolicy(config: ServerGroupConfig, listen: Endpoint): GroupP
       cipher: smc?.encryptionAlgorithm ?? 'aes-128-cbc',
       lifetimeSeconds: smc?.lifetimeSeconds ?? 3600,
       sigHash: smc?.sigHashAlgorithm ?? 'sha256',
-      rsaBits: signingKeyBits(config),
+      rsaBits: RSA_BITS,
       ackRequested: true,
       pushSource: { address: listen.address, port: listen.port },
       pushDestination: { address: '0.0.0.0', port: listen.port },

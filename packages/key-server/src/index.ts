@@ -1,5 +1,5 @@
 export { GCKS_COMMANDS, createGcks, type Gcks, type GcksOptions, type ResumedGroup } from './gcks.js';
-export { GroupState, type GivenKeys, groupPolicy, signingKeyBits, deactivationDelaySeconds, RSA_BITS } from './group-state.js';
+export { GroupState, type GivenKeys, groupPolicy, deactivationDelaySeconds, RSA_BITS } from './group-state.js';
 export { GroupRekey, type CampaignKind, type KeyChange, type PushCampaign } from './rekey.js';
 export { Registrations, type Registration, type RegistrationChange } from './registrations.js';
 export { authorizeMember, DEFAULT_PLATFORM_MAX_MEMBERS } from './authorization.js';

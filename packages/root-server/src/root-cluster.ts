@@ -48,6 +48,8 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
 
   const groups = new Map<number, RootGroup>();
+  /** Senders of groups that left the cluster layer (R-CHG-1.3a/b, 2.2f): their counts stay in the statistics. */
+  const endedSenders: ClusterUpdateSender[] = [];
   /** A group with `server-cluster` (at start, or added by a commit: R-CHG-2.2a, "nothing" more on a root). */
   function addGroup(g: ServerGroupConfig, resumed: SenderState | undefined): void {
     if (g.serverCluster === null) return;
@@ -130,7 +132,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     c.clusterInitReceived = i.initRequests + i.duplicateRequests;
     c.clusterInitAnswered = i.initAnswered;
     c.clusterMessagesDropped += i.unknownGroupDropped + i.unauthorizedDropped + i.noKeysDropped + messageDrops(i);
-    for (const { sender } of groups.values()) {
+    for (const sender of [...[...groups.values()].map((g) => g.sender), ...endedSenders]) {
       const s = sender.counters;
       c.clusterUpdatesPublished += s.updatesPublished;
       c.clusterUpdatesSent += s.updatesSent;
@@ -188,6 +190,7 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
       rg.sender.markInactive(name, now);
     }
     groups.delete(rg.config.groupId);
+    endedSenders.push(rg.sender);
     const subs = [...rg.subs];
     log.info({ group: rg.config.name, subs, cell: `R-CHG-${cell}` }, 'group left the cluster: sub-servers sent "delete all" and inactive');
     const why = { '2.2f': 'server-cluster deleted', '1.3a': 'group deleted', '1.3b': 'group-id changed' }[cell];

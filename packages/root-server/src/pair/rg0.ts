@@ -29,7 +29,7 @@ import { ControlCommandError, type ControlHandler, type RoleContext, type RoleMo
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
 import { generateSigningKeyAsync } from '@gvpn/gdoi';
-import { GCKS_COMMANDS, MEMBER_ROWS, signingKeyBits, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
+import { GCKS_COMMANDS, MEMBER_ROWS, RSA_BITS, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
@@ -149,7 +149,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     // Fresh groups need RSA keys: made off the event loop, so heartbeats go on meanwhile (made inline, a
     // 2048-bit key stalled this node long enough for its peer to take over at the very first election).
     const signingKeys = resume !== undefined ? undefined : new Map(await Promise.all((ctx.config.server?.groups ?? [])
-      .map(async (g) => [g.name, await generateSigningKeyAsync(signingKeyBits(g))] as const)));
+      .map(async (g) => [g.name, await generateSigningKeyAsync(RSA_BITS)] as const)));
     if (role !== 'primary') return; // stepped down while the keys were being made
     rootRole = createRootRole(ctx, {
       ...(resume === undefined ? {} : { resume }), ...(signingKeys === undefined ? {} : { signingKeys }),
