@@ -46,6 +46,12 @@ export interface DhKeyPair {
    * (ECP). Throws CryptoError 'INVALID_PUBLIC_VALUE' for a malformed or unsafe peer value.
    */
   computeSecret(peerPublicValue: Uint8Array): Uint8Array;
+  /**
+   * Zeroes our private value, in JavaScript memory and in the native engine, for a key pair whose holder
+   * outlives its use (a responder's reused key pair, see @gvpn/ike). Later computeSecret calls throw
+   * CryptoError 'SECRET_WIPED'.
+   */
+  wipe(): void;
 }
 
 export interface DhGroup {
@@ -109,6 +115,15 @@ const RFC5114_2048_256 = {
 };
 
 const TWO = Buffer.from([2]);
+/**
+ * What a native engine holds after a wipe: OpenSSL clears the BIGNUM it replaces (BN_clear_free), so
+ * installing this public constant erases the private value from the engine. 1 is valid for every group.
+ */
+const PLACEHOLDER_PRIVATE_KEY = Buffer.from([1]);
+
+function wiped(id: DhGroupId): CryptoError {
+  return new CryptoError('SECRET_WIPED', `group ${id}: the private value was wiped`);
+}
 
 const GROUP_SPECS: Readonly<Record<DhGroupId, ModpSpec | EcpSpec>> = {
   2: { kind: 'modp', name: 'modp1024', legacy: true, prime: nodeModpPrime('modp2'), generator: TWO, privateKeyBytes: 20 },
@@ -251,9 +266,11 @@ function modpGroup(id: DhGroupId, spec: ModpSpec): DhGroup {
       const privateKey = Buffer.from(drawn.buffer, drawn.byteOffset, drawn.length);
       engine.setPrivateKey(privateKey);
       const publicValue = leftPad(engine.generateKeys(), keLength);
+      let live = true;
       return {
         publicValue,
         computeSecret(peerPublicValue: Uint8Array): Uint8Array {
+          if (!live) throw wiped(id);
           checkPeer(engine, peerPublicValue);
           engine.setPrivateKey(privateKey);
           try {
@@ -261,6 +278,12 @@ function modpGroup(id: DhGroupId, spec: ModpSpec): DhGroup {
           } catch {
             throw invalid(id, 'public value rejected by the Diffie-Hellman computation');
           }
+        },
+        wipe(): void {
+          live = false;
+          privateKey.fill(0);
+          // The shared engine may still hold this exponent from our last operation.
+          engine.setPrivateKey(PLACEHOLDER_PRIVATE_KEY);
         },
       };
     },
@@ -289,9 +312,11 @@ function ecpGroup(id: DhGroupId, spec: EcpSpec): DhGroup {
       if (!accepted) throw new CryptoError('RANDOM_FAILURE', 'random source produced no usable elliptic-curve scalar');
       // Uncompressed SEC 1 encoding 0x04 | x | y; IKE carries x | y (RFC 5903 §7).
       const publicValue = Uint8Array.from(ecdh.getPublicKey().subarray(1));
+      let live = true;
       return {
         publicValue,
         computeSecret(peerPublicValue: Uint8Array): Uint8Array {
+          if (!live) throw wiped(id);
           if (peerPublicValue.length !== keLength) {
             throw invalid(id, `public value is ${peerPublicValue.length} bytes, expected ${keLength}`);
           }
@@ -303,6 +328,10 @@ function ecpGroup(id: DhGroupId, spec: EcpSpec): DhGroup {
           } catch {
             throw invalid(id, 'public value is not a point on the curve');
           }
+        },
+        wipe(): void {
+          live = false;
+          ecdh.setPrivateKey(PLACEHOLDER_PRIVATE_KEY);
         },
       };
     },

@@ -201,3 +201,19 @@ describe('DH private key draws', () => {
     assert.equal(toHex(pair.publicValue), toHex(hex(kat.pubI)));
   });
 });
+
+describe('DH key pair wipe', () => {
+  it('refuses to compute after wipe and leaves other key pairs of the group working', () => {
+    for (const id of [14, 19]) {
+      const g = group(id);
+      const mine = g.generate(systemRandom);
+      const other = g.generate(systemRandom);
+      const peer = g.generate(systemRandom);
+      const before = mine.computeSecret(peer.publicValue);
+      mine.wipe();
+      assert.throws(() => mine.computeSecret(peer.publicValue), isCode('SECRET_WIPED'));
+      assert.deepEqual(other.computeSecret(peer.publicValue), peer.computeSecret(other.publicValue));
+      assert.deepEqual(peer.computeSecret(mine.publicValue), before, `group ${id}: the peer side is unaffected`);
+    }
+  });
+});

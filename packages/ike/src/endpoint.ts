@@ -8,10 +8,12 @@ import type { DeletePayload, Header, NotifyPayload } from '@gvpn/wire';
 import type { RandomSource } from '@gvpn/crypto';
 import { isZero, samePublicBytes, toHex } from './bytes.js';
 import { DeadlineHeap } from './deadline-heap.js';
+import { ResponderKeyPairs } from './dh-reuse.js';
 import { DpdMonitor } from './dpd.js';
 import { openInformational, protectedInformational } from './informational.js';
 import { MainModeInitiator } from './main-mode-initiator.js';
 import { MainModeResponder } from './main-mode-responder.js';
+import type { ResponderContext } from './main-mode-responder.js';
 import type { StepResult } from './main-mode.js';
 import { parseClear, payloadsOf } from './message.js';
 import { usableProposals } from './proposal.js';
@@ -79,9 +81,17 @@ export class IkeEndpoint {
   private halfOpen = 0;
   private started = false;
   private readonly junkLog: RateLimitedWarn;
+  private readonly keyPairs: ResponderKeyPairs;
+  /** What every responder task shares; each adds its gateway and proposals. */
+  private readonly responderShared: Omit<ResponderContext, 'gateway' | 'proposals'>;
 
   constructor(private readonly config: IkeEndpointConfig) {
     this.junkLog = new RateLimitedWarn(config.log, this.counters);
+    this.keyPairs = new ResponderKeyPairs(config.options.dhReuseSeconds ?? 0, config.options.allowLegacyGroups);
+    this.responderShared = {
+      local: config.local, random: config.random, allowLegacyGroups: config.options.allowLegacyGroups, keyPairs: this.keyPairs,
+      countDh: () => this.counters.add('dhComputations'), countDhReused: () => this.counters.add('dhKeyPairsReused'),
+    };
     [this.fixedGateways, this.dynamicGateway] = IkeEndpoint.split(config.gateways);
   }
 
@@ -140,6 +150,7 @@ export class IkeEndpoint {
   }
 
   poll(now: number): void {
+    this.keyPairs.expire(now);
     // Only SAs with a timer due; an SA whose timers moved since its entry was pushed is checked anyway
     // (pollSa does nothing before its deadlines) and rescheduled.
     const due: IkeSa[] = [];
@@ -167,10 +178,10 @@ export class IkeEndpoint {
   }
 
   nextDeadline(): number | undefined {
-    let next = Infinity;
+    let next = this.keyPairs.nextDeadline() ?? Infinity;
     for (let top = this.timers.peek(); top !== undefined; top = this.timers.peek()) {
       if (this.scheduledAt.get(top.item) === top.at) {
-        next = top.at;
+        next = Math.min(next, top.at);
         break;
       }
       this.timers.pop(); // stale
@@ -206,6 +217,7 @@ export class IkeEndpoint {
     this.timers.clear();
     this.scheduledAt.clear();
     this.dirty.clear();
+    this.keyPairs.clear();
   }
 
   /** Starts a negotiation with a configured gateway now (e.g. an operator request); never a dynamic one. */
@@ -272,8 +284,7 @@ export class IkeEndpoint {
     if (this.halfOpen >= this.config.options.maxHalfOpen) return this.drop('halfOpenRejected', now, from, 'half-open limit');
     const message = parseClear(header, bytes);
     const task = new MainModeResponder({
-      gateway, proposals: usableProposals(gateway.proposals, this.config.options.allowLegacyGroups), local: this.config.local, random: this.config.random,
-      allowLegacyGroups: this.config.options.allowLegacyGroups, countDh: () => this.counters.add('dhComputations'),
+      ...this.responderShared, gateway, proposals: usableProposals(gateway.proposals, this.config.options.allowLegacyGroups),
     }, header.icookie);
     const step = task.begin(message);
     if (step.kind !== 'send') {
@@ -309,7 +320,7 @@ export class IkeEndpoint {
       if (!(task instanceof MainModeResponder) || sa.established) {
         return this.drop('unexpectedMessageDropped', now, from, 'main mode after establishment');
       }
-      this.apply(sa, task.process(header, bytes, () => parseClear(header, bytes)), bytes, now);
+      this.apply(sa, task.process(header, bytes, parseClear, now), bytes, now);
       return;
     }
     if (sa.lastAnswer !== undefined && samePublicBytes(sa.lastAnswer, bytes)) {

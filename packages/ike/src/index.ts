@@ -4,6 +4,7 @@ export { IkeSa } from './sa.js';
 export type { IkeEvents } from './sa.js';
 export { Keymat } from './keymat.js';
 export { COUNTER_NAMES } from './statistics.js';
+export { MAX_DH_REUSE_SECONDS, ResponderKeyPairs } from './dh-reuse.js';
 export type { CounterName } from './statistics.js';
 export { DPD_VENDOR_ID } from './main-mode.js';
 export { freshMessageId } from './informational.js';

@@ -8,8 +8,8 @@
  */
 import { NotifyType, PayloadType, ProtocolId } from '@gvpn/wire';
 import type { HashPayload, Header, KePayload, NoncePayload, NotifyPayload } from '@gvpn/wire';
-import { dhGroup } from '@gvpn/crypto';
 import { concat, samePublicBytes } from './bytes.js';
+import type { ResponderKeyPairs } from './dh-reuse.js';
 import { Keymat } from './keymat.js';
 import { IDENTITY_PROTECTION, NONCE_LENGTH, dpdVendorId, hasDpdVendorId, hashI, hashR, identityPayload, openIdentityMessage, payloadBody, sharedSecret } from './main-mode.js';
 import type { MainModeContext, StepResult } from './main-mode.js';
@@ -25,7 +25,11 @@ export enum ResponderState {
   Established = 'established',
 }
 
-export type ResponderContext = MainModeContext;
+export interface ResponderContext extends MainModeContext {
+  /** Where our key pair for message 4 comes from (fresh, or the current reuse window's). */
+  keyPairs: ResponderKeyPairs;
+  countDhReused(): void;
+}
 
 export class MainModeResponder {
   state = ResponderState.Mm2Sent;
@@ -77,10 +81,10 @@ export class MainModeResponder {
   }
 
   /** Messages 3 and 5. Throws WireError for an undecodable clear message 3. */
-  process(header: Header, bytes: Uint8Array, parseClear: () => ParsedMessage): StepResult {
+  process(header: Header, bytes: Uint8Array, parseClear: (header: Header, bytes: Uint8Array) => ParsedMessage, now: number): StepResult {
     switch (this.state) {
       case ResponderState.Mm2Sent:
-        return this.onMessage3(parseClear());
+        return this.onMessage3(parseClear(header, bytes), now);
       case ResponderState.Mm4Sent:
         return this.onMessage5(header, bytes);
       case ResponderState.Established:
@@ -88,7 +92,7 @@ export class MainModeResponder {
     }
   }
 
-  private onMessage3(m: ParsedMessage): StepResult {
+  private onMessage3(m: ParsedMessage, now: number): StepResult {
     const proposal = this.proposal;
     if (proposal === undefined) throw new Error('message 3 before message 1');
     const kes = payloadsOf(m, PayloadType.KE);
@@ -98,8 +102,8 @@ export class MainModeResponder {
     if (m.header.flags !== 0 || kes.length !== 1 || nonces.length !== 1 || ke === undefined || nonce === undefined) {
       return { kind: 'drop', counter: 'invalidPayloadDropped', detail: 'message 3 needs one KE and one nonce' };
     }
-    const group = dhGroup(proposal.dhGroup, { allowLegacy: this.ctx.allowLegacyGroups });
-    const keyPair = group.generate(this.ctx.random);
+    const { keyPair, reused } = this.ctx.keyPairs.take(proposal.dhGroup, this.ctx.random, now);
+    if (reused) this.ctx.countDhReused();
     const gxy = sharedSecret(this.ctx, keyPair, ke.data);
     if (!(gxy instanceof Uint8Array)) return gxy;
     const nonceR = this.ctx.random.bytes(Math.min(NONCE_LENGTH, nonce.data.length));

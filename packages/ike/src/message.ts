@@ -52,9 +52,7 @@ export function tryHeader(datagram: Uint8Array): Header | undefined {
 
 /** A message ID (or any 32-bit number) as the 4 big-endian bytes that phase-2 HASHes cover. */
 export function u32Bytes(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0);
-  return b;
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 }
 
 export function encodeClear(h: MessageHeader, payloads: readonly Payload[]): Uint8Array {

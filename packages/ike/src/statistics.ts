@@ -27,6 +27,7 @@ export const COUNTER_NAMES = [
   'authFailed',
   'errorNotifiesReceived',
   'dhComputations',
+  'dhKeyPairsReused',
   'saEstablished',
   'saDeleted',
   'saExpired',

@@ -68,6 +68,11 @@ export interface IkeOptions {
   rekeyMarginSeconds?: number;
   /** How long a responder SA may stay half-open; default 30 000 ms. */
   halfOpenTimeoutMs?: number;
+  /**
+   * Seconds a responder reuses one Diffie-Hellman key pair per group (0..60, default 0: a fresh key pair
+   * per exchange). See dh-reuse.ts for why a key server may and what it costs.
+   */
+  dhReuseSeconds?: number;
 }
 
 export type SaRole = 'initiator' | 'responder';

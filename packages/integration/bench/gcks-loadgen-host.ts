@@ -15,6 +15,8 @@ export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0
 const clkTck = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 export const PSK = 'bench-only-dynamic-psk';
 export const GROUP = { name: 'BENCH', id: 4242 };
+/** `ike options dh-reuse-seconds` of the bench daemon unless a run says otherwise (see @gvpn/ike dh-reuse.ts). */
+export const DH_REUSE_SECONDS = 10;
 
 /** `taskset -c CORE` (which execs the command, so the PID is the command's own), when taskset exists. */
 export const pinnedTo = (core: number): string[] => (hasTaskset ? ['taskset', '-c', String(core)] : []);
@@ -56,10 +58,11 @@ export interface Gcks {
 
 /**
  * Starts the daemon: listen `address`:848, platform vsrx (no published maximum: 10,000 members), one IKE
- * proposal (PSK, SHA-256, AES-256-CBC, `dhGroup`), the dynamic gateway, group BENCH (id 4242) with one
- * AES-256-GCM TEK and an AES-256-CBC KEK, RSA-2048/SHA-256 push signatures, pushes retransmitted every 10 s.
+ * proposal (PSK, SHA-256, AES-256-CBC, `dhGroup`), the dynamic gateway, `dh-reuse-seconds` (default
+ * DH_REUSE_SECONDS), group BENCH (id 4242) with one AES-256-GCM TEK and an AES-256-CBC KEK, RSA-2048/SHA-256
+ * push signatures, pushes retransmitted every 10 s.
  */
-export async function startGcks(cleanup: Cleanup, dir: string, address: string, dhGroup: 14 | 19): Promise<Gcks> {
+export async function startGcks(cleanup: Cleanup, dir: string, address: string, dhGroup: 14 | 19, dhReuseSeconds = DH_REUSE_SECONDS): Promise<Gcks> {
   const config = {
     system: {
       'host-name': `gcks-bench-${dhGroup}`, platform: 'vsrx', listen: { address, port: 848 }, 'state-directory': 'state', 'log-level': 'warn',
@@ -71,7 +74,7 @@ export async function startGcks(cleanup: Cleanup, dir: string, address: string, 
             proposal: { P: { 'authentication-method': 'pre-shared-keys', 'dh-group': `group${dhGroup}`, 'authentication-algorithm': 'sha-256', 'encryption-algorithm': 'aes-256-cbc', 'lifetime-seconds': 3600 } },
             policy: { AnyGM: { mode: 'main', proposals: ['P'], 'pre-shared-key': { 'ascii-text': PSK } } },
             gateway: { 'GM-ANY': { 'ike-policy': 'AnyGM', address: 'dynamic' } },
-            options: { 'max-half-open': 100_000 },
+            options: { 'max-half-open': 100_000, 'dh-reuse-seconds': dhReuseSeconds },
           },
           ipsec: { proposal: { GCM256: { 'encryption-algorithm': 'aes-256-gcm', 'lifetime-seconds': 3600 } } },
           group: {

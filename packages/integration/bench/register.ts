@@ -5,6 +5,8 @@
  * core 0; bench/gdoi-loadgen.ts in its own process on core 1 simulating N members, one loopback address
  * and socket each, at most C registering at a time; each does Main Mode + GROUPKEY-PULL (the engine's own
  * code; the generator reuses a small pool of DH key pairs, see that file).
+ * The daemon reuses its DH key pair for DH_REUSE_SECONDS (`ike options dh-reuse-seconds`, see @gvpn/ike
+ * dh-reuse.ts); one more group-14 run with it off gives `server_cpu_ms_per_reg_g14_noreuse`.
  * Figures: registrations/s and p50/p99 latency (Main Mode message 1 to pull message 4 verified) from the
  * generator's clock; server CPU (utime+stime from /proc/PID/stat) from before the first registration to the
  * last, per registration; server RSS growth over the run / N; the daemon's own `registrations` counter.
@@ -17,7 +19,7 @@
  * Ends with one `RESULT ...` line.
  */
 import { Cleanup, workDirectory } from '../src/index.js';
-import { GROUP, PSK, cpuMs, hasTaskset, option, rssKb, startGcks, startLoadgen, udpRcvbufErrors } from './gcks-loadgen-host.js';
+import { DH_REUSE_SECONDS, GROUP, PSK, cpuMs, hasTaskset, option, rssKb, startGcks, startLoadgen, udpRcvbufErrors } from './gcks-loadgen-host.js';
 
 const N = Number(option('members') ?? 4000);
 const CONCURRENCY = Number(option('concurrency') ?? 64);
@@ -25,12 +27,12 @@ if (!Number.isInteger(N) || N < 1 || N > 10_000) throw new Error('--members: 1..
 
 interface Run { perS: number; p50: number; p99: number; cpuPerReg: number; rssPerMember: number }
 
-async function run(group: 14 | 19): Promise<Run> {
+async function run(group: 14 | 19, dhReuseSeconds = DH_REUSE_SECONDS): Promise<Run> {
   const cleanup = new Cleanup();
   try {
     const dir = await workDirectory(cleanup, `bench-register-${group}`);
     const server = { address: `127.0.60.${group}`, port: 848 };
-    const gcks = await startGcks(cleanup, dir, server.address, group);
+    const gcks = await startGcks(cleanup, dir, server.address, group, dhReuseSeconds);
     const rss0 = rssKb(gcks.pid);
     const gen = startLoadgen(cleanup, dir, 'loadgen', { server, psk: PSK, groupId: GROUP.id, dhGroup: group, members: N, concurrency: CONCURRENCY }, gcks);
     // The generator binds its N sockets first (the daemon is idle meanwhile), so CPU from here on is registration work.
@@ -42,6 +44,7 @@ async function run(group: 14 | 19): Promise<Run> {
     const genCpu = Number(done['cpuMs']);
     const rss1 = rssKb(gcks.pid);
     const counters = await gcks.gdoi();
+    const ike = ((await gcks.request('show security group-vpn server statistics')) as { ike: Record<string, number> }).ike;
     const members = ((await gcks.request('show security group-vpn server registered-members')) as { groups: { members: unknown[] }[] }).groups[0]?.members.length ?? 0;
     gcks.assertRunning();
     if (counters['registrations'] !== N || members !== N) throw new Error(`daemon counted ${counters['registrations']} registrations, lists ${members} members; expected ${N}`);
@@ -50,20 +53,23 @@ async function run(group: 14 | 19): Promise<Run> {
     const r: Run = {
       perS: Number(done['perS']), p50: Number(done['p50Ms']), p99: Number(done['p99Ms']), cpuPerReg: cpu / N, rssPerMember: (rss1 - rss0) / N,
     };
-    console.log(`group ${group}: ${N} members registered in ${wallS.toFixed(2)} s (${r.perS.toFixed(0)}/s; concurrency ${CONCURRENCY}; `
+    console.log(`group ${group}, dh-reuse-seconds ${dhReuseSeconds}: ${N} members registered in ${wallS.toFixed(2)} s (${r.perS.toFixed(0)}/s; concurrency ${CONCURRENCY}; `
       + `retries ${String(done['retries'])}); latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms; server CPU ${(cpu / 1000).toFixed(2)} s `
       + `(${(cpu / 10 / wallS).toFixed(0)} % of a core, ${r.cpuPerReg.toFixed(3)} ms/registration; generator ${(genCpu / 10 / wallS).toFixed(0)} %); `
       + `server RSS ${Math.round(rss0 / 1024)} -> ${Math.round(rss1 / 1024)} MB (${r.rssPerMember.toFixed(1)} kB/member); daemon: registrations ${counters['registrations']}, `
-      + `pullDropped ${counters['pullDropped']}, pullDuplicates ${counters['pullDuplicates']}, refused ${(counters['refusedPlatformMax'] ?? 0) + (counters['refusedThreshold'] ?? 0)}`);
+      + `pullDropped ${counters['pullDropped']}, pullDuplicates ${counters['pullDuplicates']}, refused ${(counters['refusedPlatformMax'] ?? 0) + (counters['refusedThreshold'] ?? 0)}, `
+      + `DH key pairs reused ${ike['dhKeyPairsReused']} of ${ike['dhComputations']} exchanges`);
     return r;
   } finally {
     await cleanup.run();
   }
 }
 
-console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? 'yes (taskset)' : 'NO (taskset missing)'}; ${N} members per group`);
+console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? 'yes (taskset)' : 'NO (taskset missing)'}; ${N} members per group; `
+  + `server ike options dh-reuse-seconds ${DH_REUSE_SECONDS} (and one group-14 run with 0)`);
 const g14 = await run(14);
 const g19 = await run(19);
+const g14NoReuse = await run(14, 0);
 const f = (x: number, d = 1): string => x.toFixed(d);
 const capacity = (r: Run): number => 1000 / r.cpuPerReg;
 const verdict = (rate: number, target: number): string => (rate >= target ? 'met' : 'NOT met');
@@ -72,4 +78,5 @@ console.log(`targets (one core): >= 1000 reg/s group 14: measured ${verdict(g14.
 console.log(`RESULT members=${N} reg_g14_per_s=${f(g14.perS)} reg_g19_per_s=${f(g19.perS)} p50_g14_ms=${f(g14.p50)} p99_g14_ms=${f(g14.p99)} `
   + `p50_g19_ms=${f(g19.p50)} p99_g19_ms=${f(g19.p99)} server_cpu_ms_per_reg_g14=${f(g14.cpuPerReg, 3)} server_cpu_ms_per_reg_g19=${f(g19.cpuPerReg, 3)} `
   + `server_capacity_g14_per_s=${f(capacity(g14))} server_capacity_g19_per_s=${f(capacity(g19))} `
+  + `dh_reuse_seconds=${DH_REUSE_SECONDS} server_cpu_ms_per_reg_g14_noreuse=${f(g14NoReuse.cpuPerReg, 3)} `
   + `rss_kb_per_member=${f(Math.max(g14.rssPerMember, g19.rssPerMember))}`);

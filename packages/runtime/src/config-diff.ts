@@ -118,6 +118,7 @@ const IKE_OPTION_NAMES = {
   maxHalfOpen: 'max-half-open',
   retransmitInitialMs: 'retransmit-initial-ms',
   retransmitTries: 'retransmit-tries',
+  dhReuseSeconds: 'dh-reuse-seconds',
 } as const;
 
 function systemDifferences(running: DaemonConfig, next: DaemonConfig): string[] {

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { Secret } from '@gvpn/crypto';
+import { MAX_DH_REUSE_SECONDS } from '@gvpn/ike';
 import type {
   ConfigRole,
   DeadPeerDetectionConfig,
@@ -101,14 +102,15 @@ export function readIkeConfig(ike: YamlMapReader, context: IkeContext): IkeReadR
 }
 
 function readOptions(node: YamlMapReader | undefined): IkeOptionsConfig {
-  const defaults = { allowLegacyGroups: false, maxHalfOpen: 512, retransmitInitialMs: 1000, retransmitTries: 5 };
+  const defaults = { allowLegacyGroups: false, maxHalfOpen: 512, retransmitInitialMs: 1000, retransmitTries: 5, dhReuseSeconds: 0 };
   if (node === undefined) return defaults;
-  node.onlyKeys(['allow-legacy-groups', 'max-half-open', 'retransmit-initial-ms', 'retransmit-tries']);
+  node.onlyKeys(['allow-legacy-groups', 'max-half-open', 'retransmit-initial-ms', 'retransmit-tries', 'dh-reuse-seconds']);
   return {
     allowLegacyGroups: node.boolean('allow-legacy-groups', defaults.allowLegacyGroups),
     maxHalfOpen: node.integer('max-half-open', { min: 1, max: 1_000_000, default: defaults.maxHalfOpen }),
     retransmitInitialMs: node.integer('retransmit-initial-ms', { min: 10, max: 60_000, default: defaults.retransmitInitialMs }),
     retransmitTries: node.integer('retransmit-tries', { min: 1, max: 10, default: defaults.retransmitTries }),
+    dhReuseSeconds: node.integer('dh-reuse-seconds', { min: 0, max: MAX_DH_REUSE_SECONDS, default: defaults.dhReuseSeconds }),
   };
 }
 

@@ -69,6 +69,8 @@ export interface IkeOptionsConfig {
   maxHalfOpen: number;
   retransmitInitialMs: number;
   retransmitTries: number;
+  /** Seconds a responder reuses its Diffie-Hellman key pair (0: never); see @gvpn/ike dh-reuse.ts. */
+  dhReuseSeconds: number;
 }
 
 export interface IkeConfig {

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
 import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
@@ -10,6 +11,17 @@ import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type
  * datagram that trips a bug, must not take the daemon down.
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * node:dgram resolves the destination of every send through dns.lookup, which answers even an IP literal
+ * on the next tick (a closure and a deferred send per datagram). Our peers are addresses, so answer those
+ * at once; anything else still goes to the resolver.
+ */
+function lookupLiteral(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family !== 0) callback(null, address, family);
+  else dnsLookup(address, options, callback);
+}
 
 export class UdpTransport implements DatagramTransport {
   readonly stats: TransportStats = emptyTransportStats();
@@ -32,7 +44,9 @@ export class UdpTransport implements DatagramTransport {
     // A rekey to thousands of members brings their ACKs back in one burst; the kernel's default receive
     // buffer (~208 KiB) dropped hundreds of them in the rekey benchmark. The kernel caps this at
     // net.core.rmem_max.
-    const socket = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES, reuseAddr: options.reuseAddr === true });
+    const socket = createSocket({
+      type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES, reuseAddr: options.reuseAddr === true, lookup: lookupLiteral,
+    });
     this.#socket = socket;
     socket.on('message', (message, remote) => {
       this.stats.datagramsReceived += 1;

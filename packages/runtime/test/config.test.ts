@@ -56,7 +56,7 @@ describe('loadConfig', () => {
     assert.equal(config.system.logLevel, 'info');
     assert.equal(config.system.debug.ikeKeyLog, null);
     assert.equal(config.system.stateDirectory, fileURLToPath(new URL('../../test/state/gm1', import.meta.url)));
-    assert.deepEqual(config.ike.options, { allowLegacyGroups: false, maxHalfOpen: 512, retransmitInitialMs: 1000, retransmitTries: 5 });
+    assert.deepEqual(config.ike.options, { allowLegacyGroups: false, maxHalfOpen: 512, retransmitInitialMs: 1000, retransmitTries: 5, dhReuseSeconds: 0 });
     const [sub1, sub2] = config.ike.gateways;
     assert.ok(sub1 && sub2);
     assert.deepEqual(sub1.dpd, { alwaysSend: false, intervalSeconds: 10, threshold: 5 });
@@ -118,6 +118,9 @@ describe('loadConfig', () => {
     { name: 'an unknown platform', text: () => variant('platform: vsrx', 'platform: srx9999'), code: 'UNKNOWN_PLATFORM', path: 'system.platform', line: 4 },
     { name: 'a path-like platform name', text: () => variant('platform: vsrx', 'platform: ../platforms/vsrx'), code: 'UNKNOWN_PLATFORM', path: 'system.platform' },
     { name: 'an MX as a server', text: () => variant('platform: vsrx', 'platform: mx'), code: 'ROLE_NOT_SUPPORTED', path: 'security.group-vpn.server' },
+    { name: 'a DH reuse window above 60 s', text: () => variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: 61\n'), code: 'OUT_OF_RANGE', path: 'security.group-vpn.server.ike.options.dh-reuse-seconds', line: 48 },
+    { name: 'a negative DH reuse window', text: () => variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: -1\n'), code: 'OUT_OF_RANGE', path: 'security.group-vpn.server.ike.options.dh-reuse-seconds' },
+    { name: 'a non-integer DH reuse window', text: () => variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: 1.5\n'), code: 'WRONG_TYPE', path: 'security.group-vpn.server.ike.options.dh-reuse-seconds' },
     { name: 'a duplicate YAML key', text: () => variant('  host-name: root\n', '  host-name: root\n  host-name: again\n'), code: 'YAML_SYNTAX', path: '', line: 4 },
   ];
   for (const testCase of cases) {
@@ -153,6 +156,12 @@ describe('loadConfig', () => {
     assert.deepEqual(warnings, [
       `test.yaml: ${PROPOSAL}.dh-group: legacy Diffie-Hellman group5 accepted because options.allow-legacy-groups is true`,
     ]);
+  });
+
+  it('reads ike options dh-reuse-seconds (0..60, default 0)', async () => {
+    const { config } = await parseConfig(variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: 60\n'), 'test.yaml');
+    assert.equal(config.ike.options.dhReuseSeconds, 60);
+    assert.equal((await parseConfig(rootText, 'test.yaml')).config.ike.options.dhReuseSeconds, 0);
   });
 
   it('warns when the IKE key log is switched on', async () => {
