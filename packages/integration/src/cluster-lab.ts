@@ -112,7 +112,7 @@ export class ClusterLab {
   /** Started and not killed by the test: their death fails `until`. */
   readonly #expectedUp = new Set<ExampleNode>();
 
-  private constructor(readonly ns: NetworkNamespace, readonly dir: string, readonly configs: ReadonlyMap<ExampleNode, NodeDocument>) {}
+  private constructor(readonly ns: NetworkNamespace, readonly dir: string, readonly configs: Map<ExampleNode, NodeDocument>) {}
 
   static async start(cleanup: Cleanup, options: ClusterLabOptions): Promise<ClusterLab> {
     for (const main of [ROOT_SERVER_MAIN, SUB_SERVER_MAIN, MEMBER_MAIN]) if (!existsSync(main)) throw new Error(`${main} is missing: build first`);
@@ -188,6 +188,28 @@ export class ClusterLab {
   request(node: ExampleNode, words: string[], options: Record<string, unknown> = {}): Promise<unknown> {
     const socket = join(this.configs.get(node).system['state-directory'] as string, 'control.sock');
     return controlRequest(socket, words, { options, timeoutMs: 5000 });
+  }
+
+  /**
+   * Edits a copy of the node's configuration, writes it to the node's file and commits that file on the
+   * running daemon (`commit check` with `check`). An applied commit becomes the lab's copy, so a restart
+   * starts from it; otherwise the file is put back as it was.
+   */
+  async commit(node: ExampleNode, edit: (doc: NodeDocument) => void, options: { check?: boolean } = {}): Promise<CommitReply> {
+    const running = this.configs.get(node);
+    const doc = structuredClone(running);
+    edit(doc);
+    const file = join(this.dir, `${node}.yaml`);
+    await writeFile(file, stringify(doc));
+    const reply = (await this.request(node, options.check === true ? ['commit', 'check'] : ['commit'], { file })) as CommitReply;
+    if (reply.result === 'applied' && options.check !== true) this.configs.set(node, doc);
+    else await writeFile(file, stringify(running));
+    return reply;
+  }
+
+  /** The node's IKE SAs (`show security group-vpn ROLE ike security-associations`). */
+  async ikeSas(node: ExampleNode): Promise<IkeSaView[]> {
+    return (await this.show<{ sas: IkeSaView[] }>(node, 'ike security-associations')).sas;
   }
 
   /** `show security group-vpn ROLE WORDS...` as JSON. */
@@ -275,6 +297,23 @@ export class ClusterLab {
       return true;
     });
   }
+}
+
+/** The answer to `commit` (docs/control-protocol.md). */
+export interface CommitReply {
+  /** `ok`: `commit check` found the file valid. */
+  result: 'applied' | 'refused' | 'invalid' | 'no-change' | 'ok';
+  changes: { cell: string; detail: string; group?: string }[];
+  applied: string[];
+  error: string | null;
+}
+
+/** The part of an IKE SA's status the tests look at. */
+export interface IkeSaView {
+  gateway: string;
+  state: string;
+  icookie: string;
+  remote: { address: string; port: number };
 }
 
 export interface ClusterPeer {

@@ -32,6 +32,6 @@ export {
 export {
   ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, ROOT_PAIR_NODES, controlLinkAddress, exampleAddress, isRootPairNode, isServer,
   probeOnly, rootWithSubs, useServers,
-  type ChassisStatus, type ClusterLabOptions, type ClusterPeer, type ExampleNode, type NodeDocument, type Probe, type RootPairNode,
-  type ServerCluster,
+  type ChassisStatus, type ClusterLabOptions, type ClusterPeer, type CommitReply, type ExampleNode, type IkeSaView, type NodeDocument, type Probe,
+  type RootPairNode, type ServerCluster,
 } from './cluster-lab.js';

@@ -8,19 +8,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers, type ExampleNode } from '@gvpn/integration';
+import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers } from '@gvpn/integration';
 
 const GROUP = 'GROUP_ID-0001';
-
-interface CommitReply {
-  result: 'applied' | 'refused' | 'invalid' | 'no-change';
-  changes: { cell: string; detail: string }[];
-  applied: string[];
-  error: string | null;
-}
 
 describe('live configuration changes on a running cluster (R-CHG)', () => {
   const cleanup = new Cleanup();
@@ -42,32 +32,20 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
   });
   after(() => cleanup.run());
 
-  const file = (node: ExampleNode): string => join(lab.dir, `${node}.yaml`);
-
-  /** Edits the node's running file and commits it. */
-  async function commit(node: ExampleNode, edit: (doc: any) => void, check = false): Promise<CommitReply> {
-    const doc = parse(await readFile(file(node), 'utf8'));
-    edit(doc);
-    await writeFile(file(node), stringify(doc));
-    return (await lab.request(node, check ? ['commit', 'check'] : ['commit'], { file: file(node) })) as CommitReply;
-  }
 
   const group = (doc: any) => doc.security['group-vpn'].server.group[GROUP];
 
   it('a file that does not validate is refused with its path; the running configuration stays', async () => {
-    const before = await readFile(file('root'), 'utf8');
-    const r = await commit('root', (doc) => { group(doc)['group-id'] = 70_000; });
+    const r = await lab.commit('root', (doc) => { group(doc)['group-id'] = 70_000; });
     assert.equal(r.result, 'invalid');
     assert.match(r.error ?? '', /group-id/);
-    await writeFile(file('root'), before);
     const { commits } = (await lab.request('root', ['show', 'system', 'commit'])) as { commits: { result: string }[] };
     assert.equal(commits[0]?.result, 'invalid');
   });
 
   it('a change that needs a restart refuses the whole commit: a group deleted (R-CHG-1.3a) in the same file is not applied, keys and members stay', async () => {
     const teks = await lab.tekSpis('root');
-    const before = await readFile(file('root'), 'utf8');
-    const r = await commit('root', (doc) => {
+    const r = await lab.commit('root', (doc) => {
       const groups = doc.security['group-vpn'].server.group;
       groups.OTHER = { ...groups[GROUP], 'group-id': 2 };
       delete groups[GROUP];
@@ -77,7 +55,6 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     assert.match(r.error ?? '', /needs a restart: system\.log-level/);
     assert.deepEqual(r.changes.map((c) => c.cell), ['1.3a', 'group-added']);
     assert.deepEqual(await lab.tekSpis('root'), teks);
-    await writeFile(file('root'), before);
   });
 
   it('R-CHG-1.2 root and sub: an IPsec proposal change keeps the current TEK; the next rekey makes it from the new proposal', async () => {
@@ -87,10 +64,10 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
       proposal['encryption-algorithm'] = 'aes-256-gcm';
       delete proposal['authentication-algorithm'];
     };
-    const root = await commit('root', toGcm);
+    const root = await lab.commit('root', toGcm);
     assert.equal(root.result, 'applied', root.error ?? '');
     assert.deepEqual(root.changes.map((c) => c.cell), ['1.2']);
-    const sub = await commit('sub1', toGcm);
+    const sub = await lab.commit('sub1', toGcm);
     assert.equal(sub.result, 'applied', sub.error ?? '');
     assert.deepEqual(await lab.tekSpis('root'), teks, 'takes effect at the next TEK rekey: same TEK now');
     const { spis } = (await lab.request('root', ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
@@ -104,7 +81,7 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
 
   it('R-CHG-2.2e root: a new retransmission-period is taken; nothing else happens', async () => {
     const teks = await lab.tekSpis('root');
-    const r = await commit('root', (doc) => { group(doc)['server-cluster']['retransmission-period'] = 3; });
+    const r = await lab.commit('root', (doc) => { group(doc)['server-cluster']['retransmission-period'] = 3; });
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2e']);
     assert.deepEqual(await lab.tekSpis('root'), teks);
@@ -120,14 +97,14 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
         p.destination = '172.16.0.0/16';
       }
     };
-    const root = await commit('root', narrow);
+    const root = await lab.commit('root', narrow);
     assert.equal(root.result, 'applied', root.error ?? '');
     assert.deepEqual(root.changes.map((c) => c.cell), ['1.5b']);
     assert.deepEqual(await lab.tekSpis('root'), [], 'the TEK ended at once on the root');
     for (const m of ['gm-0001', 'gm-0002'] as const) {
       await lab.until(`${m} told to delete the TEK (through sub1's push)`, 15_000, async () => !(await lab.tekSpis(m)).some((spi) => old.includes(spi)));
     }
-    const sub = await commit('sub1', narrow);
+    const sub = await lab.commit('sub1', narrow);
     assert.equal(sub.result, 'applied', sub.error ?? '');
     const { spis } = (await lab.request('root', ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
     const { sas } = await lab.show<{ sas: { spi: string; source: string }[] }>('root', 'ipsec security-associations');
@@ -146,7 +123,7 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
         p.destination = '10.20.0.0/16';
       }
     };
-    const root = await commit('root', addSa);
+    const root = await lab.commit('root', addSa);
     assert.equal(root.result, 'applied', root.error ?? '');
     assert.deepEqual(root.changes.map((c) => c.cell), ['1.5a']);
     const after = await lab.tekSpis('root');
@@ -158,14 +135,14 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
         return after.every((spi) => held.includes(spi));
       });
     }
-    const sub = await commit('sub1', addSa);
+    const sub = await lab.commit('sub1', addSa);
     assert.equal(sub.result, 'applied', sub.error ?? '');
     assert.deepEqual(await lab.tekSpis('sub1'), after, 'the sub makes no key of its own (R-TOPO-2)');
   });
 
   it('R-CHG-2.2c then 2.2d root: a sub-server added (with its gateway) is expected, inactive until its cluster-init; deleted again, it is gone and sub1 unaffected', async () => {
     const teks = await lab.tekSpis('root');
-    const added = await commit('root', (doc) => {
+    const added = await lab.commit('root', (doc) => {
       const server = doc.security['group-vpn'].server;
       server.ike.gateway.SubSrv02 = { ...structuredClone(server.ike.gateway.SubSrv01), address: '127.0.3.12' };
       group(doc)['server-cluster']['ike-gateway'] = ['SubSrv01', 'SubSrv02'];
@@ -174,7 +151,7 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
     assert.deepEqual(added.changes.map((c) => c.cell), ['2.1', '2.2c']);
     const peers = (await lab.cluster('root')).groups[0]?.peers ?? [];
     assert.deepEqual(peers.map((p) => [p.name, p.state]), [['SubSrv01', 'active'], ['SubSrv02', 'inactive']]);
-    const deleted = await commit('root', (doc) => {
+    const deleted = await lab.commit('root', (doc) => {
       delete doc.security['group-vpn'].server.ike.gateway.SubSrv02;
       group(doc)['server-cluster']['ike-gateway'] = ['SubSrv01'];
     });
@@ -186,7 +163,7 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
   });
 
   it('R-CHG-1.3c sub: a member gateway taken out of the group loses its IKE SA and its members; the other member stays', async () => {
-    const r = await commit('sub1', (doc) => {
+    const r = await lab.commit('sub1', (doc) => {
       group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== 'GM-0002');
     });
     assert.equal(r.result, 'applied', r.error ?? '');
@@ -201,7 +178,6 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
 describe('R-OPS-3 migration: a standalone key server becomes the root by a commit (R-CHG-2.2a root), members see no loss', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
-  const file = (node: ExampleNode): string => join(lab.dir, `${node}.yaml`);
 
   before(async () => {
     lab = await ClusterLab.start(cleanup, {
@@ -232,10 +208,9 @@ describe('R-OPS-3 migration: a standalone key server becomes the root by a commi
   it('server-cluster added on the running standalone server: applied, same keys; a sub then joins by cluster-init; probes lose nothing', async () => {
     const teks = await lab.tekSpis('root');
     const before = await Promise.all((['gm-0001', 'gm-0002'] as const).map((m) => lab.probe(m)));
-    const doc = parse(await readFile(file('root'), 'utf8'));
-    doc.security['group-vpn'].server.group[GROUP]['server-cluster'] = { 'server-role': 'root-server', 'ike-gateway': ['SubSrv01'], 'retransmission-period': 2 };
-    await writeFile(file('root'), stringify(doc));
-    const r = (await lab.request('root', ['commit'], { file: file('root') })) as CommitReply;
+    const r = await lab.commit('root', (doc) => {
+      doc.security['group-vpn'].server.group[GROUP]['server-cluster'] = { 'server-role': 'root-server', 'ike-gateway': ['SubSrv01'], 'retransmission-period': 2 };
+    });
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2a']);
     assert.deepEqual(await lab.tekSpis('root'), teks, 'the group keeps its keys');
