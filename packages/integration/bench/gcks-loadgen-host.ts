@@ -53,6 +53,8 @@ export interface Gcks {
   socket: string;
   request(words: string, options?: Record<string, unknown>): Promise<unknown>;
   gdoi(): Promise<Record<string, number>>;
+  /** The daemon's `process.eventLoopBusyMs` statistic. */
+  eventLoopBusyMs(): Promise<number>;
   assertRunning(): void;
 }
 
@@ -116,6 +118,7 @@ export async function startGcks(cleanup: Cleanup, dir: string, address: string, 
   return {
     pid: child.pid, socket, request, assertRunning,
     gdoi: async () => ((await request('show security group-vpn server statistics')) as { gdoi: Record<string, number> }).gdoi,
+    eventLoopBusyMs: async () => ((await request('show security group-vpn server statistics')) as { process: { eventLoopBusyMs: number } }).process.eventLoopBusyMs,
   };
 }
 

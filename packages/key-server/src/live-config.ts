@@ -5,8 +5,8 @@
  * `IkeEndpoint.setGateways` resets the affected gateways' SAs); an IPsec SA added (standalone and root make
  * its TEK and push it, a root sends it to its subs; a sub waits for that); an IPsec SA deleted or given new selectors
  * (its TEK ends at once: standalone and root push a delete, a root sends the delete to its subs, a sub drops
- * it); a cluster peer deleted (marked inactive, its IKE SA cleared; a sub always has its one root, so only a
- * root sees this); server-cluster added on a root (2.2a: "nothing" — the group keeps its keys and members, the
+ * it); a cluster peer deleted (marked inactive, its IKE SA cleared; a sub sees it only with 2.2c, its one
+ * root's gateway replaced: it goes on with the new one); server-cluster added on a root (2.2a: "nothing" — the group keeps its keys and members, the
  * subs fetch them by cluster-init; the R-OPS-3 migration from a standalone server); server-cluster deleted on
  * a root (2.2f: the subs get "delete all" and are inactive, their IKE SAs are reset, the group's members get
  * "delete all" and every key is made anew, as `clear ... group` does); a group deleted or renumbered (1.3a/b:

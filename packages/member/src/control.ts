@@ -97,6 +97,7 @@ export class MemberControl {
         protocol: p.protocol,
         mode: 'tunnel',
         lifetimeSeconds: p.lifetimeSeconds,
+        antiReplayWindowSeconds: p.antiReplayWindowSeconds ?? null,
         activatesInSeconds: seconds(t.esp.activation - now),
         expiresInSeconds: seconds(t.esp.deactivation - now),
         ...(showKeys ? {

@@ -371,6 +371,7 @@ export async function startDaemon(
       ike: ike.statistics(),
       ...module.statisticsSections?.(),
       transport: { ...transport.stats },
+      process: processStatistics(),
     }, module.statisticsBaseline?.()),
     'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
     'commit': (opts) => committer.commit(commitFile(opts), 'cli'),
@@ -469,6 +470,21 @@ function gatewaysByName(config: DaemonConfig): Map<string, IkeGatewayConfig | Ik
 /** The IKE engine's gateway list for a configuration (what a module gives `ike.setGateways` on a commit). */
 export function ikeGatewayPolicies(config: DaemonConfig): GatewayPolicy[] {
   return [...gatewaysByName(config).values()].map(gatewayPolicy);
+}
+
+/**
+ * This process since it started: event-loop busy time (callbacks running, including synchronous work such as
+ * a state commit waiting for its fsync) and CPU time of all its threads, in ms; resident memory in kB. What
+ * limits a daemon's rate is whichever of the two busy figures is higher (bench/register.ts reads both).
+ */
+function processStatistics(): Record<string, number> {
+  const cpu = process.cpuUsage();
+  return {
+    eventLoopBusyMs: Math.round(performance.eventLoopUtilization().active),
+    cpuUserMs: Math.round(cpu.user / 1000),
+    cpuSystemMs: Math.round(cpu.system / 1000),
+    residentKb: Math.round(process.memoryUsage.rss() / 1024),
+  };
 }
 
 /** Statistics sections with carried-over counters added, key by key. */
