@@ -343,21 +343,34 @@ export async function startDaemon(
     unbind: () => transport.close(),
   }) ?? {};
   Object.assign(ikeEvents, module.ikeEvents);
-  // Datagrams settle once per event-loop turn, after every datagram the socket had ready: the module's
-  // state commit (one SQLite transaction, and on a root pair one replication) then covers a batch of
-  // registrations instead of one each, and what they send still waits for it (bench register: the commit
-  // per datagram was a fifth of the server's CPU).
-  let settlePending: NodeJS.Immediate | undefined;
+  // Datagrams settle in batches: after every datagram the socket had ready, and at most once per
+  // SETTLE_SPACING_MS. The module's state commit (one SQLite transaction with its fsync, and on a root pair
+  // one replication) then covers many registrations instead of one each, and what they send still waits for
+  // it. bench register: a commit per datagram was a fifth of the server's CPU; one per event-loop turn still
+  // left the event loop waiting on an fsync every few registrations.
+  let settlePending: { timer: NodeJS.Timeout | NodeJS.Immediate; immediate: boolean } | undefined;
+  let lastDatagramSettle = -Infinity;
   const settleDatagrams = (): void => {
     settlePending = undefined;
-    module.settle?.(systemClock.now());
+    lastDatagramSettle = systemClock.now();
+    module.settle?.(lastDatagramSettle);
     timer.arm();
+  };
+  const cancelSettle = (): void => {
+    if (settlePending === undefined) return;
+    if (settlePending.immediate) clearImmediate(settlePending.timer as NodeJS.Immediate);
+    else clearTimeout(settlePending.timer as NodeJS.Timeout);
+    settlePending = undefined;
   };
   transport.onDatagram((bytes, from) => {
     const now = systemClock.now();
     if (module.serving?.(now) === false) return;
     if (module.preIke?.(bytes, from, now) !== true) ike.handleDatagram(bytes, from, now);
-    settlePending ??= setImmediate(settleDatagrams);
+    if (settlePending !== undefined) return;
+    const wait = lastDatagramSettle + SETTLE_SPACING_MS - now;
+    settlePending = wait <= 0
+      ? { timer: setImmediate(settleDatagrams), immediate: true }
+      : { timer: setTimeout(settleDatagrams, wait), immediate: false };
   });
   const local = module.deferBind === true ? null : await transport.bind(system.listen.address, system.listen.port);
 
@@ -423,7 +436,7 @@ export async function startDaemon(
     async stop() {
       process.off('SIGHUP', reload);
       if (settlePending !== undefined) {
-        clearImmediate(settlePending);
+        cancelSettle();
         settleDatagrams();
       }
       await module.stop?.(systemClock.now());
@@ -439,6 +452,9 @@ export async function startDaemon(
 }
 
 const DAEMON_VERSION = '0.1.0';
+
+/** Least time between two settles after datagrams (see `transport.onDatagram` in startDaemon). */
+const SETTLE_SPACING_MS = 2;
 
 /** Cells whose IKE action (R-CHG-1.1, 1.3c, 2.1, 2.2d) the host performs after the module applied them. */
 const IKE_GATEWAY_CELLS: ReadonlySet<string> = new Set(['1.1', '1.3c', '2.1', '2.2d']);
