@@ -12,6 +12,8 @@
  *                    usable TEK at all: register again 5 s after the last registration
  *   clear         -> `ipsec security-associations`: drop the TEKs, pull again; `group`: drop everything
  *                    (keys, IKE SAs with the servers) and register from the first server
+ *   commit        -> vpns added, removed, renumbered or given a new gateway (live-config.ts); what must
+ *                    register again does so at the next poll, after the host's IKE part of the commit
  *
  * With a state store (durable.ts) every change of a registration is written before anything depends on
  * it, and a start first looks there: a registration whose KEK and at least one TEK are still valid is
@@ -21,10 +23,13 @@
 import type { Kek, PushAccepted } from '@gvpn/gdoi';
 import { PushReceiver, tryHeader } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import { rateLimited, type MemberDaemonConfig, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import {
+  rateLimited, type ApplyResult, type ConfigChange, type DaemonConfig, type MemberDaemonConfig, type MemberVpnConfig, type RoleContext, type RoleModule,
+} from '@gvpn/runtime';
 import { MemberControl } from './control.js';
 import { DataPlane } from './data-plane.js';
 import { SEQUENCE_BLOCK, pullResultOf, type MemberStateStore, type RegistrationState, type TekState } from './durable.js';
+import { memberRefusal, planVpns } from './live-config.js';
 import { PushHandler } from './push-handler.js';
 import { GroupRegistration, type RegistrationKeys } from './registration.js';
 import { spiNumber } from './tek-convert.js';
@@ -39,12 +44,18 @@ export class MemberAgent {
   readonly registrations: GroupRegistration[];
   readonly dataPlane: DataPlane;
   readonly pushes: PushHandler;
-  readonly config: MemberDaemonConfig;
+  /** The running configuration: the start-up one, then the last one committed. */
+  config: MemberDaemonConfig;
   readonly #ctx: RoleContext;
   readonly #refreshNotBefore = new WeakMap<GroupRegistration, number>();
   readonly #state: MemberStateStore | undefined;
   /** Registrations changed in a way that may wait for `settle` (a TEK expired). */
   readonly #dirty = new Set<GroupRegistration>();
+  /**
+   * Registrations a commit (re)starts, with why: at the next poll, once the host has given the IKE engine the
+   * committed gateways (a new server address is no IKE peer before that).
+   */
+  readonly #pending = new Map<GroupRegistration, string>();
   #started = false;
   /** Writes go to the store from the start until `stop` begins (stopping clears the data plane). */
   #persisting = false;
@@ -55,10 +66,7 @@ export class MemberAgent {
     this.#state = state;
     this.config = ctx.config;
     const member = this.config.member;
-    this.registrations = member.vpns.map((vpn) => new GroupRegistration({
-      vpn, ike: ctx.ike, random: ctx.random, send: (bytes, to) => ctx.send(bytes, to), log: ctx.log,
-      onRegistered: (keys, previous, now) => this.#onRegistered(vpn.name, keys, previous, now),
-    }));
+    this.registrations = member.vpns.map((vpn) => this.#registration(vpn));
     this.dataPlane = new DataPlane({
       config: member.dataPlane, log: ctx.log.child({ component: 'data-plane' }), random: ctx.random,
       rearm: () => ctx.rearm(), now: () => ctx.clock.now(),
@@ -105,6 +113,7 @@ export class MemberAgent {
       stop: async (now) => {
         this.#started = false;
         this.#persisting = false;
+        this.#pending.clear();
         for (const r of this.registrations) r.stop(now);
         await this.dataPlane.stop();
         this.#state?.close();
@@ -112,18 +121,117 @@ export class MemberAgent {
       settle: () => {
         for (const r of [...this.#dirty]) this.#persist(r);
       },
+      applyConfig: (next, changes, now) => this.applyConfig(next, changes, now),
     };
+  }
+
+  /**
+   * A commit (live-config.ts has what each change does): all of it, or a refusal before anything changed.
+   * Registrations to start again wait for the next poll (`#pending`), after the host's IKE part.
+   */
+  applyConfig(next: DaemonConfig, changes: ConfigChange[], now: number): ApplyResult {
+    if (next.role !== 'member') return { refused: 'not a member configuration' };
+    const refusal = memberRefusal(changes);
+    if (refusal !== undefined) return { refused: refusal };
+    const applied: string[] = [];
+    for (const plan of planVpns(this.config.member, next.member, changes)) {
+      if (plan.kind === 'added') {
+        const r = this.#registration(plan.vpn);
+        this.registrations.push(r);
+        this.#pending.set(r, 'vpn added by a commit');
+        applied.push(`vpn ${r.name}: added, registering for group ${r.vpn.groupId}`);
+        continue;
+      }
+      const name = plan.kind === 'removed' ? plan.name : plan.vpn.name;
+      const r = this.registrations.find((candidate) => candidate.name === name);
+      if (r === undefined) continue;
+      switch (plan.kind) {
+        case 'removed': {
+          const teks = this.#forget(r, now, 'vpn removed by a commit');
+          this.registrations.splice(this.registrations.indexOf(r), 1);
+          applied.push(`vpn ${name}: removed, registration stopped, ${teks} TEKs and the KEK dropped`);
+          break;
+        }
+        case 'renumbered': {
+          const teks = this.#forget(r, now, 'group-id changed by a commit');
+          r.reconfigure(plan.vpn);
+          this.#pending.set(r, `group-id changed from ${plan.from}`);
+          applied.push(`vpn ${name}: group ${plan.from} -> ${plan.vpn.groupId}, ${teks} TEKs and the KEK dropped, registering again`);
+          break;
+        }
+        case 'gateway':
+          applied.push(`vpn ${name}: ${this.#regateway(r, plan.vpn, plan.ike, now)}`);
+          break;
+        case 'same':
+          r.reconfigure(plan.vpn);
+          if (changes.some((c) => c.group === name)) applied.push(`vpn ${name}: new values used from the next registration attempt`);
+          break;
+      }
+    }
+    // The new file's order: `show` lists and statistics follow it.
+    const order = next.member.vpns.map((v) => v.name);
+    this.registrations.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+    this.config = next;
+    return { applied };
+  }
+
+  /**
+   * A vpn whose gateway changed (its IKE SAs are reset by the host right after): a new attempt over the new
+   * settings when they are IKE settings, when the keys' server is gone, or when one was under way (its SA
+   * goes); otherwise the keys stay and the next registration takes the new server list.
+   */
+  #regateway(r: GroupRegistration, vpn: MemberVpnConfig, ikeChanged: boolean, now: number): string {
+    const serverKept = r.reconfigure(vpn);
+    const servers = vpn.gateway.servers.map((s) => s.remote.address).join(', ');
+    const attempting = r.attemptState !== undefined;
+    if (attempting) r.stop(now);
+    if (r.keys === undefined) {
+      if (attempting) this.#pending.set(r, 'gateway changed by a commit');
+      return `gateway ${vpn.gateway.name} [${servers}]${attempting ? ': registering again' : ''}`;
+    }
+    if (!serverKept) {
+      this.#pending.set(r, `server ${r.keys.result.server.address} no longer configured`);
+      return `gateway ${vpn.gateway.name} [${servers}]: server ${r.keys.result.server.address} gone, registering again (keys kept until then)`;
+    }
+    if (ikeChanged || attempting) {
+      this.#pending.set(r, ikeChanged ? 'IKE settings changed by a commit' : 'gateway changed by a commit');
+      return `gateway ${vpn.gateway.name} [${servers}]: registering again over the new settings (keys kept until then)`;
+    }
+    return `gateway ${vpn.gateway.name} [${servers}]: keys kept, the next registration uses the new list`;
+  }
+
+  /** Stops a registration and drops its keys from the data plane and the state store; returns the TEKs dropped. */
+  #forget(r: GroupRegistration, now: number, reason: string): number {
+    this.#pending.delete(r);
+    r.drop(now, reason);
+    const teks = this.dataPlane.removeGroup(r.name);
+    this.#persist(r); // no keys: the stored registration is deleted
+    this.#ctx.log.info({ group: r.name, groupId: r.vpn.groupId, teks, reason }, 'registration dropped');
+    return teks;
+  }
+
+  #registration(vpn: MemberVpnConfig): GroupRegistration {
+    const ctx = this.#ctx;
+    return new GroupRegistration({
+      vpn, ike: ctx.ike, random: ctx.random, send: (bytes, to) => ctx.send(bytes, to), log: ctx.log,
+      onRegistered: (keys, previous, now) => this.#onRegistered(vpn.name, keys, previous, now),
+    });
   }
 
   nextDeadline(): number | undefined {
     if (!this.#started) return undefined;
-    const all = [this.dataPlane.nextDeadline(), ...this.registrations.flatMap((r) => [r.nextDeadline(), this.#refreshAt(r)])];
+    const all = [this.dataPlane.nextDeadline(), this.#pending.size > 0 ? this.#ctx.clock.now() : undefined, ...this.registrations.flatMap((r) => [r.nextDeadline(), this.#refreshAt(r)])];
     const defined = all.filter((d): d is number => d !== undefined);
     return defined.length === 0 ? undefined : Math.min(...defined);
   }
 
   poll(now: number): void {
     if (!this.#started) return;
+    for (const [r, reason] of this.#pending) {
+      if (r.keys === undefined) r.start(now, reason);
+      else r.reRegister(now, reason);
+    }
+    this.#pending.clear();
     this.dataPlane.poll(now);
     for (const r of this.registrations) {
       r.poll(now);

@@ -53,7 +53,8 @@ export interface GroupRegistrationOptions {
 }
 
 export class GroupRegistration {
-  readonly vpn: MemberVpnConfig;
+  /** Replaced by a commit (`reconfigure`). */
+  vpn: MemberVpnConfig;
   keys: RegistrationKeys | undefined;
   readonly counters = Object.fromEntries(REGISTRATION_COUNTER_NAMES.map((n) => [n, 0])) as Record<RegistrationCounter, number>;
   /** PUSH counters of receivers that were replaced by a re-registration, so totals never go backwards. */
@@ -61,7 +62,7 @@ export class GroupRegistration {
   #attempt: Attempt | undefined;
   #rounds = 0;
   readonly #options: GroupRegistrationOptions;
-  readonly #log: Logger;
+  #log: Logger;
 
   constructor(options: GroupRegistrationOptions) {
     this.#options = options;
@@ -113,10 +114,31 @@ export class GroupRegistration {
 
   /** Forgets the keys (the caller clears the data plane) and registers again from the first server. */
   reset(now: number, reason: string): void {
+    this.drop(now, reason);
+    this.start(now, reason);
+  }
+
+  /** Ends any attempt and forgets the keys (the caller clears the data plane); registers no more. */
+  drop(now: number, reason: string): void {
     this.#abort(now, reason);
     if (this.keys !== undefined) this.#retireReceiver(this.keys.receiver);
     this.keys = undefined;
-    this.start(now, reason);
+  }
+
+  /**
+   * A commit gave the vpn new values: later attempts use them (server list, timeout, group-id). The keys
+   * stay, and their server is looked up again by name (`GATEWAY/ADDRESS`: the commit made new objects).
+   * Returns false when that server is no longer listed. An attempt under way goes on: the caller stops it.
+   */
+  reconfigure(vpn: MemberVpnConfig): boolean {
+    this.vpn = vpn;
+    this.#log = this.#options.log.child({ group: vpn.name, groupId: vpn.groupId });
+    const keys = this.keys;
+    if (keys === undefined) return true;
+    const server = vpn.gateway.servers.find((s) => s.name === keys.server.name);
+    if (server === undefined) return false;
+    keys.server = server;
+    return true;
   }
 
   stop(now: number): void {
