@@ -407,19 +407,25 @@ export async function startDaemon(
   };
   // A control request may change state (a rekey, a clear): the module settles after each.
   const settled: Record<string, ControlHandler> = Object.fromEntries(Object.entries(handlers).map(([words, handler]) => [words, async (opts) => {
+    // A request sees (and acts on) what the datagrams handled so far did, committed.
+    if (settlePending !== undefined) {
+      cancelSettle();
+      settleDatagrams();
+    }
     const result = await handler(opts);
     module.settle?.(systemClock.now());
     timer.arm();
     return result;
   }]));
   const control = new ControlServer({ socketPath: `${system.stateDirectory}/${CONTROL_SOCKET_NAME}`, handlers: settled, log });
-  await control.listen();
-  const pidFile = `${system.stateDirectory}/${PID_FILE_NAME}`;
-  await writePidFile(pidFile);
-
   ike.start(systemClock.now());
   await module.start?.(systemClock.now());
   timer.arm();
+  // The control socket answers once the role has started (resumed its stored state): a client that sees
+  // it never reads the empty state of a daemon still starting.
+  await control.listen();
+  const pidFile = `${system.stateDirectory}/${PID_FILE_NAME}`;
+  await writePidFile(pidFile);
   // SIGHUP re-reads the running file. A listener also keeps Node from dying of the signal.
   const reload = (): void => {
     log.info({ signal: 'SIGHUP', file: committer.running.file }, 'configuration reload');
