@@ -74,6 +74,21 @@ export function rootWithSubs(doc: NodeDocument, subs: readonly ExampleNode[]): v
   for (const gw of Object.keys(server.ike.gateway)) if (!gateways.includes(gw)) delete server.ike.gateway[gw];
 }
 
+/**
+ * A server configuration edit: the server (at the root's address) serves members itself, each through its
+ * own gateway to its lab address (policy GMs: the members' pre-shared key). `defined` gateways exist;
+ * `inGroup` are the ike-gateway list of the example's group GROUP_ID-0001.
+ */
+export function memberGateways(doc: NodeDocument, inGroup: readonly string[], defined: readonly string[] = inGroup): void {
+  const server = doc.security['group-vpn'].server;
+  server.ike.policy.GMs = { mode: 'main', proposals: Object.keys(server.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
+  for (const gw of defined) server.ike.gateway[gw] = { 'ike-policy': 'GMs', address: `127.0.3.2${gw.slice(-1)}`, 'local-address': '127.0.3.1' };
+  server.group['GROUP_ID-0001']['ike-gateway'] = [...inGroup];
+}
+
+/** The other node of the root pair. */
+export const otherPairNode = (node: RootPairNode): RootPairNode => (node === 'root-node0' ? 'root-node1' : 'root-node0');
+
 /** A member configuration edit: probe only these members (the others are not started). */
 export function probeOnly(doc: NodeDocument, members: readonly ExampleNode[]): void {
   const probe = doc.security['group-vpn'].member['data-plane'].probe;
@@ -128,6 +143,23 @@ export class ClusterLab {
     }
     const lab = new ClusterLab(ns, dir, configs);
     if (options.start !== false) for (const node of configs.keys()) await lab.startNode(node);
+    return lab;
+  }
+
+  /** The root with sub1 only, gm-0001 and gm-0002 registered through sub1 and probing each other; resolves once all are up. */
+  static async startRootSubMembers(cleanup: Cleanup, label: string): Promise<ClusterLab> {
+    const lab = await ClusterLab.start(cleanup, {
+      label, nodes: ['root', 'sub1', 'gm-0001', 'gm-0002'],
+      edit: (node, doc) => {
+        if (node === 'root') rootWithSubs(doc, ['sub1']);
+        if (node.startsWith('gm-')) {
+          useServers(doc, ['sub1']);
+          probeOnly(doc, ['gm-0001', 'gm-0002']);
+        }
+      },
+    });
+    await lab.clusterUp(30_000);
+    await lab.membersUp(40_000);
     return lab;
   }
 
@@ -212,6 +244,45 @@ export class ClusterLab {
     return (await this.show<{ sas: IkeSaView[] }>(node, 'ike security-associations')).sas;
   }
 
+  /** The initiator cookie of the gateway's established IKE SA (one is expected). */
+  async upSa(node: ExampleNode, gateway: string): Promise<string> {
+    const sa = (await this.ikeSas(node)).find((s) => s.gateway === gateway && s.state === 'UP');
+    if (sa === undefined) throw new Error(`${node} has no IKE SA through ${gateway}`);
+    return sa.icookie;
+  }
+
+  /** Whether the node still holds the IKE SA of this initiator cookie. */
+  async hasSa(node: ExampleNode, icookie: string): Promise<boolean> {
+    return (await this.ikeSas(node)).some((s) => s.icookie === icookie);
+  }
+
+  /** Addresses of the members registered in the node's first group, sorted. */
+  async registeredMembers(node: ExampleNode): Promise<string[]> {
+    const { groups } = await this.show<{ groups: { members: { address: string }[] }[] }>(node, 'registered-members');
+    return (groups[0]?.members.map((m) => m.address) ?? []).sort();
+  }
+
+  /** Active TEK SPIs of one group on a server, sorted. */
+  async groupTeks(node: ExampleNode, group: string): Promise<string[]> {
+    const { sas } = await this.show<{ sas: { group: string; spi: string; state: string }[] }>(node, 'ipsec security-associations');
+    return sas.filter((s) => s.group === group && s.state === 'active').map((s) => s.spi).sort();
+  }
+
+  /** A server's KEKs, one a group. */
+  async keks(node: ExampleNode): Promise<{ group: string; groupId: number; spi: string }[]> {
+    return (await this.show<{ sas: { group: string; groupId: number; spi: string }[] }>(node, 'kek security-associations')).sas;
+  }
+
+  /** `request security group-vpn server rekey group`: the new TEK SPIs. */
+  async rekey(node: ExampleNode, group: string): Promise<string[]> {
+    return ((await this.request(node, ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group })) as { spis: string[] }).spis;
+  }
+
+  /** A statistics counter; 0 when the node does not show it (yet). */
+  async counter(node: ExampleNode, section: string, name: string): Promise<number> {
+    return (await this.statistics(node))[section]?.[name] ?? 0;
+  }
+
   /** `show security group-vpn ROLE WORDS...` as JSON. */
   async show<T>(node: ExampleNode, words: string, options: Record<string, unknown> = {}): Promise<T> {
     const role = isServer(node) ? 'server' : 'member';
@@ -220,6 +291,11 @@ export class ClusterLab {
 
   async cluster(node: ExampleNode): Promise<ServerCluster> {
     return this.show<ServerCluster>(node, 'server-cluster', { detail: true });
+  }
+
+  /** One group of the node's `server-cluster` view, by name. */
+  async clusterGroup(node: ExampleNode, name: string): Promise<ServerCluster['groups'][number] | undefined> {
+    return (await this.cluster(node)).groups.find((g) => g.name === name);
   }
 
   async statistics(node: ExampleNode): Promise<Record<string, Record<string, number>>> {
@@ -272,6 +348,23 @@ export class ClusterLab {
     return (await this.request(node, ['show', 'chassis', 'cluster', 'status'])) as ChassisStatus;
   }
 
+  /** Both pair nodes answer, one primary and one healthy secondary by both statuses, control link up; the primary. */
+  async pairSettled(withinMs: number): Promise<RootPairNode> {
+    return this.until('one primary and one healthy secondary, both nodes agreeing', withinMs, async () => {
+      const [a, b] = await Promise.all([this.chassis('root-node0'), this.chassis('root-node1')]);
+      const roles = (s: ChassisStatus): string => s.nodes.map((n) => `${n.name}:${n.role}:${n.healthy}`).join(' ');
+      if (roles(a) !== roles(b) || a.controlLink !== 'up' || b.controlLink !== 'up') return undefined;
+      const primaries = a.nodes.filter((n) => n.role === 'primary');
+      if (primaries.length !== 1 || !a.nodes.every((n) => n.healthy)) return undefined;
+      return primaries[0]?.name === 'node0' ? 'root-node0' : 'root-node1';
+    });
+  }
+
+  /** `request chassis cluster failover redundancy-group 0 node N` on `from`, to the other pair node; the reply. */
+  async failover(from: RootPairNode): Promise<unknown> {
+    return this.request(from, ['request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node'], { node: otherPairNode(from) === 'root-node0' ? 0 : 1 });
+  }
+
   /**
    * The pair node that is primary now by its own status, asking every running pair node; undefined when
    * none is, or when two are (split brain: the test decides what that means).
@@ -314,6 +407,8 @@ export interface IkeSaView {
   state: string;
   icookie: string;
   remote: { address: string; port: number };
+  /** The SA's negotiated lifetime (null where the status has none). */
+  lifetimeSeconds: number | null;
 }
 
 export interface ClusterPeer {

@@ -31,7 +31,7 @@ export {
 } from './interop.js';
 export {
   ClusterLab, EXAMPLE_LAB_DIR, EXAMPLE_NODES, MEMBER_MAIN, ROOT_PAIR_NODES, controlLinkAddress, exampleAddress, isRootPairNode, isServer,
-  probeOnly, rootWithSubs, useServers,
+  memberGateways, otherPairNode, probeOnly, rootWithSubs, useServers,
   type ChassisStatus, type ClusterLabOptions, type ClusterPeer, type CommitReply, type ExampleNode, type IkeSaView, type NodeDocument, type Probe,
   type RootPairNode, type ServerCluster,
 } from './cluster-lab.js';

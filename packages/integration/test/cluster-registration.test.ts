@@ -12,11 +12,6 @@ import {
 const GROUP = 'GROUP_ID-0001';
 const GROUPKEY_PULL = 32;
 
-async function registeredAt(lab: ClusterLab, sub: ExampleNode): Promise<string[]> {
-  const { groups } = await lab.show<{ groups: { members: { address: string }[] }[] }>(sub, 'registered-members');
-  return (groups[0]?.members ?? []).map((m) => m.address).sort();
-}
-
 describe('R-REG-4/5: member-threshold spreads members over the sub-servers', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
@@ -45,8 +40,8 @@ describe('R-REG-4/5: member-threshold spreads members over the sub-servers', () 
       await lab.startNode(m);
       await lab.until(`${m} registered`, 30_000, async () => (await lab.tekSpis(m)).length > 0);
     }
-    assert.deepEqual(await registeredAt(lab, 'sub1'), ['127.0.3.21', '127.0.3.22']);
-    assert.deepEqual(await registeredAt(lab, 'sub2'), ['127.0.3.23']);
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.21', '127.0.3.22']);
+    assert.deepEqual(await lab.registeredMembers('sub2'), ['127.0.3.23']);
     assert.ok(((await lab.statistics('sub1')).cluster?.registrationsRefusedThreshold ?? 0) >= 1, 'sub1 refused at its threshold');
     const { groups } = await lab.show<{ groups: { memberThreshold: number; memberCount: number }[] }>('sub1', 'registered-members');
     assert.deepEqual([groups[0]?.memberCount, groups[0]?.memberThreshold], [2, 2]);
@@ -84,8 +79,8 @@ describe('R-REG-8: the last pull message lost — the member appears on two serv
     await lab.startNode('gm-0001');
     await lab.until('gm-0001 registered', 40_000, async () => (await lab.tekSpis('gm-0001')).length > 0);
     assert.ok((await droppedCount(lab.ns, table)) >= 1, 'message 4 was dropped');
-    assert.deepEqual(await registeredAt(lab, 'sub1'), ['127.0.3.21'], 'sub1 believes it registered');
-    assert.deepEqual(await registeredAt(lab, 'sub2'), ['127.0.3.21'], 'sub2 registered it');
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.21'], 'sub1 believes it registered');
+    assert.deepEqual(await lab.registeredMembers('sub2'), ['127.0.3.21'], 'sub2 registered it');
     const { sas } = await lab.show<{ sas: { server?: string }[]; registrations?: { server: string | null }[] }>('gm-0001', 'kek security-associations');
     assert.ok(JSON.stringify(sas).includes('127.0.3.12'), 'the member holds its KEK from sub2');
     await removeTable(lab.ns, table);
@@ -94,9 +89,9 @@ describe('R-REG-8: the last pull message lost — the member appears on two serv
   it('the stale entry goes away by itself: sub1\'s pushes are not acknowledged (wrong source for the member), so sub1 drops it', async () => {
     await lab.request('root', ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP });
     // sub1 pushes, retransmits number-of-retransmission (2) times every 2 s, then removes the member.
-    await lab.until('sub1 forgetting gm-0001', 20_000, async () => (await registeredAt(lab, 'sub1')).length === 0);
+    await lab.until('sub1 forgetting gm-0001', 20_000, async () => (await lab.registeredMembers('sub1')).length === 0);
     assert.ok(((await lab.statistics('sub1')).gdoi?.membersRemovedUnacknowledged ?? 0) >= 1);
-    assert.deepEqual(await registeredAt(lab, 'sub2'), ['127.0.3.21']);
+    assert.deepEqual(await lab.registeredMembers('sub2'), ['127.0.3.21']);
     assert.deepEqual(await lab.tekSpis('gm-0001'), await lab.tekSpis('root'), 'the member followed sub2\'s push');
   });
 });

@@ -11,10 +11,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers, type ExampleNode, type NodeDocument } from '@gvpn/integration';
+import {
+  Cleanup, ClusterLab, memberGateways, probeOnly, rootWithSubs, useServers, type CommitReply, type ExampleNode, type IkeSaView, type NodeDocument,
+} from '@gvpn/integration';
 
 const GROUP = 'GROUP_ID-0001';
 /** Seconds: the KEK is rekeyed about every 9 s (lifetime less the push window), so 1.4b's "next KEK rekey" comes soon. */
@@ -22,41 +21,17 @@ const KEK_LIFETIME = 15;
 /** The new IKE lifetime a 1.1 change gives a gateway: the responder takes the lower one, so the new SA shows it. */
 const SHORT_IKE_LIFETIME = 1800;
 
-interface CommitReply {
-  result: 'applied' | 'refused' | 'invalid' | 'no-change';
-  changes: { cell: string; detail: string }[];
-  applied: string[];
-  error: string | null;
-}
-interface IkeSa { gateway: string; state: string; icookie: string; lifetimeSeconds: number | null }
 interface TekView { spi: string; state?: string; source: string; antiReplayWindowSeconds: number | null }
 interface KekView { spi: string; algorithm: string; lifetimeSeconds: number; rekeyInSeconds?: number | null }
 
 const server = (doc: NodeDocument): NodeDocument => doc.security['group-vpn'].server;
 const group = (doc: NodeDocument): NodeDocument => server(doc).group[GROUP];
 
-/** Edits the node's configuration (the lab's copy, so a restart keeps it), writes it and commits it. */
-async function commit(lab: ClusterLab, node: ExampleNode, edit: (doc: NodeDocument) => void): Promise<CommitReply> {
-  const doc = lab.configs.get(node);
-  edit(doc);
-  const file = join(lab.dir, `${node}.yaml`);
-  await writeFile(file, stringify(doc));
-  return (await lab.request(node, ['commit'], { file })) as CommitReply;
-}
-
 async function applied(lab: ClusterLab, node: ExampleNode, cells: string[], edit: (doc: NodeDocument) => void): Promise<CommitReply> {
-  const r = await commit(lab, node, edit);
+  const r = await lab.commit(node, edit);
   assert.equal(r.result, 'applied', r.error ?? '');
   assert.deepEqual(r.changes.map((c) => c.cell), cells);
   return r;
-}
-
-/** The root (127.0.3.1) gives each member its own gateway (and policy GMs: the members' pre-shared key). */
-function memberGateways(doc: NodeDocument, inGroup: readonly string[], defined: readonly string[]): void {
-  const s = server(doc);
-  s.ike.policy.GMs = { mode: 'main', proposals: Object.keys(s.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
-  for (const gw of defined) s.ike.gateway[gw] = { 'ike-policy': 'GMs', address: `127.0.3.2${gw.slice(-1)}`, 'local-address': '127.0.3.1' };
-  group(doc)['ike-gateway'] = [...inGroup];
 }
 
 /** A 1.1 edit: the gateway gets a policy of its own whose proposal has a shorter lifetime (same key and algorithms). */
@@ -72,16 +47,11 @@ function ownShortPolicy(gateway: string) {
 
 function labHelpers(lab: () => ClusterLab) {
   const h = {
-    async ikeSas(node: ExampleNode, gateway?: string): Promise<IkeSa[]> {
-      const { sas } = await lab().show<{ sas: IkeSa[] }>(node, 'ike security-associations');
-      return sas.filter((s) => s.state === 'UP' && (gateway === undefined || s.gateway === gateway));
+    async ikeSas(node: ExampleNode, gateway?: string): Promise<IkeSaView[]> {
+      return (await lab().ikeSas(node)).filter((s) => s.state === 'UP' && (gateway === undefined || s.gateway === gateway));
     },
     async cookies(node: ExampleNode, gateway?: string): Promise<string[]> {
       return (await h.ikeSas(node, gateway)).map((s) => s.icookie).sort();
-    },
-    async members(node: ExampleNode): Promise<string[]> {
-      const { groups } = await lab().show<{ groups: { members: { address: string }[] }[] }>(node, 'registered-members');
-      return (groups[0]?.members.map((m) => m.address) ?? []).sort();
     },
     /** TEKs as `show ... ipsec security-associations detail` shows them (server) or the member holds them. */
     async teks(node: ExampleNode): Promise<TekView[]> {
@@ -101,11 +71,8 @@ function labHelpers(lab: () => ClusterLab) {
         return k !== undefined && (k.rekeyInSeconds ?? 0) >= 3 ? k : undefined;
       });
     },
-    async counter(node: ExampleNode, section: string, name: string): Promise<number> {
-      return (await lab().statistics(node))[section]?.[name] ?? 0;
-    },
     async rekey(node: ExampleNode): Promise<string> {
-      const { spis } = (await lab().request(node, ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
+      const spis = await lab().rekey(node, GROUP);
       assert.equal(spis.length, 1);
       return spis[0] as string;
     },
@@ -141,16 +108,16 @@ function labHelpers(lab: () => ClusterLab) {
      */
     async retransmissionsNow(root: ExampleNode, servers: readonly ExampleNode[], members: readonly ExampleNode[]): Promise<void> {
       const before = await Promise.all(servers.map(async (s) => ({
-        retransmissions: await h.counter(s, 'gdoi', 'pushRetransmissions'),
-        unacknowledged: await h.counter(s, 'gdoi', 'pushesUnacknowledged'),
+        retransmissions: await lab().counter(s, 'gdoi', 'pushRetransmissions'),
+        unacknowledged: await lab().counter(s, 'gdoi', 'pushesUnacknowledged'),
       })));
       for (const m of members) lab().signal(m, 'SIGSTOP');
       try {
         const started = Date.now();
         await h.rekey(root);
         for (const [i, s] of servers.entries()) {
-          await lab().until(`${s} gives up on the stopped member`, 10_000, async () => (await h.counter(s, 'gdoi', 'pushesUnacknowledged')) > (before[i]?.unacknowledged ?? 0));
-          assert.equal(await h.counter(s, 'gdoi', 'pushRetransmissions'), (before[i]?.retransmissions ?? 0) + 1, `${s}: number-of-retransmission 1`);
+          await lab().until(`${s} gives up on the stopped member`, 10_000, async () => (await lab().counter(s, 'gdoi', 'pushesUnacknowledged')) > (before[i]?.unacknowledged ?? 0));
+          assert.equal(await lab().counter(s, 'gdoi', 'pushRetransmissions'), (before[i]?.retransmissions ?? 0) + 1, `${s}: number-of-retransmission 1`);
         }
         assert.ok(Date.now() - started < 4500, `given up after ${Date.now() - started} ms: retransmission-period 1 s`);
       } finally {
@@ -253,13 +220,13 @@ describe('R-CHG cells on a standalone key server', () => {
   it('R-CHG-1.5c standalone: an IPsec SA deleted ends its TEK at once, a delete pushed to both members; the other TEK stays', async () => {
     const extra = (await h.teks('root')).find((t) => t.source === '10.20.0.0/16')?.spi;
     assert.ok(extra !== undefined);
-    const acks = await h.counter('root', 'gdoi', 'acksReceived');
+    const acks = await lab.counter('root', 'gdoi', 'acksReceived');
     await applied(lab, 'root', ['1.5c'], deleteExtraSa);
     const left = await lab.tekSpis('root');
     assert.deepEqual(left.length, 1);
     assert.ok(!left.includes(extra), 'the TEK ended at once');
     for (const m of ['gm-0001', 'gm-0002'] as const) await lab.until(`${m} told to delete it`, 15_000, async () => (await lab.tekSpis(m)).join() === left.join());
-    await lab.until('both members acknowledged the delete', 10_000, async () => (await h.counter('root', 'gdoi', 'acksReceived')) >= acks + 2);
+    await lab.until('both members acknowledged the delete', 10_000, async () => (await lab.counter('root', 'gdoi', 'acksReceived')) >= acks + 2);
   });
 
   it('R-CHG-1.5b standalone: another proposal takes effect at the next rekey; new traffic selectors end the TEK at once (delete pushed), the next rekey brings one with them', async () => {
@@ -298,15 +265,15 @@ describe('R-CHG cells on a standalone key server', () => {
   });
 
   it('R-CHG group-other standalone: a lower member-threshold refuses a new member at once; raised again, the member registers', async () => {
-    assert.deepEqual(await h.members('root'), ['127.0.3.21', '127.0.3.22']);
-    const refused = await h.counter('root', 'gdoi', 'refusedThreshold');
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21', '127.0.3.22']);
+    const refused = await lab.counter('root', 'gdoi', 'refusedThreshold');
     await applied(lab, 'root', ['group-other'], (doc) => { group(doc)['member-threshold'] = 2; });
     await lab.startNode('gm-0003');
-    await lab.until('gm-0003 refused: the group is at its threshold', 15_000, async () => (await h.counter('root', 'gdoi', 'refusedThreshold')) > refused);
+    await lab.until('gm-0003 refused: the group is at its threshold', 15_000, async () => (await lab.counter('root', 'gdoi', 'refusedThreshold')) > refused);
     assert.deepEqual(await lab.tekSpis('gm-0003'), []);
     await applied(lab, 'root', ['group-other'], (doc) => { group(doc)['member-threshold'] = 3; });
     await h.reRegister('gm-0003');
-    assert.deepEqual(await h.members('root'), ['127.0.3.21', '127.0.3.22', '127.0.3.23']);
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21', '127.0.3.22', '127.0.3.23']);
   });
 
   it('R-CHG-1.1 standalone: a member gateway\'s IKE settings changed delete its IKE SA (the member gets the Delete); the SA comes back under the new settings', async () => {
@@ -318,7 +285,7 @@ describe('R-CHG cells on a standalone key server', () => {
     assert.ok(!(await h.cookies('root')).includes(gm1), 'the SA through GM-0001 deleted');
     await lab.until('gm-0001 got the Delete', 10_000, async () => !(await h.cookies('gm-0001')).includes(gm1));
     assert.deepEqual(await h.cookies('root', 'GM-0002'), others, 'the other gateways keep theirs');
-    assert.deepEqual(await h.members('root'), ['127.0.3.21', '127.0.3.22', '127.0.3.23'], 'a changed gateway keeps its members');
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21', '127.0.3.22', '127.0.3.23'], 'a changed gateway keeps its members');
     assert.deepEqual(await lab.tekSpis('gm-0001'), teks);
     await h.reRegister('gm-0001');
     const [sa] = await h.ikeSas('root', 'GM-0001');
@@ -327,14 +294,14 @@ describe('R-CHG cells on a standalone key server', () => {
 
   it('R-CHG-1.3c standalone: a gateway added to the group changes nothing; one removed loses its IKE SA and its members', async () => {
     const cookies = await h.cookies('root');
-    const members = await h.members('root');
+    const members = await lab.registeredMembers('root');
     await applied(lab, 'root', ['1.3c'], (doc) => { group(doc)['ike-gateway'].push('GM-0004'); });
     assert.deepEqual(await h.cookies('root'), cookies, 'added: every IKE SA stays');
-    assert.deepEqual(await h.members('root'), members, 'added: every member stays');
+    assert.deepEqual(await lab.registeredMembers('root'), members, 'added: every member stays');
     const [gm2] = await h.cookies('root', 'GM-0002');
     assert.ok(gm2 !== undefined);
     await applied(lab, 'root', ['1.3c'], (doc) => { group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== 'GM-0002'); });
-    assert.deepEqual(await h.members('root'), ['127.0.3.21', '127.0.3.23'], 'removed: its member forgotten');
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21', '127.0.3.23'], 'removed: its member forgotten');
     assert.deepEqual(await h.cookies('root', 'GM-0002'), [], 'removed: its IKE SA deleted');
     await lab.until('gm-0002 got the Delete', 10_000, async () => !(await h.cookies('gm-0002')).includes(gm2));
     assert.deepEqual(await h.cookies('root'), cookies.filter((c) => c !== gm2), 'the others stay');
@@ -347,7 +314,7 @@ describe('R-CHG cells on a standalone key server', () => {
       delete server(doc).ike.gateway['GM-0003'];
       group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== 'GM-0003');
     });
-    assert.deepEqual(await h.members('root'), ['127.0.3.21']);
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21']);
     assert.ok(!(await h.cookies('root')).includes(gm3));
     await lab.until('gm-0003 got the Delete', 10_000, async () => !(await h.cookies('gm-0003')).includes(gm3));
   });
@@ -461,7 +428,7 @@ describe('R-CHG cells on a root and a sub-server', () => {
     assert.ok(!(await h.cookies('sub1')).includes(gm2));
     await lab.until('gm-0002 got the Delete', 10_000, async () => !(await h.cookies('gm-0002')).includes(gm2));
     assert.deepEqual(await h.cookies('sub1', 'RootSrv'), toRoot);
-    assert.deepEqual(await h.members('sub1'), ['127.0.3.22'], 'a changed gateway keeps its members');
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.22'], 'a changed gateway keeps its members');
     await h.reRegister('gm-0002');
     assert.equal((await h.ikeSas('sub1', 'GM-0002'))[0]?.lifetimeSeconds, SHORT_IKE_LIFETIME);
   });
@@ -536,29 +503,29 @@ describe('R-CHG cells on a root and a sub-server', () => {
     const cookies = await h.cookies('root');
     await applied(lab, 'root', ['1.3c'], (doc) => { group(doc)['ike-gateway'] = ['GM-0001', 'GM-0003']; });
     assert.deepEqual(await h.cookies('root'), cookies);
-    assert.deepEqual(await h.members('root'), ['127.0.3.21']);
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.21']);
     const [gm1] = await h.cookies('root', 'GM-0001');
     assert.ok(gm1 !== undefined);
     await applied(lab, 'root', ['1.3c'], (doc) => { group(doc)['ike-gateway'] = ['GM-0003']; });
-    assert.deepEqual(await h.members('root'), []);
+    assert.deepEqual(await lab.registeredMembers('root'), []);
     assert.deepEqual(await h.cookies('root', 'GM-0001'), []);
     await lab.until('gm-0001 got the Delete', 10_000, async () => !(await h.cookies('gm-0001')).includes(gm1));
     assert.equal((await lab.cluster('root')).groups[0]?.peers[0]?.state, 'active');
-    assert.deepEqual(await h.members('sub1'), ['127.0.3.22']);
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.22']);
   });
 
   it('R-CHG-1.1 root and sub (deleted): a member gateway deleted (so out of the group, 1.3c) loses its IKE SA and its registered members', async () => {
     await applied(lab, 'root', ['1.3c'], (doc) => { group(doc)['ike-gateway'] = ['GM-0001', 'GM-0003']; });
     await h.reRegister('gm-0001');
     for (const [node, gateway, member, address] of [['root', 'GM-0001', 'gm-0001', '127.0.3.21'], ['sub1', 'GM-0002', 'gm-0002', '127.0.3.22']] as const) {
-      assert.deepEqual(await h.members(node), [address]);
+      assert.deepEqual(await lab.registeredMembers(node), [address]);
       const [sa] = await h.cookies(node, gateway);
       assert.ok(sa !== undefined);
       await applied(lab, node, ['1.1', '1.3c'], (doc) => {
         delete server(doc).ike.gateway[gateway];
         group(doc)['ike-gateway'] = group(doc)['ike-gateway'].filter((g: string) => g !== gateway);
       });
-      assert.deepEqual(await h.members(node), [], `${node}: the member through ${gateway} forgotten`);
+      assert.deepEqual(await lab.registeredMembers(node), [], `${node}: the member through ${gateway} forgotten`);
       assert.ok(!(await h.cookies(node)).includes(sa), `${node}: the IKE SA through ${gateway} deleted`);
       await lab.until(`${member} got the Delete`, 10_000, async () => !(await h.cookies(member)).includes(sa));
     }

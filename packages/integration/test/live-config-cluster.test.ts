@@ -7,37 +7,19 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers, type ExampleNode } from '@gvpn/integration';
+import { Cleanup, ClusterLab, memberGateways, probeOnly, rootWithSubs, useServers, type NodeDocument } from '@gvpn/integration';
 
 const GROUP = 'GROUP_ID-0001';
 
-interface CommitReply {
-  result: 'applied' | 'refused' | 'invalid' | 'no-change';
-  changes: { cell: string; detail: string }[];
-  applied: string[];
-  error: string | null;
-}
-
-interface IkeSas {
-  sas: { gateway: string; icookie: string; state: string }[];
-}
-
 /** The root also serves gm-0002 itself (its own member gateway), beside sub1, which serves gm-0001. */
 function rootWithOwnMember(doc: any): void {
-  const server = doc.security['group-vpn'].server;
   rootWithSubs(doc, ['sub1']);
-  server.ike.policy.GMs = { mode: 'main', proposals: Object.keys(server.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
-  server.ike.gateway['GM-0002'] = { 'ike-policy': 'GMs', address: '127.0.3.22', 'local-address': '127.0.3.1' };
-  server.group[GROUP]['ike-gateway'] = ['GM-0002'];
+  memberGateways(doc, ['GM-0002']);
 }
 
 describe('R-CHG-2.2f root: server-cluster deleted on a running root, which becomes standalone', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
-  const file = (node: ExampleNode): string => join(lab.dir, `${node}.yaml`);
 
   before(async () => {
     lab = await ClusterLab.start(cleanup, {
@@ -56,12 +38,10 @@ describe('R-CHG-2.2f root: server-cluster deleted on a running root, which becom
 
   it('R-CHG-2.2b root (root-server daemon): a sub configuration is refused as invalid, naming the daemon to run; nothing changes', async () => {
     const teks = await lab.tekSpis('root');
-    const doc = parse(await readFile(file('root'), 'utf8'));
-    doc.security['group-vpn'].server.group[GROUP]['server-cluster']['server-role'] = 'sub-server';
-    doc.security['group-vpn'].server.ike.gateway.SubSrv01.initiate = true; // a sub starts the IKE SA with its root
-    const other = join(lab.dir, 'root-as-sub.yaml');
-    await writeFile(other, stringify(doc));
-    const r = (await lab.request('root', ['commit'], { file: other })) as CommitReply;
+    const r = await lab.commit('root', (doc) => {
+      doc.security['group-vpn'].server.group[GROUP]['server-cluster']['server-role'] = 'sub-server';
+      doc.security['group-vpn'].server.ike.gateway.SubSrv01.initiate = true; // a sub starts the IKE SA with its root
+    });
     assert.equal(r.result, 'invalid');
     assert.match(r.error ?? '', /server-role sub-server runs as the sub-server daemon, not the root-server daemon/);
     assert.deepEqual(await lab.tekSpis('root'), teks);
@@ -72,14 +52,11 @@ describe('R-CHG-2.2f root: server-cluster deleted on a running root, which becom
     const oldTeks = await lab.tekSpis('root');
     const oldKek = await lab.kekSpi('root');
     assert.deepEqual(await lab.tekSpis('sub1'), oldTeks);
-    const subSa = (await lab.show<IkeSas>('root', 'ike security-associations')).sas.find((s) => s.gateway === 'SubSrv01' && s.state === 'UP');
+    const subSa = (await lab.ikeSas('root')).find((s) => s.gateway === 'SubSrv01' && s.state === 'UP');
     assert.ok(subSa !== undefined, 'sub1 has an IKE SA with the root');
     const statsBefore = (await lab.statistics('root')).cluster ?? {};
 
-    const doc = parse(await readFile(file('root'), 'utf8'));
-    delete doc.security['group-vpn'].server.group[GROUP]['server-cluster'];
-    await writeFile(file('root'), stringify(doc));
-    const r = (await lab.request('root', ['commit'], { file: file('root') })) as CommitReply;
+    const r = await lab.commit('root', (doc) => { delete doc.security['group-vpn'].server.group[GROUP]['server-cluster']; });
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2f']);
 
@@ -104,48 +81,26 @@ describe('R-CHG-2.2f root: server-cluster deleted on a running root, which becom
     assert.deepEqual(await lab.tekSpis('sub1'), [], 'sub1 got no key since');
 
     // sub1's IKE SA from before the commit is gone (sub1 may have made a new one: its gateway is still configured).
-    const sas = (await lab.show<IkeSas>('root', 'ike security-associations')).sas;
+    const sas = await lab.ikeSas('root');
     assert.ok(!sas.some((s) => s.icookie === subSa.icookie), 'the IKE SA with sub1 was deleted');
 
     // gm-0002 (the root's own member): "delete all", then registered again and holding the new TEKs.
     await lab.until('gm-0002 on the new TEKs', 20_000, async () => (await lab.tekSpis('gm-0002')).join() === newTeks.join());
-    const { groups } = await lab.show<{ groups: { members: { address: string }[] }[] }>('root', 'registered-members');
-    assert.deepEqual(groups[0]?.members.map((m) => m.address), ['127.0.3.22']);
+    assert.deepEqual(await lab.registeredMembers('root'), ['127.0.3.22']);
   });
 });
 
-/** Edits the node's running file and commits it. */
-async function commitEdit(lab: ClusterLab, node: ExampleNode, edit: (doc: any) => void): Promise<CommitReply> {
-  const path = join(lab.dir, `${node}.yaml`);
-  const doc = parse(await readFile(path, 'utf8'));
-  edit(doc);
-  await writeFile(path, stringify(doc));
-  return (await lab.request(node, ['commit'], { file: path })) as CommitReply;
-}
-
-const ikeSas = async (lab: ClusterLab, node: ExampleNode): Promise<IkeSas['sas']> => (await lab.show<IkeSas>(node, 'ike security-associations')).sas;
-const members = async (lab: ClusterLab, node: ExampleNode): Promise<string[]> =>
-  ((await lab.show<{ groups: { members: { address: string }[] }[] }>(node, 'registered-members')).groups[0]?.members ?? []).map((m) => m.address).sort();
+/** An edit that puts the security configuration of `saved` back (the other sections are not changed by these tests). */
+const backTo = (saved: NodeDocument) => (doc: NodeDocument): void => { doc.security = structuredClone(saved.security); };
 
 describe('R-CHG-2.2f sub, then 2.2a sub: a running sub-server becomes standalone, then a sub again', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
-  let subFile = '';
+  let subDoc: NodeDocument;
 
   before(async () => {
-    lab = await ClusterLab.start(cleanup, {
-      label: 'live-cluster-sub', nodes: ['root', 'sub1', 'gm-0001', 'gm-0002'],
-      edit: (node, doc) => {
-        if (node === 'root') rootWithSubs(doc, ['sub1']);
-        if (node.startsWith('gm-')) {
-          useServers(doc, ['sub1']);
-          probeOnly(doc, ['gm-0001', 'gm-0002']);
-        }
-      },
-    });
-    await lab.clusterUp(30_000);
-    await lab.membersUp(40_000);
-    subFile = await readFile(join(lab.dir, 'sub1.yaml'), 'utf8');
+    lab = await ClusterLab.startRootSubMembers(cleanup, 'live-cluster-sub');
+    subDoc = structuredClone(lab.configs.get('sub1'));
   });
   after(() => cleanup.run());
 
@@ -153,11 +108,11 @@ describe('R-CHG-2.2f sub, then 2.2a sub: a running sub-server becomes standalone
     const rootTeks = await lab.tekSpis('root');
     const rootKek = await lab.kekSpi('root');
     assert.deepEqual(await lab.tekSpis('sub1'), rootTeks);
-    assert.deepEqual(await members(lab, 'sub1'), ['127.0.3.21', '127.0.3.22']);
-    const before = (await ikeSas(lab, 'sub1')).filter((s) => s.state === 'UP');
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.21', '127.0.3.22']);
+    const before = (await lab.ikeSas('sub1')).filter((s) => s.state === 'UP');
     assert.ok(before.some((s) => s.gateway === 'RootSrv') && before.some((s) => s.gateway === 'GM-0001'));
 
-    const r = await commitEdit(lab, 'sub1', (doc) => { delete doc.security['group-vpn'].server.group[GROUP]['server-cluster']; });
+    const r = await lab.commit('sub1', (doc) => { delete doc.security['group-vpn'].server.group[GROUP]['server-cluster']; });
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2f']);
 
@@ -166,27 +121,26 @@ describe('R-CHG-2.2f sub, then 2.2a sub: a running sub-server becomes standalone
     assert.equal(teks.length, rootTeks.length, 'new TEKs from the configuration');
     assert.ok(!teks.some((spi) => rootTeks.includes(spi)), 'not the root\'s TEKs');
     assert.ok(kek !== undefined && kek !== rootKek, 'a KEK of its own');
-    assert.deepEqual(await members(lab, 'sub1'), [], 'registered members dropped');
+    assert.deepEqual(await lab.registeredMembers('sub1'), [], 'registered members dropped');
     assert.deepEqual((await lab.cluster('sub1')).groups, [], 'no cluster group: standalone');
-    const after = await ikeSas(lab, 'sub1');
+    const after = await lab.ikeSas('sub1');
     for (const old of before) assert.ok(!after.some((s) => s.icookie === old.icookie), `IKE SA with ${old.gateway} deleted`);
 
     // Standalone now (key source local): a member that registers again gets this server's keys.
     await lab.request('gm-0001', ['clear', 'security', 'group-vpn', 'member', 'ipsec', 'security-associations']);
     await lab.until('gm-0001 on sub1\'s own TEKs', 20_000, async () => (await lab.tekSpis('gm-0001')).join() === teks.join());
-    assert.deepEqual(await members(lab, 'sub1'), ['127.0.3.21']);
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.21']);
   });
 
   it('R-CHG-2.2a sub: "delete all" pushed to the members, their IKE SAs deleted, keys and members dropped; cluster-init brings the root\'s keys', async () => {
     const ownTeks = await lab.tekSpis('sub1');
     const rootTeks = await lab.tekSpis('root');
-    const before = (await ikeSas(lab, 'sub1')).filter((s) => s.gateway.startsWith('GM-') && s.state === 'UP');
+    const before = (await lab.ikeSas('sub1')).filter((s) => s.gateway.startsWith('GM-') && s.state === 'UP');
     assert.ok(before.some((s) => s.gateway === 'GM-0001'));
-    await writeFile(join(lab.dir, 'sub1.yaml'), subFile);
-    const r = (await lab.request('sub1', ['commit'], { file: join(lab.dir, 'sub1.yaml') })) as CommitReply;
+    const r = await lab.commit('sub1', backTo(subDoc));
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2a']);
-    const after = await ikeSas(lab, 'sub1');
+    const after = await lab.ikeSas('sub1');
     for (const old of before) assert.ok(!after.some((s) => s.icookie === old.icookie), `IKE SA with ${old.gateway} deleted`);
     await lab.until('gm-0001 told "delete all" (no TEK of sub1\'s own left)', 15_000, async () => !(await lab.tekSpis('gm-0001')).some((spi) => ownTeks.includes(spi)));
     await lab.until('sub1 is the root\'s sub again, holding its keys', 20_000, async () => {
@@ -201,7 +155,7 @@ describe('R-CHG-2.2f sub, then 2.2a sub: a running sub-server becomes standalone
 describe('R-CHG-2.2b sub to root, then root to sub: sub1 takes the root role for sub2, then gives it back', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
-  let subFile = '';
+  let subDoc: NodeDocument;
 
   before(async () => {
     lab = await ClusterLab.start(cleanup, {
@@ -219,7 +173,7 @@ describe('R-CHG-2.2b sub to root, then root to sub: sub1 takes the root role for
     for (const node of ['root', 'sub1', 'gm-0001', 'gm-0002'] as const) await lab.startNode(node);
     await lab.until('sub1 active with the root', 30_000, async () => (await lab.cluster('sub1')).groups[0]?.root === 'active');
     await lab.until('members registered', 40_000, async () => (await lab.tekSpis('gm-0001')).length > 0 && (await lab.tekSpis('gm-0002')).length > 0);
-    subFile = await readFile(join(lab.dir, 'sub1.yaml'), 'utf8');
+    subDoc = structuredClone(lab.configs.get('sub1'));
   });
   after(() => cleanup.run());
 
@@ -237,7 +191,7 @@ describe('R-CHG-2.2b sub to root, then root to sub: sub1 takes the root role for
       delete server.ike.gateway.RootSrv;
       server.group[GROUP]['server-cluster'] = { 'server-role': 'root-server', 'ike-gateway': ['SubSrv02'], 'retransmission-period': 2 };
     };
-    const r = await commitEdit(lab, 'sub1', toRoot);
+    const r = await lab.commit('sub1', toRoot);
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.ok(r.changes.some((c) => c.cell === '2.2b'), JSON.stringify(r.changes));
 
@@ -263,26 +217,24 @@ describe('R-CHG-2.2b sub to root, then root to sub: sub1 takes the root role for
 
     // A restart with the committed file resumes the new role from the store: same keys, sub2 back.
     const kek = await lab.kekSpi('sub1');
-    toRoot(lab.configs.get('sub1'));
     await lab.restart('sub1');
     assert.deepEqual(await lab.tekSpis('sub1'), teks);
     assert.equal(await lab.kekSpi('sub1'), kek);
     await lab.until('sub2 active again after the restart', 30_000, async () => (await lab.cluster('sub1')).groups[0]?.peers[0]?.state === 'active');
-    await lab.until('sub2\'s IKE SA up', 15_000, async () => (await ikeSas(lab, 'sub1')).some((s) => s.gateway === 'SubSrv02' && s.state === 'UP'));
+    await lab.until('sub2\'s IKE SA up', 15_000, async () => (await lab.ikeSas('sub1')).some((s) => s.gateway === 'SubSrv02' && s.state === 'UP'));
   });
 
   it('R-CHG-2.2b root to sub: its sub gets "delete all" and loses its IKE SA, its members "delete all"; cluster-init with the root brings its keys', async () => {
     const ownTeks = await lab.tekSpis('sub1');
     const rootTeks = await lab.tekSpis('root');
-    const subSa = (await ikeSas(lab, 'sub1')).find((s) => s.gateway === 'SubSrv02' && s.state === 'UP');
+    const subSa = (await lab.ikeSas('sub1')).find((s) => s.gateway === 'SubSrv02' && s.state === 'UP');
     assert.ok(subSa !== undefined, 'sub2 has an IKE SA with sub1');
-    await writeFile(join(lab.dir, 'sub1.yaml'), subFile);
-    const r = (await lab.request('sub1', ['commit'], { file: join(lab.dir, 'sub1.yaml') })) as CommitReply;
+    const r = await lab.commit('sub1', backTo(subDoc));
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.ok(r.changes.some((c) => c.cell === '2.2b'), JSON.stringify(r.changes));
 
     await lab.until('sub2 told "delete all"', 15_000, async () => (await lab.tekSpis('sub2')).length === 0);
-    assert.ok(!(await ikeSas(lab, 'sub1')).some((s) => s.icookie === subSa.icookie), 'the IKE SA with sub2 deleted');
+    assert.ok(!(await lab.ikeSas('sub1')).some((s) => s.icookie === subSa.icookie), 'the IKE SA with sub2 deleted');
     await lab.until('gm-0001 told "delete all"', 15_000, async () => !(await lab.tekSpis('gm-0001')).some((spi) => ownTeks.includes(spi)));
     await lab.until('sub1 a sub of the root again, with its keys', 30_000, async () => {
       const g = (await lab.cluster('sub1')).groups[0];

@@ -5,36 +5,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
-import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers, type ExampleNode, type NodeDocument } from '@gvpn/integration';
+import { Cleanup, ClusterLab, memberGateways, probeOnly, rootWithSubs, useServers, type ExampleNode, type NodeDocument } from '@gvpn/integration';
 
 const GROUP = 'GROUP_ID-0001';
 const MEMBERS = ['gm-0001', 'gm-0002'] as const;
-
-interface CommitReply {
-  result: 'applied' | 'refused' | 'invalid' | 'no-change';
-  changes: { cell: string; detail: string }[];
-  applied: string[];
-  error: string | null;
-}
-
-interface IkeSaView { gateway: string; state: string; icookie: string }
-interface MembersView { groups: { members: { address: string }[] }[] }
 
 const group = (doc: NodeDocument): NodeDocument => doc.security['group-vpn'].server.group[GROUP];
 
 /** The example's server-member-communication block (configs/lab/example), removed at start and added back by 1.4a. */
 let smc: unknown;
-
-/** The root serves members itself through GM gateways (the sub's member policy and PSK). */
-function rootMembers(doc: NodeDocument, gateways: readonly string[]): void {
-  const server = doc.security['group-vpn'].server;
-  server.ike.policy.GMs = { mode: 'main', proposals: Object.keys(server.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
-  for (const gw of gateways) server.ike.gateway[gw] = { 'ike-policy': 'GMs', address: `127.0.3.2${gw.slice(-1)}`, 'local-address': '127.0.3.1' };
-  group(doc)['ike-gateway'] = [...gateways];
-}
 
 function withoutKek(doc: NodeDocument): void {
   smc = structuredClone(group(doc)['server-member-communication']);
@@ -42,22 +21,9 @@ function withoutKek(doc: NodeDocument): void {
 }
 
 function labHelpers(lab: () => ClusterLab) {
-  const file = (node: ExampleNode): string => join(lab().dir, `${node}.yaml`);
   return {
-    /** Edits the node's running file and commits it; a restart of the node then starts with the edited file too. */
-    async commit(node: ExampleNode, edit: (doc: NodeDocument) => void): Promise<CommitReply> {
-      const doc = parse(await readFile(file(node), 'utf8'));
-      edit(doc);
-      edit(lab().configs.get(node));
-      await writeFile(file(node), stringify(doc));
-      return (await lab().request(node, ['commit'], { file: file(node) })) as CommitReply;
-    },
-    async members(node: ExampleNode): Promise<string[]> {
-      return (await lab().show<MembersView>(node, 'registered-members')).groups[0]?.members.map((m) => m.address) ?? [];
-    },
     async ikeSas(node: ExampleNode, gateway: string): Promise<string[]> {
-      const { sas } = await lab().show<{ sas: IkeSaView[] }>(node, 'ike security-associations');
-      return sas.filter((s) => s.gateway === gateway && s.state === 'UP').map((s) => s.icookie);
+      return (await lab().ikeSas(node)).filter((s) => s.gateway === gateway && s.state === 'UP').map((s) => s.icookie);
     },
     /** The member registers again at once (operator clear) and ends up holding `kek`. */
     async reRegister(member: ExampleNode, kek: string): Promise<void> {
@@ -66,9 +32,6 @@ function labHelpers(lab: () => ClusterLab) {
     },
     async pushesAccepted(member: ExampleNode): Promise<number> {
       return (await lab().show<{ push: { pushesAccepted: number } }>(member, 'ipsec statistics')).push.pushesAccepted;
-    },
-    async rekey(node: ExampleNode): Promise<string[]> {
-      return ((await lab().request(node, ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] }).spis;
     },
   };
 }
@@ -87,7 +50,7 @@ describe('R-CHG-1.4a/1.4c on a standalone key server', () => {
       edit: (node, doc) => {
         if (node === 'root') {
           rootWithSubs(doc, ['sub1']);
-          rootMembers(doc, ['GM-0001', 'GM-0002']);
+          memberGateways(doc, ['GM-0001', 'GM-0002']);
           delete group(doc)['server-cluster'];
           withoutKek(doc);
         } else {
@@ -102,22 +65,22 @@ describe('R-CHG-1.4a/1.4c on a standalone key server', () => {
 
   it('R-CHG-1.4a standalone: registered members forgotten, a KEK made and shown; a member registering again holds it and gets the rekey push', async () => {
     assert.equal(await lab.kekSpi('root'), undefined, 'no KEK before');
-    assert.deepEqual((await h.members('root')).length, 2);
+    assert.deepEqual((await lab.registeredMembers('root')).length, 2);
     const teks = await lab.tekSpis('root');
-    const r = await h.commit('root', addKek);
+    const r = await lab.commit('root', addKek);
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['1.4a']);
     const kek = await lab.kekSpi('root');
     assert.ok(kek !== undefined, 'KEK shown in show ... server kek security-associations');
-    assert.deepEqual(await h.members('root'), [], 'members registered without a KEK are forgotten');
+    assert.deepEqual(await lab.registeredMembers('root'), [], 'members registered without a KEK are forgotten');
     assert.deepEqual(await lab.tekSpis('root'), teks, 'the TEKs stay');
     for (const m of MEMBERS) assert.equal(await lab.kekSpi(m), undefined, `${m} was told nothing (it has no push channel)`);
     await lab.restart('root');
     assert.equal(await lab.kekSpi('root'), kek, 'the stored state holds the new KEK: a restart resumes it');
-    assert.deepEqual(await h.members('root'), [], 'and no member');
+    assert.deepEqual(await lab.registeredMembers('root'), [], 'and no member');
     await h.reRegister('gm-0001', kek);
     const pushes = await h.pushesAccepted('gm-0001');
-    const [spi] = await h.rekey('root');
+    const [spi] = await lab.rekey('root', GROUP);
     await lab.until('gm-0001 gets the new TEK by a push under the KEK', 15_000, async () =>
       (await lab.tekSpis('gm-0001')).includes(spi ?? '-') && (await h.pushesAccepted('gm-0001')) > pushes);
   });
@@ -128,7 +91,7 @@ describe('R-CHG-1.4a/1.4c on a standalone key server', () => {
     await h.reRegister('gm-0002', kek);
     const acks = (await lab.statistics('root')).gdoi?.acksReceived ?? 0;
     const teks = await Promise.all(MEMBERS.map((m) => lab.tekSpis(m)));
-    const r = await h.commit('root', deleteKek);
+    const r = await lab.commit('root', deleteKek);
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['1.4c']);
     assert.equal(await lab.kekSpi('root'), undefined, 'no KEK shown');
@@ -137,10 +100,10 @@ describe('R-CHG-1.4a/1.4c on a standalone key server', () => {
       assert.deepEqual(await lab.tekSpis(m), teks[i], `${m} keeps its TEKs`);
     }
     await lab.until('both members acknowledged the KEK delete', 15_000, async () => ((await lab.statistics('root')).gdoi?.acksReceived ?? 0) >= acks + 2);
-    assert.equal((await h.members('root')).length, 2, 'members stay registered');
+    assert.equal((await lab.registeredMembers('root')).length, 2, 'members stay registered');
     await lab.restart('root');
     assert.equal(await lab.kekSpi('root'), undefined, 'still no KEK after a restart');
-    assert.equal((await h.members('root')).length, 2);
+    assert.equal((await lab.registeredMembers('root')).length, 2);
     const received = (await lab.probe('gm-0001')).received;
     await lab.until('probes still flow under the kept TEKs', 15_000, async () => (await lab.probe('gm-0001')).received > received + 4);
   });
@@ -157,7 +120,7 @@ describe('R-CHG-1.4a/1.4c on a root and a sub-server', () => {
       edit: (node, doc) => {
         if (node === 'root') {
           rootWithSubs(doc, ['sub1']);
-          rootMembers(doc, ['GM-0001']);
+          memberGateways(doc, ['GM-0001']);
         }
         if (node === 'root' || node === 'sub1') withoutKek(doc);
         if (node === 'gm-0001') useServers(doc, ['root']);
@@ -173,24 +136,24 @@ describe('R-CHG-1.4a/1.4c on a root and a sub-server', () => {
   it('R-CHG-1.4a root and sub: the root makes a KEK and sends it to the sub; the root\'s member IKE SAs go; the sub\'s members are forgotten', async () => {
     const [rootSa] = await h.ikeSas('root', 'GM-0001');
     assert.ok(rootSa !== undefined, 'gm-0001 registered through the root');
-    assert.deepEqual(await h.members('sub1'), ['127.0.3.22']);
-    const root = await h.commit('root', addKek);
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.22']);
+    const root = await lab.commit('root', addKek);
     assert.equal(root.result, 'applied', root.error ?? '');
     assert.deepEqual(root.changes.map((c) => c.cell), ['1.4a']);
     const kek = await lab.kekSpi('root');
     assert.ok(kek !== undefined);
     await lab.until('the root\'s member IKE SA deleted', 10_000, async () => !(await h.ikeSas('root', 'GM-0001')).includes(rootSa));
-    assert.deepEqual(await h.members('root'), []);
+    assert.deepEqual(await lab.registeredMembers('root'), []);
     await lab.until('sub1 gets the KEK by cluster-update', 15_000, async () =>
       (await lab.cluster('sub1')).groups[0]?.sas?.some((s) => s.kind === 'kek' && s.spi === kek) === true);
-    const sub = await h.commit('sub1', addKek);
+    const sub = await lab.commit('sub1', addKek);
     assert.equal(sub.result, 'applied', sub.error ?? '');
     assert.deepEqual(sub.changes.map((c) => c.cell), ['1.4a']);
-    assert.deepEqual(await h.members('sub1'), [], 'the sub forgets its members');
+    assert.deepEqual(await lab.registeredMembers('sub1'), [], 'the sub forgets its members');
     assert.equal(await lab.kekSpi('sub1'), kek, 'the sub shows the root\'s KEK (R-TOPO-2)');
     for (const m of MEMBERS) await h.reRegister(m, kek);
     const pushes = await h.pushesAccepted('gm-0002');
-    const [spi] = await h.rekey('root');
+    const [spi] = await lab.rekey('root', GROUP);
     await lab.until('gm-0002 gets the root\'s new TEK by the sub\'s push under the KEK', 15_000, async () =>
       (await lab.tekSpis('gm-0002')).includes(spi ?? '-') && (await h.pushesAccepted('gm-0002')) > pushes);
   });
@@ -201,7 +164,7 @@ describe('R-CHG-1.4a/1.4c on a root and a sub-server', () => {
     const rootSas = await h.ikeSas('root', 'GM-0001');
     assert.ok(rootSas.length > 0);
     const teks = await Promise.all(MEMBERS.map((m) => lab.tekSpis(m)));
-    const root = await h.commit('root', deleteKek);
+    const root = await lab.commit('root', deleteKek);
     assert.equal(root.result, 'applied', root.error ?? '');
     assert.deepEqual(root.changes.map((c) => c.cell), ['1.4c']);
     assert.equal(await lab.kekSpi('root'), undefined);
@@ -211,11 +174,11 @@ describe('R-CHG-1.4a/1.4c on a root and a sub-server', () => {
       assert.deepEqual(await lab.tekSpis(m), teks[i], `${m} keeps its TEKs`);
     }
     assert.equal(await lab.kekSpi('sub1'), undefined, 'the sub holds no KEK for members once the root deleted it');
-    const sub = await h.commit('sub1', deleteKek);
+    const sub = await lab.commit('sub1', deleteKek);
     assert.equal(sub.result, 'applied', sub.error ?? '');
     assert.deepEqual(sub.changes.map((c) => c.cell), ['1.4c']);
     assert.equal(await lab.kekSpi('sub1'), undefined);
-    assert.deepEqual(await h.members('sub1'), ['127.0.3.22'], 'the sub\'s member stays registered');
+    assert.deepEqual(await lab.registeredMembers('sub1'), ['127.0.3.22'], 'the sub\'s member stays registered');
     assert.equal((await lab.cluster('sub1')).groups[0]?.root, 'active');
   });
 });

@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cleanup, ClusterLab, probeOnly, rootWithSubs, useServers } from '@gvpn/integration';
+import { Cleanup, ClusterLab, memberGateways, probeOnly, rootWithSubs, useServers } from '@gvpn/integration';
 
 const GROUP = 'GROUP_ID-0001';
 
@@ -17,18 +17,7 @@ describe('live configuration changes on a running cluster (R-CHG)', () => {
   let lab: ClusterLab;
 
   before(async () => {
-    lab = await ClusterLab.start(cleanup, {
-      label: 'live-config', nodes: ['root', 'sub1', 'gm-0001', 'gm-0002'],
-      edit: (node, doc) => {
-        if (node === 'root') rootWithSubs(doc, ['sub1']);
-        if (node.startsWith('gm-')) {
-          useServers(doc, ['sub1']);
-          probeOnly(doc, ['gm-0001', 'gm-0002']);
-        }
-      },
-    });
-    await lab.clusterUp(30_000);
-    await lab.membersUp(40_000);
+    lab = await ClusterLab.startRootSubMembers(cleanup, 'live-config');
   });
   after(() => cleanup.run());
 
@@ -185,14 +174,9 @@ describe('R-OPS-3 migration: a standalone key server becomes the root by a commi
       edit: (node, doc) => {
         if (node === 'root') {
           // Standalone: no server-cluster; members register with it through their own gateways.
-          const server = doc.security['group-vpn'].server;
           rootWithSubs(doc, ['sub1']);
-          server.ike.policy.GMs = { mode: 'main', proposals: Object.keys(server.ike.proposal), 'pre-shared-key': { 'ascii-text': 'lab-only-member-secret' } };
-          server.ike.gateway['GM-0001'] = { 'ike-policy': 'GMs', address: '127.0.3.21', 'local-address': '127.0.3.1' };
-          server.ike.gateway['GM-0002'] = { 'ike-policy': 'GMs', address: '127.0.3.22', 'local-address': '127.0.3.1' };
-          const g = server.group[GROUP];
-          g['ike-gateway'] = ['GM-0001', 'GM-0002'];
-          delete g['server-cluster'];
+          memberGateways(doc, ['GM-0001', 'GM-0002']);
+          delete doc.security['group-vpn'].server.group[GROUP]['server-cluster'];
         }
         if (node.startsWith('gm-')) {
           useServers(doc, ['root']);

@@ -18,7 +18,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Cleanup, ClusterLab, ROOT_PAIR_NODES, type ChassisStatus, probeOnly, rootWithSubs, useServers, type ExampleNode, type NodeDocument, type Probe,
+  Cleanup, ClusterLab, ROOT_PAIR_NODES, otherPairNode, probeOnly, rootWithSubs, useServers, type ExampleNode, type NodeDocument, type Probe,
   type RootPairNode,
 } from '@gvpn/integration';
 
@@ -43,7 +43,6 @@ function edit(node: ExampleNode, doc: NodeDocument): void {
   if (node.startsWith('gm-')) probeOnly(doc, MEMBERS);
 }
 
-const other = (node: RootPairNode): RootPairNode => (node === 'root-node0' ? 'root-node1' : 'root-node0');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Counters = Record<string, Record<string, number>>;
@@ -73,22 +72,10 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
   const cleanup = new Cleanup();
   let lab: ClusterLab;
 
-  /** Both nodes up, one primary and one healthy secondary by both statuses, control link up; the primary. */
-  async function pairSettled(withinMs: number): Promise<RootPairNode> {
-    return lab.until('one primary and one healthy secondary, both nodes agreeing', withinMs, async () => {
-      const [a, b] = await Promise.all([lab.chassis('root-node0'), lab.chassis('root-node1')]);
-      const roles = (s: ChassisStatus): string => s.nodes.map((n) => `${n.name}:${n.role}:${n.healthy}`).join(' ');
-      if (roles(a) !== roles(b) || a.controlLink !== 'up' || b.controlLink !== 'up') return undefined;
-      const primaries = a.nodes.filter((n) => n.role === 'primary');
-      if (primaries.length !== 1 || !a.nodes.every((n) => n.healthy)) return undefined;
-      return primaries[0]?.name === 'node0' ? 'root-node0' : 'root-node1';
-    });
-  }
-
   /** Starts a pair node the previous test killed; waits for the pair, the cluster and the members. */
   async function wholePair(): Promise<RootPairNode> {
     for (const node of ROOT_PAIR_NODES) if (!lab.running(node)) await lab.startNode(node);
-    const primary = await pairSettled(15_000);
+    const primary = await lab.pairSettled(15_000);
     await lab.clusterUp(30_000);
     await lab.membersUp(30_000);
     return primary;
@@ -116,13 +103,10 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
   }
 
   const rekey = async (node: RootPairNode): Promise<string> => {
-    const r = (await lab.request(node, ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { group: GROUP })) as { spis: string[] };
-    assert.ok(r.spis.length === 1 && r.spis[0] !== undefined, `${node} made one new TEK`);
-    return r.spis[0];
+    const spis = await lab.rekey(node, GROUP);
+    assert.ok(spis.length === 1 && spis[0] !== undefined, `${node} made one new TEK`);
+    return spis[0];
   };
-
-  const failover = (from: RootPairNode, to: RootPairNode): Promise<unknown> =>
-    lab.request(from, ['request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node'], { node: to === 'root-node0' ? 0 : 1 });
 
   before(async () => {
     lab = await ClusterLab.start(cleanup, { label: 'root-pair', nodes: NODES, start: false, edit });
@@ -133,7 +117,7 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
 
   it('R-RG0-1, R-DPD-6: kill -9 of the primary in steady state: the secondary takes over, no sub marks the root inactive, probes lose nothing, statistics continue', async (t) => {
     const old = await wholePair();
-    const next = other(old);
+    const next = otherPairNode(old);
     const keys = await sameKeysEverywhere(old, 5_000);
     const subDpdAcks = await Promise.all(SUBS.map(async (s) => (await lab.statistics(s)).ike?.dpdAcksReceived ?? 0));
     const p0 = await probes(lab);
@@ -175,7 +159,7 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
 
   it('R-RG0-2/3: kill -9 of the primary mid-rekey (sub1 has the new TEK, sub2 not): everyone ends on the same TEK and KEK', async (t) => {
     const old = await wholePair();
-    const next = other(old);
+    const next = otherPairNode(old);
     const { kek } = await sameKeysEverywhere(old, 5_000);
     const acked = (await lab.statistics(old)).cluster?.clusterUpdatesAcked ?? 0;
     lab.signal('sub2', 'SIGSTOP');
@@ -221,10 +205,10 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
     const p0 = await probes(lab);
     let from = first;
     for (let i = 0; i < 4; i++) {
-      const to = other(from);
-      const r = (await failover(from, to)) as { done: boolean; primary: string };
+      const to = otherPairNode(from);
+      const r = (await lab.failover(from)) as { done: boolean; primary: string };
       assert.deepEqual(r, { done: true, primary: to === 'root-node0' ? 'node0' : 'node1' });
-      assert.equal(await pairSettled(10_000), to, `switch ${i + 1}: ${to} primary`);
+      assert.equal(await lab.pairSettled(10_000), to, `switch ${i + 1}: ${to} primary`);
       await lab.clusterUp(10_000);
       // The new primary serves: the subs' DPD goes to it, and it has the subs' SAs up.
       await lab.until(`${to} with an IKE SA to every sub`, 10_000, async () =>
@@ -256,7 +240,7 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
 
   it('R-RG0 fencing: SIGSTOP of the primary past the heartbeat threshold, then SIGCONT: exactly one primary, the other refuses and stays silent', async (t) => {
     const old = await wholePair();
-    const next = other(old);
+    const next = otherPairNode(old);
     const keys = await sameKeysEverywhere(old, 5_000);
     const p0 = await probes(lab);
     const startedAt = Date.now();
@@ -268,7 +252,7 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
     } finally {
       lab.signal(old, 'SIGCONT');
     }
-    const primary = await pairSettled(10_000);
+    const primary = await lab.pairSettled(10_000);
     assert.equal(primary, next, 'the node that took over stays primary (higher epoch); the frozen one stepped down');
     assert.match(lab.log(old), /stepping down/);
     const [a, b] = await Promise.all([lab.chassis(old), lab.chassis(next)]);
