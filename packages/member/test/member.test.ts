@@ -261,9 +261,10 @@ describe('member daemon', () => {
     assert.deepEqual(tries.slice(0, 4), [...LONELY.servers, ...LONELY.servers]);
     const backoffs = log.filter((l) => l.msg === 'registration: no key server answered; backing off');
     assert.deepEqual(backoffs.slice(0, 2).map((l) => l.retryInMs), [1000, 2000]);
-    // The third try (second round) starts only after the first back-off.
+    // The third try (second round) starts only after the first back-off. Log times are wall-clock and
+    // taken after the handling that set the monotonic timer, so allow a little slack (CI saw 989 ms).
     const secondRound = log.filter((l) => l.msg === 'registration: trying key server')[2]!;
-    assert.ok(secondRound.time - backoffs[0]!.time >= 990, `second round ${secondRound.time - backoffs[0]!.time} ms after the back-off`);
+    assert.ok(secondRound.time - backoffs[0]!.time >= 900, `second round ${secondRound.time - backoffs[0]!.time} ms after the back-off`);
     const k = await lonely.kek();
     assert.equal(k.sas.length, 0);
     assert.equal(k.registrations[0]?.registered, false);
