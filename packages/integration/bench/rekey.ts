@@ -10,7 +10,10 @@
  * carrying a TEK it did not have; each member ACKs (RFC 8263) from its own socket. `acks` is the daemon's
  * count of verified ACKs for this rekey (acksReceived), read once it reaches N or after 15 s (the daemon
  * retransmits an unACKed push after 10 s, so an ACK lost once is counted after its retransmission).
- * Ends with one `RESULT ...` line per N.
+ * `rekey_all_ms` is measured in one generator process, which verifies every member's push on one core; with
+ * 10,000 members that, not the server, sets it. `rekey_arrival_ms` is when the last push reached its member,
+ * `rekey_own_cpu_ms` adds that member's own work on the push (each real member has a CPU of its own).
+ * Ends with one `RESULT ...` line (further sizes' keys prefixed `members_N_`).
  */
 import { Cleanup, waitFor, workDirectory } from '../src/index.js';
 import { GROUP, PSK, hasTaskset, option, rssKb, startGcks, startLoadgen, udpRcvbufErrors } from './gcks-loadgen-host.js';
@@ -19,7 +22,7 @@ const CONCURRENCY = Number(option('concurrency') ?? 128);
 const sizes = option('members') === undefined ? [1000, 10_000] : [Number(option('members'))];
 for (const n of sizes) if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new Error('--members: 1..10000 (the daemon\'s platform maximum without a published figure)');
 
-async function run(n: number): Promise<string> {
+async function run(n: number): Promise<Record<string, string>> {
   const cleanup = new Cleanup();
   try {
     const dir = await workDirectory(cleanup, `bench-rekey-${n}`);
@@ -50,13 +53,21 @@ async function run(n: number): Promise<string> {
       + `acksReceived ${counters['acksReceived']}, ackInvalid ${counters['ackInvalid']}, pushRetransmissions ${counters['pushRetransmissions']}; `
       + `UDP receive-buffer drops on the host meanwhile ${drops}; server RSS ${rssMb.toFixed(0)} MB`);
     if (done['installed'] !== n) throw new Error(`only ${String(done['installed'])} of ${n} members installed the new TEK within 30 s`);
-    return `RESULT members=${n} rekey_all_ms=${Number(done['lastMs']).toFixed(1)} acks=${acks} server_rss_mb=${rssMb.toFixed(0)}`;
+    return {
+      rekey_all_ms: Number(done['lastMs']).toFixed(1), rekey_arrival_ms: Number(done['lastArrivalMs']).toFixed(1),
+      rekey_own_cpu_ms: Number(done['ownCpuLastMs']).toFixed(1), acks: String(acks), server_rss_mb: rssMb.toFixed(0),
+    };
   } finally {
     await cleanup.run();
   }
 }
 
 console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? 'yes (taskset)' : 'NO (taskset missing)'}`);
-const results: string[] = [];
-for (const n of sizes) results.push(await run(n));
-for (const r of results) console.log(r);
+// One RESULT line: the first size's figures as they are, each further size's prefixed `members_N_` (as bench cluster does).
+const fields: string[] = [];
+for (const [i, n] of sizes.entries()) {
+  const r = await run(n);
+  if (i === 0) fields.push(`members=${n}`);
+  for (const [k, v] of Object.entries(r)) fields.push(i === 0 ? `${k}=${v}` : `members_${n}_${k}=${v}`);
+}
+console.log(`RESULT ${fields.join(' ')}`);
