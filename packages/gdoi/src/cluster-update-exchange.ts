@@ -103,8 +103,20 @@ export class ClusterUpdateSender {
     this.inFlight.delete(name);
   }
 
-  /** Numbers `input` and sends it to every active sub; returns the update sequence number. */
+  /**
+   * Numbers `input` and sends it to every active sub (after what is queued for it); returns the update
+   * sequence number. A "delete all" (`clear ... group`, a group deleted or renumbered, server-cluster deleted,
+   * a role change) goes at once instead: what was queued or in flight is superseded (the receiver takes a
+   * delete all across a gap). A group that leaves the cluster marks its subs inactive right after, so there
+   * it is sent once.
+   */
   publish(groupId: number, input: ClusterUpdateInput, now: number): number {
+    if (input.kind === 'update-delete-sas' && input.all) {
+      for (const s of this.subs.values()) {
+        s.queue.length = 0;
+        this.inFlight.delete(s.name);
+      }
+    }
     const updateSeq = this.updateSeq(groupId) + 1;
     this.seqs.set(groupId, updateSeq);
     const update = { ...input, groupId, updateSeq } as ClusterUpdate;
@@ -301,7 +313,9 @@ export class ClusterUpdateReceiver {
     this.counters.updatesReceived++;
     const last = this.config.lastApplied(m.groupId);
     if (last === undefined) return this.drop('notReadyDropped', sa, `group ${m.groupId} not initialised`);
-    if (m.updateSeq > last + 1) {
+    // A delete all supersedes every update before it: nothing missed matters once everything is deleted.
+    const deletesAll = m.kind === 'update-delete-sas' && m.all;
+    if (m.updateSeq > last + 1 && !deletesAll) {
       this.drop('gapDropped', sa, `update ${m.updateSeq} after ${last}`);
       this.config.gap?.(m.groupId, now);
       return;

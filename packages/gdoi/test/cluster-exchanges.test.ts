@@ -589,6 +589,28 @@ describe('missed updates', () => {
     assert.equal(sub1.receiver.counters.updatesInstalled, 0, 'never installed twice');
     assert.equal(c.sender.pending('sub1'), 0);
   });
+
+  it('a delete all goes at once past updates still queued or unacknowledged, and the sub takes it across the gap', () => {
+    const c = initialised();
+    const sub1 = c.subs.sub1 as Sub;
+    c.drop = (d) => d.to.address === SUBS.sub1?.address && exchangeOf(d) === CLUSTER_UPDATE;
+    rootTekRekey(c); // update 1 in flight to sub1, never received
+    rootTekRekey(c); // update 2 queued behind it
+    assert.equal(c.sender.pending('sub1'), 2);
+    c.drop = () => false;
+    const sentBefore = sentTo(c, 'sub1', CLUSTER_UPDATE).length;
+    const allSeq = c.group.deleteAll().seq;
+    const updateSeq = c.sender.publish(1, { kind: 'update-delete-sas', groupId: 1, seq: allSeq, teks: [], kek: true, all: true }, c.now);
+    c.flush();
+    assert.equal(updateSeq, 3);
+    assert.deepEqual(sub1.installs.map((u) => [u.kind, u.updateSeq]), [['update-delete-sas', 3]], 'installed without waiting for 1 and 2');
+    assert.equal(sub1.receiver.counters.gapDropped, 0);
+    assert.ok(sub1.actions.some((a) => a.type === 'push-delete' && a.all), 'passed on to its members');
+    assert.equal(sentTo(c, 'sub1', CLUSTER_UPDATE).length, sentBefore + 1, 'nothing of updates 1 and 2 sent again');
+    assert.equal(c.sender.pending('sub1'), 0, 'acknowledged; the superseded updates are gone');
+    c.advance(PERIOD_MS);
+    assert.equal(sentTo(c, 'sub1', CLUSTER_UPDATE).length, sentBefore + 1);
+  });
 });
 
 describe('tshark 4.0 decrypts our private exchanges (external checker)', () => {

@@ -81,6 +81,8 @@ export class GroupRekey {
   readonly #queue: CampaignKind[] = [];
   /** Pushes of root-installed changes waiting for the running campaign (key source `root`). */
   readonly #waiting: { kind: CampaignKind; push: BuiltPush; ackKek: Kek; members: Registration[] }[] = [];
+  /** Set by `end`: the group's registrations are no longer this rekey's to read or change. */
+  #ended = false;
   tekRekeyAt: number;
   kekRekeyAt: number;
   #periodMs: number;
@@ -155,7 +157,7 @@ export class GroupRekey {
 
   /** A verified ACK of `seq` from the member at `address`. */
   acked(address: string, seq: number, now: number): void {
-    const reg = this.registrations.get(this.group.name, address);
+    const reg = this.#ended ? undefined : this.registrations.get(this.group.name, address);
     if (reg !== undefined) {
       reg.lastAckedSeq = Math.max(reg.lastAckedSeq ?? 0, seq);
       if (reg.pendingSeq === seq) reg.pendingSeq = null;
@@ -281,18 +283,28 @@ export class GroupRekey {
    * Key source `local`: the group ends (deleted or renumbered by a commit, R-CHG-1.3a/b). A root tells its
    * subs first (`onKeysChanged`); members are pushed "delete all" under the current KEK, retransmitted until
    * they ACK or the budget is spent (the caller keeps polling this while `busy`), and forgotten; no rekey
-   * follows.
+   * follows. From here on the group's registrations are not this rekey's: a renumbered group keeps its name,
+   * and its new registrations must not be touched by the old campaigns' ACKs and retransmissions.
+   *
+   * `withRole`: the server leaves its role (the sub-server daemon's role switch), and this rekey is dropped
+   * with it: the running campaign and the pushes queued behind it end here, and "delete all" is sent at
+   * once (once: nothing of the old role retransmits).
    */
-  end(now: number): void {
+  end(now: number, withRole = false): void {
     const g = this.group;
     this.#queue.length = 0;
     this.tekRekeyAt = Infinity;
     this.kekRekeyAt = Infinity;
+    if (withRole) {
+      this.campaign = undefined;
+      this.#waiting.length = 0;
+    }
     const ackKek = g.gcks.kek;
     const push = g.hasKek ? g.gcks.deleteAll() : undefined;
     this.options.onKeysChanged?.({ kind: 'delete-all', seq: push?.seq }, now);
     this.#launch('delete-all', push, ackKek, now);
     this.registrations.clearGroup(g.name);
+    this.#ended = true;
     g.version++;
     this.options.counters.deleteAllPushes++;
   }
@@ -409,7 +421,7 @@ export class GroupRekey {
       if (t.retransmissions >= this.#maxRetransmissions) {
         c.targets.delete(address);
         this.options.counters.pushesUnacknowledged++;
-        if (c.kind !== 'delete-all' && this.registrations.remove(this.group.name, address)) {
+        if (c.kind !== 'delete-all' && !this.#ended && this.registrations.remove(this.group.name, address)) {
           this.options.counters.membersRemovedUnacknowledged++;
           this.options.log.warn({ group: this.group.name, member: address, seq: c.seq }, 'member did not acknowledge the push: removed');
         }
@@ -418,7 +430,7 @@ export class GroupRekey {
       t.retransmissions++;
       t.nextAt = now + this.#periodMs;
       nextAt = Math.min(nextAt, t.nextAt);
-      const reg = this.registrations.get(this.group.name, address);
+      const reg = this.#ended ? undefined : this.registrations.get(this.group.name, address);
       if (reg !== undefined) reg.retransmissions++;
       this.options.send(c.bytes, t.endpoint);
       this.options.counters.pushRetransmissions++;
@@ -431,7 +443,7 @@ export class GroupRekey {
     const c = this.campaign;
     if (c === undefined) return;
     this.campaign = undefined;
-    this.registrations.touchGroup(this.group.name); // their acknowledged SEQs, for a durable store
+    if (!this.#ended) this.registrations.touchGroup(this.group.name); // their acknowledged SEQs, for a durable store
     this.options.log.info({ group: this.group.name, kind: c.kind, seq: c.seq, ms: now - c.startedAt }, 'rekey finished');
     const next = this.#waiting.shift();
     if (next !== undefined) this.#send(next.kind, next.push, next.ackKek, now, next.members);

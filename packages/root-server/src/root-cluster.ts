@@ -39,6 +39,14 @@ export interface RootCluster extends RoleModule {
   exportState(): { group: string; state: SenderState }[];
 }
 
+function senderCounts(sender: ClusterUpdateSender): { updatesPublished: number; updatesSent: number; updatesAcked: number; retransmissions: number; dropped: number } {
+  const s = sender.counters;
+  return {
+    updatesPublished: s.updatesPublished, updatesSent: s.updatesSent, updatesAcked: s.updatesAcked, retransmissions: s.retransmissions,
+    dropped: s.duplicateAcksDropped + messageDrops(s),
+  };
+}
+
 /** `resume`: sender states by group name, from the durable store or the other node of the root pair. */
 export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: ReadonlyMap<string, SenderState>): RootCluster {
   const { config, clock } = ctx;
@@ -48,8 +56,8 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   const sa = (gateway: string): IkeSa | undefined => newestSa(ctx.ike.establishedSas(), gateway);
 
   const groups = new Map<number, RootGroup>();
-  /** Senders of groups that left the cluster layer (R-CHG-1.3a/b, 2.2f): their counts stay in the statistics. */
-  const endedSenders: ClusterUpdateSender[] = [];
+  /** The counts of senders of groups that left the cluster layer (R-CHG-1.3a/b, 2.2f): they stay in the statistics. */
+  const ended = { updatesPublished: 0, updatesSent: 0, updatesAcked: 0, retransmissions: 0, dropped: 0 };
   /** A group with `server-cluster` (at start, or added by a commit: R-CHG-2.2a, "nothing" more on a root). */
   function addGroup(g: ServerGroupConfig, resumed: SenderState | undefined): void {
     if (g.serverCluster === null) return;
@@ -132,13 +140,12 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     c.clusterInitReceived = i.initRequests + i.duplicateRequests;
     c.clusterInitAnswered = i.initAnswered;
     c.clusterMessagesDropped += i.unknownGroupDropped + i.unauthorizedDropped + i.noKeysDropped + messageDrops(i);
-    for (const sender of [...[...groups.values()].map((g) => g.sender), ...endedSenders]) {
-      const s = sender.counters;
+    for (const s of [...[...groups.values()].map((g) => senderCounts(g.sender)), ended]) {
       c.clusterUpdatesPublished += s.updatesPublished;
       c.clusterUpdatesSent += s.updatesSent;
       c.clusterUpdatesAcked += s.updatesAcked;
       c.clusterUpdatesRetransmitted += s.retransmissions;
-      c.clusterMessagesDropped += s.duplicateAcksDropped + messageDrops(s);
+      c.clusterMessagesDropped += s.dropped;
     }
     return withRegistrations(c, gcks().statistics());
   }
@@ -183,14 +190,15 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
     const group = gcks().group(rg.config.name);
     if (group !== undefined) {
       const seq = group.hasKek ? group.gcks.seq() + 1 : undefined;
-      publish(group, { kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true, ...(seq === undefined ? {} : { seq }) }, now);
+      rg.sender.publish(group.groupId, { kind: 'update-delete-sas', groupId: group.groupId, teks: [], kek: true, all: true, ...(seq === undefined ? {} : { seq }) }, now);
     }
     for (const name of rg.subs) {
       if (rg.sender.subs.get(name)?.state === 'active') counters.peersMarkedInactive++;
       rg.sender.markInactive(name, now);
     }
     groups.delete(rg.config.groupId);
-    endedSenders.push(rg.sender);
+    const gone = senderCounts(rg.sender);
+    for (const k of Object.keys(ended) as (keyof typeof ended)[]) ended[k] += gone[k];
     const subs = [...rg.subs];
     log.info({ group: rg.config.name, subs, cell: `R-CHG-${cell}` }, 'group left the cluster: sub-servers sent "delete all" and inactive');
     const why = { '2.2f': 'server-cluster deleted', '1.3a': 'group deleted', '1.3b': 'group-id changed' }[cell];

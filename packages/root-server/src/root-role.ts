@@ -59,8 +59,17 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   const wall = options.wallClock ?? Date.now;
   const resumed = options.resume === undefined ? undefined : resumeFrom(options.resume.record, options.resume.members, options.resume.clocks);
   let outbox: { bytes: Uint8Array; to: Endpoint }[] = [];
+  /** Datagrams ever held and ever sent: a drain waiter waits for `sent` to reach `held` as it was. */
+  let heldCount = 0;
+  let sentCount = 0;
   let waiting = false;
-  const held: RoleContext = { ...ctx, send: (bytes, to) => outbox.push({ bytes, to }) };
+  const held: RoleContext = {
+    ...ctx,
+    send: (bytes, to) => {
+      outbox.push({ bytes, to });
+      heldCount++;
+    },
+  };
 
   let cluster: RootCluster | undefined = undefined;
   const gcks: Gcks = createGcks(held, {
@@ -75,17 +84,22 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
   const clusterState = () => cluster?.exportState() ?? [];
   let fingerprint = rootFingerprint(gcks, clusterState());
 
-  let drainWaiters: (() => void)[] = [];
-  const flush = (): void => {
-    const out = outbox;
-    outbox = [];
+  let drainWaiters: { until: number; resolve: () => void }[] = [];
+  /** Sends the first `count` held datagrams (those the committed state covers). */
+  const flush = (count = outbox.length): void => {
+    const out = outbox.splice(0, count);
+    sentCount += out.length;
     for (const d of out) ctx.send(d.bytes, d.to);
-    const waiters = drainWaiters;
-    drainWaiters = [];
-    for (const w of waiters) w();
+    const ready = drainWaiters.filter((w) => w.until <= sentCount);
+    drainWaiters = drainWaiters.filter((w) => w.until > sentCount);
+    for (const w of ready) w.resolve();
   };
 
-  /** Commits a changed state, then sends what is held; a change made meanwhile is committed before it goes. */
+  /**
+   * Commits a changed state, then sends what is held. What was held when a commit started goes once that
+   * commit is done, even if the state changed again meanwhile (under steady load it always has); what came
+   * later waits for the next commit.
+   */
   function check(now: number): void {
     if (waiting) return;
     const fp = rootFingerprint(gcks, clusterState());
@@ -93,11 +107,13 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
     const recordChanged = fp !== fingerprint;
     fingerprint = fp;
     const clocks = { mono: now, wall: wall() };
+    const covered = outbox.length;
     const done = options.commit(rootRecord(gcks, clusterState(), clocks), memberChanges(gcks, clocks), clocks, recordChanged);
     if (done === undefined) return flush();
     waiting = true;
     void done.then(() => {
       waiting = false;
+      flush(covered);
       check(ctx.clock.now());
       ctx.rearm();
     });
@@ -108,9 +124,9 @@ export function createRootRole(ctx: RoleContext, options: RootRoleOptions): Root
     record: (c) => rootRecord(gcks, clusterState(), c),
     members: (c) => allMemberRows(gcks, c),
     counters: () => inner.statisticsSections?.() as Record<string, Record<string, number>>,
-    drained: () => (waiting || outbox.length > 0 ? new Promise<void>((resolve) => drainWaiters.push(resolve)) : undefined),
+    drained: () => (sentCount < heldCount ? new Promise<void>((resolve) => drainWaiters.push({ until: heldCount, resolve })) : undefined),
     deleteAllGroups: (now) => {
-      for (const g of gcks.groups()) gcks.rekeyOf(g).deleteAllNow(now);
+      for (const g of gcks.groups()) gcks.rekeyOf(g).end(now, true);
     },
     rekeyAllGroups: (now) => {
       for (const g of gcks.groups()) {

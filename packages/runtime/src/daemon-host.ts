@@ -313,13 +313,19 @@ export async function startDaemon(
         // SAs of every gateway changed, deleted or taken out of a group are deleted (with a Delete).
         const reset = [...new Set([...gatewaysToReset(changes, [...gateways.keys(), ...gatewaysByName(next).keys()]), ...moduleReset])];
         const resetNow = (): void => {
-          ike.setGateways(ikeGatewayPolicies(next), reset, systemClock.now());
+          const at = systemClock.now();
+          ike.setGateways(ikeGatewayPolicies(next), reset, at);
+          module.settle?.(at);
           timer.arm();
         };
         // A root pair's primary sends only once the standby has the state: the SAs wait for that.
         const held = module.drained?.();
         if (held === undefined) resetNow();
-        else void held.then(resetNow);
+        else {
+          void held.then(resetNow).catch((e: unknown) => {
+            log.error({ err: e instanceof Error ? e.message : String(e), gateways: reset }, 'commit: resetting the IKE SAs of changed gateways failed');
+          });
+        }
         applied = [...applied, ...reset.map((g) => `IKE SAs of gateway ${g} deleted`)];
       }
       timer.arm();
