@@ -39,7 +39,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup, ClusterLab, waitFor, type ExampleNode, type ManagedProcess, type NodeDocument } from '../src/index.js';
-import { cpuMs, option } from './gcks-loadgen-host.js';
+import { cpuMs, monoMs, option } from './gcks-loadgen-host.js';
 
 const here = import.meta.dirname;
 const GROUP = { name: 'GROUP_ID-0001', id: 1 };
@@ -55,8 +55,6 @@ for (const n of sizes) {
 if (!Number.isInteger(GENERATORS) || GENERATORS < 4 || GENERATORS % 4 !== 0) throw new Error('--generators: a multiple of 4 (each sub gets the same number)');
 if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < GENERATORS) throw new Error(`--concurrency: at least ${GENERATORS} (one per generator)`);
 
-/** The host's monotonic clock in ms, as the generators read it (bench/gdoi-loadgen.ts `monoMs`). */
-const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function edit(n: number) {

@@ -1,7 +1,7 @@
 /**
  * Shared by bench/register.ts and bench/rekey.ts: one real root-server daemon as a standalone GCKS (one
  * group behind an `address: dynamic` member gateway), pinned to core 0; the member load generator
- * (bench/gdoi-loadgen.ts) in its own process pinned to core 1; /proc readings of the daemon.
+ * (bench/gdoi-loadgen.ts) in processes of its own, pinned to core 1 unless told otherwise; /proc readings of the daemon.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -122,6 +122,7 @@ export async function startGcks(cleanup: Cleanup, dir: string, address: string, 
   };
 }
 
+/** bench/gdoi-loadgen.ts's argv[2] (see that file). */
 export interface LoadgenArgs {
   server: { address: string; port: number };
   psk: string;
@@ -129,26 +130,35 @@ export interface LoadgenArgs {
   dhGroup: 14 | 19;
   members: number;
   concurrency: number;
-  rekey?: { socket: string; group: string };
+  memberOffset?: number;
+  watchTeks?: boolean;
 }
 
 export interface Loadgen {
   pid: number;
-  /** Waits for the generator's JSON line with this `event` (failing early if the generator or `gcks` died). */
-  line(event: string, withinMs: number): Promise<Record<string, unknown>>;
+  /**
+   * Waits for the generator's JSON line with this `event` (and, given `where`, matching it), failing early
+   * if the generator or `gcks` died.
+   */
+  line(event: string, withinMs: number, where?: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
 }
 
-export function startLoadgen(cleanup: Cleanup, dir: string, name: string, args: LoadgenArgs, gcks: Gcks): Loadgen {
+/** The host's monotonic clock in ms, as the generators read it (bench/gdoi-loadgen.ts `monoMs`). */
+export const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** Starts a generator pinned to `core` (default 1: the daemon has core 0). */
+export function startLoadgen(cleanup: Cleanup, dir: string, name: string, args: LoadgenArgs, gcks: Gcks, core = 1): Loadgen {
   const profile = process.env['GVPN_BENCH_PROFILE'];
   const nodeFlags = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(profile, 'loadgen')];
-  const [command = process.execPath, ...rest] = [...pinnedTo(1), process.execPath, ...nodeFlags, join(here, 'gdoi-loadgen.js'), JSON.stringify(args)];
+  const [command = process.execPath, ...rest] = [...pinnedTo(core), process.execPath, ...nodeFlags, join(here, 'gdoi-loadgen.js'), JSON.stringify(args)];
   const gen = ManagedProcess.start(name, command, rest, { logDir: dir });
   cleanup.defer(name, () => gen.stop('SIGTERM', 3000));
   return {
     pid: gen.pid,
-    line: (event, withinMs) => waitFor(() => {
+    line: (event, withinMs, where = () => true) => waitFor(() => {
       gcks.assertRunning();
-      const found = gen.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((o) => o['event'] === event);
+      const found = gen.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((o) => o['event'] === event && where(o));
       if (found === undefined && !gen.running) throw new Error(`${name} exited: ${gen.stderr()}`);
       return found;
     }, withinMs, `${name}: ${event}`, 50),

@@ -1,5 +1,5 @@
 /**
- * Load generator for bench/register.ts and bench/rekey.ts: its own process (pinned to core 1 by the
+ * Load generator for bench/register.ts and bench/rekey.ts: its own process (pinned to a core by the
  * caller), simulating N group members against ONE real root-server daemon (standalone GCKS).
  *
  * Each member is the engine itself, as packages/root-server/test/member-client.ts builds one: an
@@ -15,15 +15,13 @@
  * every real member has a CPU of its own. Everything else (messages, hashes, encryption, pull, push
  * verification) is the engine's own code. Never do this outside a benchmark.
  *
- * argv[2]: JSON {server:{address,port}, psk, groupId, dhGroup, members, concurrency,
- *                rekey?: {socket, group}, memberOffset?, watchTeks?}
+ * argv[2]: JSON {server:{address,port}, psk, groupId, dhGroup, members, concurrency, memberOffset?, watchTeks?}
  * stdout, one JSON line each:
  *   {"event":"registered", n, wallMs, perS, p50Ms, p99Ms, retries, cpuMs, attempts}   after all N registered
- *   {"event":"rekeyed", ...}                                              (with `rekey`) after the last member installed the new TEK
  *   {"event":"tek", spi, installed, of, firstMono, p50Mono, lastMono, ...}  (with `watchTeks`) see below
  * Then it keeps listening (pushes are still ACKed) until killed.
  *
- * For bench/cluster.ts, which runs several generators against several servers and starts the rekey itself:
+ * For bench/rekey.ts and bench/cluster.ts, which run several generators and start the rekey themselves:
  * `memberOffset` shifts the member addresses (generator g takes members offset..offset+N-1, so generators
  * never share an address); with `watchTeks` every member records, for each TEK it did not have, when it
  * accepted the push carrying it, on the host's monotonic clock (`monoMs`: CLOCK_MONOTONIC, the same in
@@ -31,10 +29,9 @@
  * for it; SIGUSR2 prints one for every TEK seen so far, complete or not (`installed` < `of`).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { once } from 'node:events';
 import { Secret, dhGroup, systemRandom, type DhKeyPair } from '@gvpn/crypto';
 import { IkeEndpoint, type Endpoint, type IkeSa, type Logger } from '@gvpn/ike';
-import { controlRequest } from '@gvpn/runtime';
+import { lookupLiteral } from '@gvpn/runtime';
 // @gvpn/gdoi is not a dependency of this package: loaded by path from dist/bench at run time, typed here
 // only as far as this file uses it.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -65,7 +62,6 @@ interface Args {
   dhGroup: 14 | 19;
   members: number;
   concurrency: number;
-  rekey?: { socket: string; group: string };
   memberOffset?: number;
   watchTeks?: boolean;
 }
@@ -117,11 +113,6 @@ class Member {
   receiver: PushReceiver | undefined;
   startedAt = 0;
   registeredAt: number | undefined;
-  /** performance.now() when a push carrying a TEK not known before was accepted */
-  newTekAt: number | undefined;
-  /** for that push: when it reached this process, and how long accepting it took (decrypt, verify, install, ACK) */
-  pushArrivedAt: number | undefined;
-  pushWorkMs: number | undefined;
   acksSent = 0;
   pushDrops = 0;
   attempts = 0;
@@ -154,7 +145,7 @@ class Member {
         if (this.receiver === undefined) return;
         // Pushes are queued and handled a few at a time, so that `arrivedAt` is close to when the datagram
         // reached this process rather than behind the verification of every push received before it.
-        pushQueue.push({ member: this, bytes, to: { address: rinfo.address, port: rinfo.port }, arrivedAt: performance.now(), arrivedMono: monoMs() });
+        pushQueue.push({ member: this, bytes, to: { address: rinfo.address, port: rinfo.port }, arrivedMono: monoMs() });
         if (pushQueue.length === 1) setImmediate(drainPushes);
       } else {
         this.ike.handleDatagram(bytes, { address: rinfo.address, port: rinfo.port }, Date.now());
@@ -163,7 +154,7 @@ class Member {
   }
 
   /** Accepts (or drops) one push and ACKs it, as a member does. */
-  handlePush(bytes: Uint8Array, to: Endpoint, arrivedAt: number, arrivedMono: number): void {
+  handlePush(bytes: Uint8Array, to: Endpoint, arrivedMono: number): void {
     const receiver = this.receiver as PushReceiver;
     const known = new Set(receiver.teks.keys());
     const t = performance.now();
@@ -175,12 +166,6 @@ class Member {
     if (!out.accepted) this.pushDrops++;
     else {
       const fresh = (out.newTeks ?? []).map((x) => hex(x.spi)).filter((spi) => !known.has(spi));
-      if (this.newTekAt === undefined && fresh.length > 0) {
-        this.newTekAt = performance.now();
-        this.pushArrivedAt = arrivedAt;
-        this.pushWorkMs = this.newTekAt - t;
-        onNewTek();
-      }
       if (args.watchTeks === true) {
         const at = monoMs();
         for (const spi of fresh) tekInstalled(spi, { at, arrived: arrivedMono, workMs: performance.now() - t });
@@ -220,9 +205,9 @@ class Member {
   }
 }
 
-const pushQueue: { member: Member; bytes: Uint8Array; to: Endpoint; arrivedAt: number; arrivedMono: number }[] = [];
+const pushQueue: { member: Member; bytes: Uint8Array; to: Endpoint; arrivedMono: number }[] = [];
 function drainPushes(): void {
-  for (const p of pushQueue.splice(0, 8)) p.member.handlePush(p.bytes, p.to, p.arrivedAt, p.arrivedMono);
+  for (const p of pushQueue.splice(0, 8)) p.member.handlePush(p.bytes, p.to, p.arrivedMono);
   if (pushQueue.length > 0) setImmediate(drainPushes);
 }
 
@@ -255,9 +240,10 @@ process.on('SIGTERM', () => process.exit(0));
 const members: Member[] = [];
 const offset = args.memberOffset ?? 0;
 for (let i = 0; i < args.members; i++) {
-  const socket = createSocket('udp4');
-  socket.bind(0, memberAddress(offset + i));
-  await once(socket, 'listening');
+  // Sends to an address without the resolver's deferred callback, as the daemons' transport does.
+  const socket = createSocket({ type: 'udp4', lookup: lookupLiteral });
+  // The callback is attached before the (here synchronous) lookup, so 'listening' cannot be missed.
+  await new Promise<void>((resolve) => socket.bind(0, memberAddress(offset + i), resolve));
   members.push(new Member(socket, { address: memberAddress(offset + i), port: socket.address().port }, (m) => finished(m)));
 }
 
@@ -306,33 +292,3 @@ emit({
   p50Ms: pct(50), p99Ms: pct(99), retries, cpuMs: Math.round((cpu.user + cpu.system) / 1000), attempts: members.reduce((s, m) => s + m.attempts, 0),
 });
 
-let rekeyStart: number | undefined;
-let installed = 0;
-let rekeyDone: () => void;
-const rekeyedPromise = new Promise<void>((r) => { rekeyDone = r; });
-function onNewTek(): void {
-  if (rekeyStart === undefined) return;
-  installed++;
-  if (installed === members.length) rekeyDone();
-}
-
-if (args.rekey !== undefined) {
-  rekeyStart = performance.now();
-  const answer = await controlRequest(args.rekey.socket, ['request', 'security', 'group-vpn', 'server', 'rekey', 'group'], { options: { group: args.rekey.group }, timeoutMs: 30_000 });
-  const answeredMs = performance.now() - rekeyStart;
-  const timeout = setTimeout(() => rekeyDone(), 30_000);
-  await rekeyedPromise;
-  clearTimeout(timeout);
-  const times = members.map((m) => m.newTekAt).filter((t): t is number => t !== undefined).map((t) => t - (rekeyStart as number)).sort((a, b) => a - b);
-  const start = rekeyStart;
-  const rekeyed = members.filter((m) => m.newTekAt !== undefined);
-  const lastArrivalMs = Math.max(...rekeyed.map((m) => (m.pushArrivedAt as number) - start));
-  // Each real member has its own CPU: it would have installed the TEK one push's work after the push arrived.
-  const ownCpuLastMs = Math.max(...rekeyed.map((m) => (m.pushArrivedAt as number) - start + (m.pushWorkMs as number)));
-  const work = rekeyed.map((m) => m.pushWorkMs as number).sort((a, b) => a - b);
-  emit({
-    event: 'rekeyed', lastArrivalMs, ownCpuLastMs, memberWorkMedianMs: work[Math.floor(work.length / 2)] ?? null, installed: times.length, of: members.length, lastMs: times[times.length - 1] ?? null, firstMs: times[0] ?? null,
-    p50Ms: times[Math.floor(times.length / 2)] ?? null, controlAnsweredMs: answeredMs,
-    acksSent: members.reduce((s, m) => s + m.acksSent, 0), pushDrops: members.reduce((s, m) => s + m.pushDrops, 0), answer,
-  });
-}

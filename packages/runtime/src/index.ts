@@ -57,7 +57,7 @@ export { ManualClock, systemClock, type Clock } from './clock.js';
 export { DeadlineTimer, type DeadlineTimerOptions } from './deadline-timer.js';
 export { formatEndpoint, type Endpoint } from './endpoint.js';
 export { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
-export { UdpTransport } from './udp-transport.js';
+export { UdpTransport, lookupLiteral } from './udp-transport.js';
 export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
 export {
   commandKey,

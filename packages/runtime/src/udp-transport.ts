@@ -17,7 +17,7 @@ const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
  * on the next tick (a closure and a deferred send per datagram). Our peers are addresses, so answer those
  * at once; anything else still goes to the resolver.
  */
-function lookupLiteral(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+export function lookupLiteral(address: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   const family = isIP(address);
   if (family !== 0) callback(null, address, family);
   else dnsLookup(address, options, callback);
