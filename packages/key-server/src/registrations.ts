@@ -6,7 +6,7 @@
  * A member leaves the list when a push's retransmission budget is spent without an ACK (rekey.ts): it
  * missed keys and will have to pull again; this also frees its place under `member-threshold`.
  */
-import { formatEndpoint, type Endpoint } from '@gvpn/runtime';
+import type { Endpoint } from '@gvpn/runtime';
 
 export interface Registration {
   group: string;
@@ -107,8 +107,4 @@ export class Registrations {
     this.#total -= n;
     return n;
   }
-}
-
-export function describeMember(r: Registration): string {
-  return `${r.address} (${formatEndpoint(r.endpoint)}, gateway ${r.gateway})`;
 }
