@@ -7,12 +7,17 @@
  *   RFC 3948 framing (non-ESP marker / keepalive -> nonEsp; < 8 bytes -> malformed)
  *   SPI lookup, inbound-valid at `now` -> noSa
  *   length fits the transform -> malformed
- *   anti-replay pre-check for (SPI, sender) -> replayDropped
  *   ICV (constant time) -> authFailures       ... only now is anything decrypted
  *   ESP trailer (padding 1,2,3..., pad length) -> malformed; next header 59 (dummy) -> dummy
  *   next header 4 and a valid inner IPv4 header -> malformed
  *   inner source/destination inside the TEK's selector -> policyDropped
- *   replay window update, received++, deliver
+ *   anti-replay check and window update for (SPI, inner source) -> replayDropped, replaySendersFull
+ *   received++, deliver (a throwing `deliver` -> deliverErrors)
+ *
+ * The replay window is keyed on the inner source address because it is inside the ICV and checked
+ * against the selector; the outer UDP source is not authenticated, and keying on it let a captured
+ * packet in again from any other port (and gave each spoofed source a window). The price is that a
+ * replay is recognised only after its ICV check and decryption.
  *
  * Outbound GCM IVs: RFC 4106 needs a unique IV per packet under a key, and a group TEK is one key shared
  * by many senders. As in RFC 6054 (counter modes for group SAs), the 8-byte explicit IV is
@@ -44,6 +49,8 @@ export interface EspCounters {
   /** received under an SPI we do not hold (or no longer accept) */
   noSa: number;
   replayDropped: number;
+  /** authenticated packets from a new sender refused: the SA keeps MAX_REPLAY_SENDERS windows already */
+  replaySendersFull: number;
   malformed: number;
   /** RFC 3948 non-ESP marker (IKE) and NAT-keepalives on the ESP port */
   nonEsp: number;
@@ -57,6 +64,8 @@ export interface EspCounters {
   outboundPolicyDropped: number;
   /** send() refused: the TEK's 32-bit sequence space is spent */
   sequenceExhausted: number;
+  /** received packets whose `deliver` threw (the error goes to `onDeliverError`) */
+  deliverErrors: number;
 }
 
 export interface DeliveredPacket {
@@ -71,7 +80,7 @@ export interface DeliveredPacket {
 }
 
 export type HandleResult =
-  | 'received' | 'auth-failure' | 'no-sa' | 'replay' | 'malformed' | 'non-esp' | 'dummy' | 'policy';
+  | 'received' | 'auth-failure' | 'no-sa' | 'replay' | 'replay-senders-full' | 'malformed' | 'non-esp' | 'dummy' | 'policy';
 
 export type SendResult = 'sent' | 'no-sa' | 'outside-policy' | 'sequence-exhausted';
 
@@ -79,6 +88,8 @@ export interface EspEndpointOptions {
   sad: SaDatabase;
   send: (datagram: Uint8Array, to: PeerAddress) => void;
   deliver?: (packet: DeliveredPacket) => void;
+  /** Told about each error `deliver` threw, which `handle` counts instead of throwing. */
+  onDeliverError?: (error: unknown, packet: DeliveredPacket) => void;
   random?: RandomSource;
   /** RFC 6054-style sender id for GCM IVs; must be unique among the group's senders */
   senderId?: number;
@@ -88,8 +99,8 @@ export interface EspEndpointOptions {
 
 function zeroCounters(): EspCounters {
   return {
-    sent: 0, received: 0, authFailures: 0, noSa: 0, replayDropped: 0, malformed: 0, nonEsp: 0, dummy: 0,
-    policyDropped: 0, noOutboundSa: 0, outboundPolicyDropped: 0, sequenceExhausted: 0,
+    sent: 0, received: 0, authFailures: 0, noSa: 0, replayDropped: 0, replaySendersFull: 0, malformed: 0, nonEsp: 0,
+    dummy: 0, policyDropped: 0, noOutboundSa: 0, outboundPolicyDropped: 0, sequenceExhausted: 0, deliverErrors: 0,
   };
 }
 
@@ -103,6 +114,7 @@ export class EspEndpoint {
   readonly #counters = zeroCounters();
   readonly #send: EspEndpointOptions['send'];
   readonly #deliver: EspEndpointOptions['deliver'];
+  readonly #onDeliverError: EspEndpointOptions['onDeliverError'];
   readonly #random: RandomSource;
   readonly #senderId: number | undefined;
   readonly #senderIdBits: number;
@@ -111,6 +123,7 @@ export class EspEndpoint {
     this.sad = options.sad;
     this.#send = options.send;
     this.#deliver = options.deliver;
+    this.#onDeliverError = options.onDeliverError;
     this.#random = options.random ?? systemRandom;
     this.#senderIdBits = options.senderIdBits ?? 16;
     if (!Number.isInteger(this.#senderIdBits) || this.#senderIdBits < 8 || this.#senderIdBits > 32) {
@@ -181,13 +194,8 @@ export class EspEndpoint {
     const tek = this.sad.inbound(header.spi, now);
     if (tek === undefined) return this.#count('noSa', 'no-sa');
     if (!espLengthValid(tek, bytes.length)) return this.#count('malformed', 'malformed');
-    const sender = `${from.address}:${from.port}`;
-    if (this.sad.replayCheck(tek.spi, sender, header.seq) !== 'ok') return this.#count('replayDropped', 'replay');
     const opened = openEsp(tek, bytes);
     if (!opened.ok) return opened.reason === 'auth' ? this.#count('authFailures', 'auth-failure') : this.#count('malformed', 'malformed');
-    // The packet is authentic from here on: it takes its place in the replay window whatever it holds,
-    // so that a replay of it is refused as a replay.
-    this.sad.replayAccept(tek.spi, sender, header.seq);
     if (opened.nextHeader === NEXT_HEADER_NO_NEXT) return this.#count('dummy', 'dummy');
     if (opened.nextHeader !== NEXT_HEADER_IPV4) return this.#count('malformed', 'malformed');
     let addresses: { source: number; destination: number };
@@ -198,8 +206,18 @@ export class EspEndpoint {
       throw error;
     }
     if (!insidePolicy(tek, addresses.source, addresses.destination)) return this.#count('policyDropped', 'policy');
+    const admission = this.sad.replayAdmit(tek.spi, addresses.source, header.seq);
+    if (admission === 'full') return this.#count('replaySendersFull', 'replay-senders-full');
+    if (admission !== 'ok') return this.#count('replayDropped', 'replay');
     this.#counters.received++;
-    this.#deliver?.({ spi: tek.spi, seq: header.seq, from, inner: opened.payload, ...addresses });
+    const packet: DeliveredPacket = { spi: tek.spi, seq: header.seq, from, inner: opened.payload, ...addresses };
+    try {
+      this.#deliver?.(packet);
+    } catch (error) {
+      // the owner's bug must not escape into its socket handler and kill the daemon
+      this.#counters.deliverErrors++;
+      this.#onDeliverError?.(error, packet);
+    }
     return 'received';
   }
 

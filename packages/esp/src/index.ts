@@ -14,12 +14,14 @@ export {
 } from './packet.js';
 export { classifyUdpEncap, type UdpEncapKind } from './udp-encap.js';
 export { DEFAULT_REPLAY_WINDOW, MAX_REPLAY_WINDOW, ReplayWindow, type ReplayVerdict } from './replay.js';
-export { MAX_SEQUENCE, SaDatabase, type SaDatabaseOptions, type SequenceReservation } from './sadb.js';
+export {
+  MAX_REPLAY_SENDERS, MAX_SEQUENCE, SaDatabase, type ReplayAdmission, type SaDatabaseOptions, type SequenceReservation,
+} from './sadb.js';
 export {
   EspEndpoint, type DeliveredPacket, type EspCounters, type EspEndpointOptions, type HandleResult, type PeerAddress,
   type SendResult,
 } from './endpoint.js';
 export {
-  DEFAULT_PROBE_PORT, PROBE_PAYLOAD_LENGTH, TrafficProbe, decodeProbePayload, encodeProbePayload, probeLoss,
+  DEFAULT_PROBE_PORT, PROBE_PAYLOAD_LENGTH, PROBE_REORDER_WINDOW, TrafficProbe, decodeProbePayload, encodeProbePayload, probeLoss,
   type ProbePayload, type ProbePeer, type ProbePeerStats, type ProbeSenderStats, type ProbeStats, type TrafficProbeOptions,
 } from './probe.js';

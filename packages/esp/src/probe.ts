@@ -14,6 +14,10 @@
  *   loss(A -> B) = A.sentTo(B) - B.receivedFrom(A)
  * and `highest - received` is the number of gaps seen so far. A probe that could not even be sent (no
  * outbound TEK) counts in `sendFailures` for that peer: it is lost traffic too.
+ *
+ * Reordering is tracked over the last PROBE_REORDER_WINDOW sequences of each sender: a probe missing
+ * further back is written off (it stays in the gaps), and if it arrives after all it counts as a
+ * duplicate, since it cannot be told from one without keeping every sequence ever seen.
  */
 import { type DeliveredPacket, type EspEndpoint, type PeerAddress, type SendResult } from './endpoint.js';
 import { EspError } from './errors.js';
@@ -24,6 +28,8 @@ export const PROBE_MAGIC = 0x47565050; // "GVPP"
 export const PROBE_VERSION = 1;
 export const PROBE_PAYLOAD_LENGTH = 24;
 export const DEFAULT_PROBE_PORT = 9; // discard
+/** Sequences a receiver tracks below each sender's highest; bounds its state to this many entries. */
+export const PROBE_REORDER_WINDOW = 1024;
 
 export interface ProbePayload {
   senderId: number;
@@ -89,6 +95,7 @@ interface SenderState {
   duplicates: number;
   /** sequences above `contiguous` already seen (out of order), to count duplicates exactly */
   seen: Set<number>;
+  /** every sequence up to this one was received or written off (>= highest - PROBE_REORDER_WINDOW) */
   contiguous: number;
 }
 
@@ -153,6 +160,17 @@ export class TrafficProbe {
     state.received++;
     state.highest = Math.max(state.highest, probe.seq);
     state.seen.add(probe.seq);
+    const floor = state.highest - PROBE_REORDER_WINDOW;
+    if (floor > state.contiguous) {
+      // write off what is still missing below the window; it stays counted in highest - received.
+      // Cost: the smaller of the jump and the set, so a huge sequence jump stays cheap.
+      if (floor - state.contiguous < state.seen.size) {
+        for (let seq = state.contiguous + 1; seq <= floor; seq++) state.seen.delete(seq);
+      } else {
+        for (const seq of state.seen) if (seq <= floor) state.seen.delete(seq);
+      }
+      state.contiguous = floor;
+    }
     while (state.seen.delete(state.contiguous + 1)) state.contiguous++;
     return true;
   }

@@ -1,11 +1,10 @@
 /**
- * Sliding anti-replay window (RFC 4303 §3.4.3 and Appendix A), 32-bit sequence numbers. The check runs
- * before the ICV (cheap rejection) and the window moves only after the ICV verified (`accept`), so a
- * forged packet cannot advance it.
+ * Sliding anti-replay window (RFC 4303 §3.4.3 and Appendix A), 32-bit sequence numbers. The window moves
+ * only for a packet whose ICV verified (`accept`), so a forged packet cannot advance it.
  *
  * Group SAs have many senders under one SPI, each with its own sequence counter; one window per SPI
- * would reject most traffic. `SaDatabase` therefore keeps one ReplayWindow per (SPI, sender transport
- * address) — see README.md.
+ * would reject most traffic. `SaDatabase` therefore keeps one ReplayWindow per (SPI, sender), the sender
+ * being the authenticated inner IPv4 source address — see README.md.
  */
 export const DEFAULT_REPLAY_WINDOW = 64;
 export const MAX_REPLAY_WINDOW = 1024;

@@ -1,6 +1,7 @@
 /**
  * The group SA database of one member: the installed TEKs by SPI, our outbound sequence counter per
- * TEK, and the inbound anti-replay windows per (SPI, sender).
+ * TEK, and the inbound anti-replay windows per (SPI, sender), where the sender is the inner IPv4 source
+ * address of an authenticated packet (the outer UDP source is not authenticated).
  *
  * Rules (times on the caller's clock, see tek.ts):
  *  - outbound: the newest TEK that is active (activation <= now < deactivation); "newest" = latest
@@ -45,11 +46,22 @@ interface Entry {
   sentSeq: number;
   /** with a sequence reservation: numbers up to this one were reserved */
   reservedSeq: number;
-  /** sender key ("address:port") -> window */
-  windows: Map<string, ReplayWindow>;
+  /** sender (inner IPv4 source as u32) -> window */
+  windows: Map<number, ReplayWindow>;
 }
 
 export const MAX_SEQUENCE = 0xffffffff;
+
+/**
+ * Most replay windows one SA keeps (one per sender), as many as there are 16-bit sender ids; a full table
+ * takes about 8 MB with the default 64-packet windows, 26 MB with 1024-packet ones. Only holders of the
+ * group key can add a sender, but one faulty or hostile member could use a new inner source per packet. When the table is full a new sender is refused rather than an old window evicted:
+ * an evicted sender would lose its replay state, and its captured packets would be accepted again.
+ */
+export const MAX_REPLAY_SENDERS = 65_536;
+
+/** `replayAdmit`'s answer: 'full' = a new sender, and the SA already keeps MAX_REPLAY_SENDERS windows. */
+export type ReplayAdmission = ReplayVerdict | 'full';
 
 export class SaDatabase {
   readonly antiReplay: boolean;
@@ -173,26 +185,24 @@ export class SaDatabase {
   }
 
   /**
-   * The anti-replay verdict for (spi, sender, seq), without creating state: a window is created only by
-   * `replayAccept`, after the ICV verified, so forged packets from spoofed addresses allocate nothing.
-   * Always 'ok' with no-anti-replay.
+   * Checks (spi, sender, seq) against the sender's window and, when 'ok', records it. Call it only for an
+   * authenticated packet: it creates the sender's window, so forgeries must not reach it. Always 'ok' with
+   * no-anti-replay.
    */
-  replayCheck(spi: number, sender: string, seq: number): ReplayVerdict {
+  replayAdmit(spi: number, sender: number, seq: number): ReplayAdmission {
     if (!this.antiReplay) return 'ok';
-    return this.#entries.get(spi)?.windows.get(sender)?.check(seq) ?? (seq === 0 ? 'zero' : 'ok');
-  }
-
-  /** Records an authenticated packet in (spi, sender)'s window. */
-  replayAccept(spi: number, sender: string, seq: number): void {
-    if (!this.antiReplay) return;
     const entry = this.#entries.get(spi);
-    if (entry === undefined) return;
+    if (entry === undefined) return 'ok';
     let window = entry.windows.get(sender);
     if (window === undefined) {
+      if (seq === 0) return 'zero';
+      if (entry.windows.size >= MAX_REPLAY_SENDERS) return 'full';
       window = new ReplayWindow(this.replayWindow);
       entry.windows.set(sender, window);
     }
-    window.accept(seq);
+    const verdict = window.check(seq);
+    if (verdict === 'ok') window.accept(seq);
+    return verdict;
   }
 
   /** Number of senders with replay state under `spi` (diagnostics). */

@@ -22,7 +22,7 @@ import { GapAttr, IdType, MessageRules, NotifyType, PayloadType, WireError, grou
 import type { Attribute, GdoiSaPayload, Header, KeyPacket } from '@gvpn/wire';
 import { equalBytes } from '@gvpn/crypto';
 import type { RandomSource } from '@gvpn/crypto';
-import { chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
+import { RateLimitedWarn, chainBytes, ciphertextOf, encryptedMessage, freshMessageId, lastBlock, parseDecrypted, payloadsOf, u32Bytes } from '@gvpn/ike';
 import type { Endpoint, IkeSa, Logger, ParsedMessage } from '@gvpn/ike';
 import { equal, kekKeyPacket, satPayload, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
@@ -60,6 +60,8 @@ export interface PullResponderConfig {
   nonceLength?: number;
   exchangeTimeoutMs?: number;
   maxExchanges?: number;
+  /** Exchanges waiting for message 3 from one peer address (default 8). */
+  maxExchangesPerPeer?: number;
 }
 
 export type PullResponderCounter =
@@ -170,8 +172,15 @@ export class PullResponder {
   /** In expiry order: every entry gets `now + timeout` when inserted, and is re-inserted when it completes. */
   private readonly exchanges = new Map<string, Exchange>();
   private pending = 0;
+  /**
+   * Exchanges waiting for message 3, per peer address: one member (any holder of a member PSK) must not hold
+   * the server-wide bound and shut every other member out. A member needs one pull at a time.
+   */
+  private readonly pendingByPeer = new Map<string, number>();
   private readonly timeoutMs: number;
   private readonly maxExchanges: number;
+  private readonly maxExchangesPerPeer: number;
+  private readonly refusalLog: RateLimitedWarn | undefined;
   /** Exchange keys per IKE SA, so that an SA going down costs its own exchanges only. */
   private readonly bySa = new Map<IkeSa, Set<string>>();
   /** Encoded keys per group id (the latest key generation seen). */
@@ -180,6 +189,8 @@ export class PullResponder {
   constructor(private readonly config: PullResponderConfig) {
     this.timeoutMs = config.exchangeTimeoutMs ?? 30_000;
     this.maxExchanges = config.maxExchanges ?? 4096;
+    this.maxExchangesPerPeer = config.maxExchangesPerPeer ?? 8;
+    this.refusalLog = config.log === undefined ? undefined : new RateLimitedWarn(config.log, { add: () => {} });
   }
 
   /** Exchanges waiting for message 3. */
@@ -212,7 +223,12 @@ export class PullResponder {
 
   private forget(x: Exchange): void {
     if (!this.exchanges.delete(x.key)) return;
-    if (x.state !== 'done') this.pending--;
+    if (x.state !== 'done') {
+      this.pending--;
+      const n = (this.pendingByPeer.get(x.sa.peer.address) ?? 1) - 1;
+      if (n > 0) this.pendingByPeer.set(x.sa.peer.address, n);
+      else this.pendingByPeer.delete(x.sa.peer.address);
+    }
     this.release(x);
     const keys = this.bySa.get(x.sa);
     if (keys !== undefined && keys.delete(x.key) && keys.size === 0) this.bySa.delete(x.sa);
@@ -301,6 +317,8 @@ export class PullResponder {
 
   private message1(sa: IkeSa, key: string, datagram: Uint8Array, header: Header, now: number): void {
     if (this.pending >= this.maxExchanges) return this.drop('exchangeLimitDropped', sa, 'too many pending pulls');
+    const ofPeer = this.pendingByPeer.get(sa.peer.address) ?? 0;
+    if (ofPeer >= this.maxExchangesPerPeer) return this.drop('exchangeLimitDropped', sa, 'too many pending pulls from this peer');
     const mid = u32Bytes(header.messageId);
     const opened = this.open(sa, datagram, header, sa.phase2Iv(header.messageId), MessageRules.pull1);
     if (typeof opened === 'string') return this.drop(opened, sa, 'message 1');
@@ -310,16 +328,16 @@ export class PullResponder {
     const id = payloadsOf(opened.parsed, PayloadType.ID)[0]?.payload;
     if (ni === undefined || id === undefined || ni.length > 128) return this.drop('invalidPayloadDropped', sa, 'nonce or ID');
     if (id.idType !== IdType.KeyId || id.data.length !== 4 || id.protocolId !== 0 || id.port !== 0) {
-      return this.refuse(sa, header, 'unknownGroupRefused', 'ID is not a 4-octet ID_KEY_ID', NotifyType.InvalidIdInformation);
+      return this.refuse(now, sa, header, 'unknownGroupRefused', 'ID is not a 4-octet ID_KEY_ID', NotifyType.InvalidIdInformation);
     }
     const resolved = this.resolveGroup(id.data);
-    if (resolved === undefined) return this.refuse(sa, header, 'unknownGroupRefused', 'no such group', NotifyType.InvalidIdInformation);
+    if (resolved === undefined) return this.refuse(now, sa, header, 'unknownGroupRefused', 'no such group', NotifyType.InvalidIdInformation);
     const { groupId, group } = resolved;
     const auth = this.config.authorize(sa, groupId, now);
-    if (!auth.ok) return this.refuse(sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, groupId);
+    if (!auth.ok) return this.refuse(now, sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, groupId);
     // Snapshot: SA for message 2 and the matching KD for message 4.
     const keys = this.keysOf(groupId, group);
-    if (!keys.hasKeys) return this.refuse(sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
+    if (!keys.hasKeys) return this.refuse(now, sa, header, 'unknownGroupRefused', 'group has no keys yet', NotifyType.InvalidIdInformation, groupId);
     const nr = this.config.random.bytes(this.config.nonceLength ?? 16);
     const after = prependPayload(nr, PayloadType.SA, keys.sa); // NONCE, SA
     const hash2 = sa.prfA(mid, ni, after);
@@ -335,6 +353,7 @@ export class PullResponder {
     });
     keys.users++;
     this.pending++;
+    this.pendingByPeer.set(sa.peer.address, ofPeer + 1);
     this.config.send(reply, sa.peer);
   }
 
@@ -345,11 +364,11 @@ export class PullResponder {
     if (!equalBytes(x.sa.prfA(mid, x.ni, x.nr, opened.rest), opened.hash)) return this.drop('hashMismatchDropped', x.sa, 'HASH(3)');
     if (payloadsOf(opened.parsed, PayloadType.GAP)[0] !== undefined) return this.drop('invalidPayloadDropped', x.sa, 'SENDER_ID_REQUEST not supported');
     const group = this.config.group(x.groupId);
-    if (group === undefined) return this.refuse(x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
+    if (group === undefined) return this.refuse(now, x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
     const auth = this.config.authorize(x.sa, x.groupId, now);
     if (!auth.ok) {
       this.forget(x);
-      return this.refuse(x.sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, x.groupId);
+      return this.refuse(now, x.sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, x.groupId);
     }
     // Registration is committed only now (RFC 6407 §3.2).
     this.config.commit(x.sa, x.groupId, now);
@@ -386,9 +405,10 @@ export class PullResponder {
     return undefined;
   }
 
-  private refuse(sa: IkeSa, header: Header, counter: PullResponderCounter, reason: string, notifyType: number, groupId?: number): void {
+  private refuse(now: number, sa: IkeSa, header: Header, counter: PullResponderCounter, reason: string, notifyType: number, groupId?: number): void {
     this.counters[counter]++;
-    this.config.log?.warn({ peer: `${sa.peer.address}:${sa.peer.port}`, groupId, reason }, 'GROUPKEY-PULL refused');
+    // Rate-limited: a member may send refused pulls as fast as it likes; the counters keep every one.
+    this.refusalLog?.warn(now, { peer: `${sa.peer.address}:${sa.peer.port}`, groupId, reason }, 'GROUPKEY-PULL refused');
     if (this.config.refusal === 'silent') return;
     // HDR*, HASH(1), N under the IKE SA (RFC 2409 §5.7), the M-ID of the refused pull in the notify data.
     const messageId = freshMessageId(this.config.random);

@@ -17,6 +17,9 @@
  *   6. the new policy must be one we can install (policyRejectedDropped).
  * Then it applies deletes (TEK SPIs; SPI 0 = all TEKs; protocol 0 = the KEK: registration over), new TEKs,
  * a new KEK (used for later PUSHes), and returns the RFC 8263 ACK when the decrypting KEK asked for one.
+ *
+ * At a re-registration the new receiver is built from the PULL and the receiver it replaces: a PULL older
+ * than PUSHes that receiver accepted is stale (§3.2, `whyPullIsStale`) and gives way to what they brought.
  */
 import { createHash } from 'node:crypto';
 import { HEADER_LENGTH, KdType, MessageRules, PayloadType, TekProtocolId, WireError } from '@gvpn/wire';
@@ -50,6 +53,8 @@ export interface PushReceiverConfig {
   strictSignature?: boolean;
   /** Remembered accepted PUSHes for duplicate detection. */
   duplicateCacheSize?: number;
+  /** At a re-registration, the receiver this one replaces: its state newer than the PULL's is kept. */
+  previous?: PushReceiver;
 }
 
 export interface PushAccepted {
@@ -93,6 +98,23 @@ export function verifyDecryptedPush(header: Header, plaintext: Uint8Array, publi
   return pushSignatureForm(header, parseDecrypted(header, plaintext, MessageRules.push), publicKey, sigHash, accept);
 }
 
+/**
+ * Why a re-registration's PULL is older than what `previous` learned from PUSHes (RFC 6407 §3.2: a PULL
+ * SEQ lower than the latest PUSH seen under its KEK is stale):
+ *   'seq': same KEK, and `previous` accepted PUSHes past the PULL's SEQ;
+ *   'kek': `previous` holds a KEK that replaced the PULL's by a PUSH past the PULL's SEQ.
+ * Undefined: the PULL's state is as new or newer, or names a KEK `previous` never held (a server that
+ * restarted with new keys); it wins.
+ */
+function whyPullIsStale(previous: PushReceiver, pull: PullResult): 'seq' | 'kek' | undefined {
+  const held = previous.kek;
+  if (held === undefined || pull.kek === undefined) return undefined;
+  const pullSeq = pull.seq ?? 0;
+  if (equal(held.spi, pull.kek.spi)) return previous.lastSeq > pullSeq ? 'seq' : undefined;
+  const replaced = previous.replacedKek;
+  return replaced !== undefined && equal(replaced.spi, pull.kek.spi) && replaced.seq > pullSeq ? 'kek' : undefined;
+}
+
 export class PushReceiver {
   /** Undefined once a PUSH deleted the KEK (the member must register again). */
   kek: Kek | undefined;
@@ -101,11 +123,34 @@ export class PushReceiver {
   readonly teks = new Map<string, Tek>();
   readonly counters = Object.fromEntries(PUSH_COUNTER_NAMES.map((n) => [n, 0])) as Record<PushCounter, number>;
   private readonly seen = new Map<string, Uint8Array | undefined>();
+  #replacedKek: { spi: Uint8Array; seq: number } | undefined;
+  /** Why the PULL was stale against `previous` (whose KEK, SEQ and TEKs were then kept as noted at `whyPullIsStale`). */
+  readonly stalePull: 'seq' | 'kek' | undefined;
 
   constructor(private readonly config: PushReceiverConfig) {
-    this.kek = config.pull.kek;
-    this.lastSeq = config.pull.seq ?? 0;
-    for (const t of config.pull.teks) this.teks.set(hex(t.spi), t);
+    const { pull, previous } = config;
+    const stale = previous === undefined ? undefined : whyPullIsStale(previous, pull);
+    this.stalePull = stale;
+    if (previous === undefined || stale === undefined) {
+      this.kek = pull.kek;
+      this.lastSeq = pull.seq ?? 0;
+      for (const t of pull.teks) this.teks.set(hex(t.spi), t);
+    } else {
+      this.kek = stale === 'kek' ? previous.kek : pull.kek;
+      this.lastSeq = previous.lastSeq;
+      // The TEKs the PUSHes left; the PULL's copy of one still held is as good and its lifetime fresher.
+      for (const t of previous.teks.values()) this.teks.set(hex(t.spi), pull.teks.find((p) => equal(p.spi, t.spi)) ?? t);
+    }
+    // What is known about PUSHes under a KEK stays true while that KEK is in use.
+    if (previous?.kek !== undefined && this.kek !== undefined && equal(previous.kek.spi, this.kek.spi)) {
+      for (const [digest, ack] of previous.seen) this.seen.set(digest, ack);
+      this.#replacedKek = previous.#replacedKek;
+    }
+  }
+
+  /** The KEK the current one replaced, with the SEQ of the PUSH that brought the new one. */
+  get replacedKek(): { spi: Uint8Array; seq: number } | undefined {
+    return this.#replacedKek;
   }
 
   /** The daemon retires a replaced TEK after its deactivation delay. */
@@ -168,6 +213,7 @@ export class PushReceiver {
     this.counters.teksInstalled += change.newTeks.length;
     this.counters.teksDeleted += deletedTeks.length;
     if (change.newKek !== undefined) {
+      this.#replacedKek = { spi: kek.spi, seq };
       this.kek = change.newKek;
       this.lastSeq = 0;
       this.counters.kekRekeys++;

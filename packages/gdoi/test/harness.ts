@@ -88,6 +88,8 @@ export interface SetupOptions {
   maxExchanges?: number;
   /** GroupSnapshot.teksLifetimeLeft of every group (seconds left of the current TEKs). */
   teksLifetimeLeft?: () => number;
+  /** The responder's logger (default: quiet). */
+  responderLog?: Logger;
 }
 
 export function setup(opts: SetupOptions = {}): Setup {
@@ -117,7 +119,7 @@ export function setup(opts: SetupOptions = {}): Setup {
     },
     commit: (_sa, groupId, now) => { s.committed.push({ groupId, at: now }); },
     refusal: opts.refusal ?? 'silent',
-    random, send: net(SERVER), log: quietLog,
+    random, send: net(SERVER), log: opts.responderLog ?? quietLog,
     ...(opts.maxExchanges === undefined ? {} : { maxExchanges: opts.maxExchanges }),
   });
   const psk = new Secret(new TextEncoder().encode('gdoi-lab-secret'));

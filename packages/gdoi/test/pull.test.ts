@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { NotifyType } from '@gvpn/wire';
 import { hex } from '../src/index.js';
 import type { PullInitiator, Tek } from '../src/index.js';
-import { flipHash, hexOf, lastBlockOf, policy, setup } from './harness.js';
+import { flipHash, hexOf, lastBlockOf, policy, quietLog, setup } from './harness.js';
 import type { Datagram, Setup } from './harness.js';
 
 /** Delivers the four PULL messages one by one; returns the originals. */
@@ -91,6 +91,22 @@ describe('GROUPKEY-PULL', () => {
     s.step(); // msg2 of the first -> member (queue order)
     s.step(); // msg1 of the second -> server: one exchange already waits for message 3
     assert.equal(s.responder.counters.exchangeLimitDropped, 1);
+  });
+
+  it('one peer holds at most 8 pulls waiting for message 3: its next one is dropped, the rest of the bound stays for others', () => {
+    const s = setup();
+    for (let i = 0; i < 9; i++) {
+      s.startPull(1);
+      s.step(); // message 1 -> server
+      s.step(() => undefined); // its message 2 is lost: the exchange waits for message 3
+    }
+    assert.equal(s.responder.pendingExchanges, 8);
+    assert.equal(s.responder.counters.exchangeLimitDropped, 1);
+    s.advance(31_000); // the eight expire; the peer may pull again
+    assert.equal(s.responder.pendingExchanges, 0);
+    const p = s.startPull(1);
+    s.flush();
+    assert.equal(p.state, 'done');
   });
 
   it('the KD of a replaced key generation is zeroed once no pending pull still needs it', () => {
@@ -235,6 +251,18 @@ describe('GROUPKEY-PULL', () => {
     assert.equal((stats.informationalReceived ?? 0), informationalBefore + 1, 'the member IKE endpoint authenticated the Notify');
     assert.equal(p.result, undefined);
     assert.equal(NotifyType.InvalidIdInformation, 18);
+  });
+
+  it('refusals are logged at most 10 times per 10 s (a member may send refused pulls as fast as it likes); every one is counted', () => {
+    const warnings: string[] = [];
+    const log = { ...quietLog, warn: (_o: object, msg: string) => { warnings.push(msg); } };
+    const s = setup({ authorize: () => ({ ok: false, reason: 'member threshold' }), responderLog: log });
+    for (let i = 0; i < 30; i++) {
+      s.startPull(1);
+      s.step();
+    }
+    assert.equal(s.responder.counters.unauthorizedRefused, 30);
+    assert.equal(warnings.filter((m) => m === 'GROUPKEY-PULL refused').length, 10);
   });
 
   it('authorisation is asked again at message 3 (a threshold reached meanwhile stops the registration)', () => {

@@ -50,6 +50,15 @@ export class ResponderKeyPairs {
     return { keyPair, reused: false };
   }
 
+  /**
+   * The caller is done with a key pair from `take` (g^xy is computed or the exchange is over): a one-off
+   * pair is wiped now, the window's shared pair stays for the window's other exchanges.
+   */
+  release(keyPair: DhKeyPair): void {
+    for (const entry of this.current.values()) if (entry.keyPair === keyPair) return;
+    keyPair.wipe();
+  }
+
   /** Wipes the private values of windows that are over (SAs keep only derived keys, never the exponent). */
   expire(now: number): void {
     for (const [id, entry] of this.current) {

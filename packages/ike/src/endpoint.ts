@@ -12,7 +12,7 @@ import { ResponderKeyPairs } from './dh-reuse.js';
 import { DpdMonitor } from './dpd.js';
 import { openInformational, protectedInformational } from './informational.js';
 import { MainModeInitiator } from './main-mode-initiator.js';
-import { MainModeResponder } from './main-mode-responder.js';
+import { MainModeResponder, ResponderState } from './main-mode-responder.js';
 import type { ResponderContext } from './main-mode-responder.js';
 import type { StepResult } from './main-mode.js';
 import { parseClear, payloadsOf } from './message.js';
@@ -31,6 +31,12 @@ const DEFAULT_HALF_OPEN_TIMEOUT_MS = 30_000;
 const MAX_REINITIATE_DELAY_MS = 60_000;
 /** Notify types below this are errors (RFC 2408 §3.14.1). */
 const FIRST_STATUS_NOTIFY = 16384;
+/**
+ * Established responder SAs one peer address may hold; establishing one more deletes its oldest. Anyone
+ * with a shared (dynamic-gateway) PSK could otherwise pile up SAs without Deletes until they expire. A
+ * member needs one, two while re-keying; the margin is for several members behind one NAT address.
+ */
+const MAX_SAS_PER_PEER = 8;
 
 export interface IkeEndpointConfig {
   local: Endpoint;
@@ -79,6 +85,13 @@ export class IkeEndpoint {
   private fixedGateways: GatewayPolicy[];
   private dynamicGateway: GatewayPolicy | undefined;
   private halfOpen = 0;
+  /**
+   * Responder SAs that sent message 2 and wait for message 3, oldest first: no DH done and no return path
+   * shown, so the first to go when the half-open bound is reached.
+   */
+  private readonly awaitingMessage3 = new Set<IkeSa>();
+  /** Established responder SAs by peer address (not port), oldest first, for MAX_SAS_PER_PEER. */
+  private readonly respondersByAddress = new Map<string, Set<IkeSa>>();
   private started = false;
   private readonly junkLog: RateLimitedWarn;
   private readonly keyPairs: ResponderKeyPairs;
@@ -280,8 +293,14 @@ export class IkeEndpoint {
     }
     const gateway = this.gatewayFor(from);
     if (gateway === undefined) return this.drop('unknownPeerDropped', now, from, 'no gateway for this address');
-    // The half-open bound comes before any decoding beyond the header and long before any DH.
-    if (this.halfOpen >= this.config.options.maxHalfOpen) return this.drop('halfOpenRejected', now, from, 'half-open limit');
+    // The half-open bound comes before any decoding beyond the header and long before any DH. Forged
+    // message 1s cost nothing to send, so at the bound the oldest SA still waiting for message 3 makes
+    // room; only SAs whose peer answered message 2 keep a newcomer out.
+    if (this.halfOpen >= this.config.options.maxHalfOpen) {
+      const oldest = this.awaitingMessage3.values().next();
+      if (oldest.done === true) return this.drop('halfOpenRejected', now, from, 'half-open limit');
+      this.evictHalfOpen(oldest.value, now);
+    }
     const message = parseClear(header, bytes);
     const task = new MainModeResponder({
       ...this.responderShared, gateway, proposals: usableProposals(gateway.proposals, this.config.options.allowLegacyGroups),
@@ -299,6 +318,7 @@ export class IkeEndpoint {
     sa.task = task;
     this.insert(sa);
     this.halfOpen++;
+    this.awaitingMessage3.add(sa);
     this.counters.add('negotiationsStarted');
     sa.log.debug({ halfOpen: this.halfOpen }, 'main mode responder started');
     sa.lastRequest = Uint8Array.from(bytes);
@@ -320,7 +340,9 @@ export class IkeEndpoint {
       if (!(task instanceof MainModeResponder) || sa.established) {
         return this.drop('unexpectedMessageDropped', now, from, 'main mode after establishment');
       }
-      this.apply(sa, task.process(header, bytes, parseClear, now), bytes, now);
+      const step = task.process(header, bytes, parseClear, now);
+      if (task.state !== ResponderState.Mm2Sent) this.awaitingMessage3.delete(sa);
+      this.apply(sa, step, bytes, now);
       return;
     }
     if (sa.lastAnswer !== undefined && samePublicBytes(sa.lastAnswer, bytes)) {
@@ -412,7 +434,33 @@ export class IkeEndpoint {
         this.remove(old, 'rekeyed', now);
       }
     }
+    if (sa.role === 'responder') this.limitPeerSas(sa, now);
     this.config.events?.saUp?.(sa);
+  }
+
+  /** Records a new responder SA under its peer's address and deletes that address's oldest beyond MAX_SAS_PER_PEER. */
+  private limitPeerSas(sa: IkeSa, now: number): void {
+    let group = this.respondersByAddress.get(sa.peer.address);
+    if (group === undefined) {
+      group = new Set();
+      this.respondersByAddress.set(sa.peer.address, group);
+    }
+    group.add(sa);
+    for (const oldest of group) {
+      if (group.size <= MAX_SAS_PER_PEER) break;
+      this.counters.add('peerSasEvicted');
+      oldest.log.info({ limit: MAX_SAS_PER_PEER }, 'too many IKE SAs with this peer address; deleting the oldest');
+      this.sendDelete(oldest);
+      this.remove(oldest, 'deleted-locally', now); // also takes it out of `group`
+    }
+  }
+
+  /** Makes room under the half-open bound; to the peer it looks like an early half-open expiry. */
+  private evictHalfOpen(sa: IkeSa, now: number): void {
+    this.counters.add('halfOpenEvicted');
+    sa.log.debug({}, 'half-open SA evicted');
+    this.remove(sa, undefined, now);
+    this.config.events?.negotiationFailed?.(sa.gateway, 'half-open-expired');
   }
 
   private fail(sa: IkeSa, counter: CounterName, reason: NegotiationFailure, now: number): void {
@@ -678,6 +726,9 @@ export class IkeEndpoint {
     this.scheduledAt.delete(sa);
     this.dirty.delete(sa);
     if (!sa.established && sa.role === 'responder') this.halfOpen--;
+    this.awaitingMessage3.delete(sa);
+    const sameAddress = this.respondersByAddress.get(sa.peer.address);
+    if (sameAddress?.delete(sa) === true && sameAddress.size === 0) this.respondersByAddress.delete(sa.peer.address);
     sa.pending = undefined;
     if (sa.established) {
       this.counters.add('saDeleted');

@@ -8,6 +8,7 @@ export { MAX_DH_REUSE_SECONDS, ResponderKeyPairs } from './dh-reuse.js';
 export type { CounterName } from './statistics.js';
 export { DPD_VENDOR_ID } from './main-mode.js';
 export { freshMessageId } from './informational.js';
+export { RateLimitedWarn } from './rate-limited-log.js';
 // Phase-2 message plumbing that the GDOI exchanges share with ours.
 export {
   BLOCK_SIZE, chainBytes, ciphertextOf, encodeClear, encryptedMessage, headerBytes, lastBlock, parseClear, parseDecrypted,

@@ -2,7 +2,8 @@
  * Main Mode, responder side: processes messages 1, 3, 5 and answers with 2, 4, 6.
  *
  * Denial-of-service rules: message 1 costs no Diffie-Hellman (the endpoint bounds half-open SAs before
- * creating this task); our DH runs when message 3 arrives. Answers to unauthenticated messages are
+ * creating this task); our DH runs when message 3 arrives, once: a message 3 that fails after it ends the
+ * negotiation. Answers to unauthenticated messages are
  * never longer than the message itself: we echo the DPD vendor ID only when the peer sent it, answer
  * with its own transform bytes, and size our nonce to at most the peer's.
  */
@@ -105,7 +106,10 @@ export class MainModeResponder {
     const { keyPair, reused } = this.ctx.keyPairs.take(proposal.dhGroup, this.ctx.random, now);
     if (reused) this.ctx.countDhReused();
     const gxy = sharedSecret(this.ctx, keyPair, ke.data);
-    if (!(gxy instanceof Uint8Array)) return gxy;
+    this.ctx.keyPairs.release(keyPair);
+    // After DH work a bad message 3 ends the negotiation: were it dropped, the SA would stay and the
+    // next forged message 3 would cost another key generation.
+    if (!(gxy instanceof Uint8Array)) return { kind: 'fail', counter: 'invalidPayloadDropped', reason: 'invalid-message' };
     const nonceR = this.ctx.random.bytes(Math.min(NONCE_LENGTH, nonce.data.length));
     this.gxi = Uint8Array.from(ke.data);
     this.gxr = keyPair.publicValue;

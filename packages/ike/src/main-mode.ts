@@ -108,7 +108,7 @@ export interface MainModeContext {
   countDh(): void;
 }
 
-/** g^xy from our key pair and the peer's KE data (counted as one DH); a bad public value drops the message. */
+/** g^xy from our key pair and the peer's KE data (counted as one DH); a bad public value is a drop, which the responder turns into a failure. */
 export function sharedSecret(ctx: MainModeContext, keyPair: DhKeyPair, peerKe: Uint8Array): Uint8Array | StepResult {
   try {
     ctx.countDh();

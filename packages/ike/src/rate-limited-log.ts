@@ -1,5 +1,4 @@
 import type { Logger } from './types.js';
-import type { Counters } from './statistics.js';
 
 /**
  * Warnings about junk from the network: at most `burst` per `windowMs`, the rest counted as
@@ -11,7 +10,8 @@ export class RateLimitedWarn {
 
   constructor(
     private readonly log: Logger,
-    private readonly counters: Counters,
+    /** Told of each warning left out (the endpoint counts them as logsSuppressed). */
+    private readonly counters: { add(name: 'logsSuppressed'): void },
     private readonly burst = 10,
     private readonly windowMs = 10_000,
   ) {}

@@ -171,7 +171,7 @@ describe('Main Mode', () => {
     assert.equal(stat(a, 'saEstablished'), 1);
   });
 
-  it('half-open bound: MM1s beyond maxHalfOpen are dropped before any DH; half-open SAs expire', () => {
+  it('half-open bound: MM1s beyond maxHalfOpen evict the oldest half-open SA, before any DH; half-open SAs expire', () => {
     const { net, a, b } = pair({ options: { retransmitTries: 10 } }, { options: { maxHalfOpen: 4, halfOpenTimeoutMs: 30_000 } });
     a.endpoint.start(0);
     const mm1 = net.discard()[0];
@@ -182,7 +182,8 @@ describe('Main Mode', () => {
       forged[7] = 0xee;
       net.deliver({ ...mm1, bytes: forged });
     }
-    assert.equal(stat(b, 'halfOpenRejected'), 46);
+    assert.equal(stat(b, 'halfOpenEvicted'), 46);
+    assert.equal(stat(b, 'halfOpenRejected'), 0);
     assert.equal(stat(b, 'dhComputations'), 0);
     assert.equal(b.endpoint.status(net.now).length, 4);
     net.discard();

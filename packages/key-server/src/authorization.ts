@@ -34,7 +34,9 @@ export function authorizeMember(ctx: AuthorizationContext, sa: IkeSa, groupId: n
   const peer = sa.peer.address;
   const refuse = (counter: 'refusedUnauthorizedGateway' | 'refusedThreshold' | 'refusedPlatformMax', reason: string): Authorization => {
     ctx.counters[counter]++;
-    ctx.log.warn({ member: peer, gateway: sa.gateway.name, groupId, reason }, 'registration refused');
+    // Debug only: the pull responder logs each refusal with this reason, rate-limited (a member can send
+    // refused pulls as fast as it likes); the counters keep every one.
+    ctx.log.debug({ member: peer, gateway: sa.gateway.name, groupId, reason }, 'registration refused');
     return { ok: false, reason };
   };
   if (group === undefined) return { ok: false, reason: 'no such group' };

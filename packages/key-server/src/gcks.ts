@@ -235,7 +235,10 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     }
     counters.acksReceived++;
     log.debug({ group: group.name, member: result.memberAddress, from: from.address, seq: result.seq }, 'push acknowledged');
-    rekey.acked(result.memberAddress, result.seq, now);
+    // By the source address, which registrations are keyed by, not the ACK's ID payload: every member holds
+    // the KEK, so the ID could name any other member (and a member behind NAT names its private address).
+    // A member that forges its source address can still ACK for another: a group key identifies no one.
+    rekey.acked(from.address, result.seq, now);
   }
 
   function statistics(): GdoiCounters {

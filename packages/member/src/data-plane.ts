@@ -16,7 +16,7 @@ import {
   EspEndpoint, SaDatabase, TrafficProbe, formatPrefix, retimeTek, type EspCounters, type Tek as EspTek,
 } from '@gvpn/esp';
 import type { Tek as GdoiTek } from '@gvpn/gdoi';
-import type { DataPlaneConfig, Logger } from '@gvpn/runtime';
+import { rateLimited, type DataPlaneConfig, type Logger } from '@gvpn/runtime';
 import { espTekFrom, selectorPolicy, spiHex, spiNumber } from './tek-convert.js';
 
 export interface InstalledTek {
@@ -101,11 +101,15 @@ export class DataPlane {
       },
     });
     const memberId = options.config.memberId;
+    const deliverErrorLog = rateLimited(options.log, 'deliver-error', 10, { now: () => options.now() });
     this.endpoint = new EspEndpoint({
       sad: this.sad,
       random: options.random,
       send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
       deliver: (packet) => this.#probe?.receive(packet),
+      // the endpoint counts it (deliverErrors) instead of letting it out of the socket handler
+      onDeliverError: (error) =>
+        deliverErrorLog.warn({ err: error instanceof Error ? error.message : String(error) }, 'delivering a received packet failed'),
       ...(memberId === null ? {} : { senderId: memberId }),
     });
   }

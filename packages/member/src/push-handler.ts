@@ -5,7 +5,9 @@
  * registration's `PushReceiver` (decrypt under the KEK, SEQ fresh, signature with the registration's key).
  * The RFC 8263 ACK goes back to the PUSH's source — after the agent applied the PUSH and wrote it to the
  * state store (durable.ts). A byte-identical repeat of one of the last accepted PUSHes (also from before a
- * restart) gets its ACK again and counts as a duplicate. Every drop is counted; a dropped PUSH changes nothing.
+ * restart) gets its ACK again, at most once a second, and counts as a duplicate. Every drop is counted; a
+ * dropped PUSH changes nothing. Drops and repeats are logged through the rate-limited junk log: the KEK SPI
+ * travels in clear, so anyone spoofing the server's address can send them at line rate.
  */
 import { createHash } from 'node:crypto';
 import { GROUPKEY_PUSH, type PushAccepted } from '@gvpn/gdoi';
@@ -18,6 +20,8 @@ export type PushRouterCounter = (typeof PUSH_ROUTER_COUNTER_NAMES)[number];
 
 const HEADER_LENGTH = 28;
 const EXCHANGE_TYPE_OFFSET = 18;
+/** A repeated PUSH gets its ACK again at most this often, so that replaying one cannot make us an ACK reflector. */
+const ACK_RESEND_INTERVAL_MS = 1000;
 
 export interface PushHandlerOptions {
   registrations: readonly GroupRegistration[];
@@ -35,6 +39,8 @@ export function isPush(bytes: Uint8Array): boolean {
 export class PushHandler {
   readonly counters = Object.fromEntries(PUSH_ROUTER_COUNTER_NAMES.map((n) => [n, 0])) as Record<PushRouterCounter, number>;
   readonly #options: PushHandlerOptions;
+  /** When the ACK of a repeated PUSH (by digest) was last sent again, for those within the interval. */
+  readonly #ackResentAt = new Map<string, number>();
 
   constructor(options: PushHandlerOptions) {
     this.#options = options;
@@ -67,20 +73,14 @@ export class PushHandler {
     const known = keys.acceptedPushes.find((p) => p.digest === digest);
     if (known !== undefined) {
       keys.receiver.counters.duplicateDropped++;
-      if (known.ack !== undefined) {
-        this.#options.send(known.ack, from);
-        this.counters.acksSent++;
-      }
-      this.#options.log.info({ group: registration.name, from: from.address, ack: known.ack !== undefined }, 'GROUPKEY-PUSH repeated: ACK sent again');
+      const ackResent = known.ack !== undefined && this.#resendAck(known.ack, digest, from, now);
+      this.#options.junkLog.warn({ group: registration.name, from: from.address, ackResent }, 'GROUPKEY-PUSH repeated');
       return true;
     }
     const outcome = keys.receiver.handle(bytes);
     if (!outcome.accepted) {
-      if (outcome.ack !== undefined) {
-        this.#options.send(outcome.ack, from);
-        this.counters.acksSent++;
-      }
-      this.#options.log.info({ group: registration.name, from: from.address, counter: outcome.counter, detail: outcome.detail }, 'GROUPKEY-PUSH dropped');
+      const ackResent = outcome.ack !== undefined && this.#resendAck(outcome.ack, digest, from, now);
+      this.#options.junkLog.warn({ group: registration.name, from: from.address, counter: outcome.counter, detail: outcome.detail, ackResent }, 'GROUPKEY-PUSH dropped');
       return true;
     }
     this.#options.log.info({
@@ -96,6 +96,15 @@ export class PushHandler {
       this.#options.send(outcome.ack, from);
       this.counters.acksSent++;
     }
+    return true;
+  }
+
+  #resendAck(ack: Uint8Array, digest: string, to: Endpoint, now: number): boolean {
+    for (const [d, at] of this.#ackResentAt) if (now - at >= ACK_RESEND_INTERVAL_MS) this.#ackResentAt.delete(d);
+    if (this.#ackResentAt.has(digest)) return false;
+    this.#ackResentAt.set(digest, now);
+    this.#options.send(ack, to);
+    this.counters.acksSent++;
     return true;
   }
 }

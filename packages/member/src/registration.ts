@@ -6,7 +6,8 @@
  *
  * The keys of a registration (`keys`) outlive the attempt that produced them: a re-registration (keys
  * near expiry without a rekey, an operator `clear`) runs a new attempt while the old keys keep working,
- * and replaces them only when the new PULL completes.
+ * and replaces them only when the new PULL completes. A PULL answered before PUSHes the old keys accepted
+ * meanwhile is stale (RFC 6407 §3.2): what those PUSHes brought is kept (PushReceiver `previous`).
  */
 import type { RandomSource } from '@gvpn/crypto';
 import { PullInitiator, PushReceiver, PUSH_COUNTER_NAMES, type PullResult, type PushCounter } from '@gvpn/gdoi';
@@ -244,8 +245,16 @@ export class GroupRegistration {
     if (pull.state !== 'done' || pull.result === undefined) return false;
     const server = this.vpn.gateway.servers[a.serverIndex] as IkeGatewayConfig;
     const previous = this.keys;
-    const receiver = new PushReceiver({ pull: pull.result, memberAddress: this.vpn.gateway.localAddress });
-    this.keys = { result: pull.result, receiver, server, registeredAt: now, kekInstalledAt: now, acceptedPushes: [] };
+    const receiver = new PushReceiver({ pull: pull.result, memberAddress: this.vpn.gateway.localAddress, previous: previous?.receiver });
+    const stale = receiver.stalePull;
+    // The data plane installs `result.teks` and retires the others: those are the receiver's.
+    const result = stale === undefined ? pull.result : { ...pull.result, kek: receiver.kek, teks: [...receiver.teks.values()], seq: receiver.lastSeq };
+    const sameKek = previous?.receiver.kek !== undefined && receiver.kek !== undefined && Buffer.compare(previous.receiver.kek.spi, receiver.kek.spi) === 0;
+    this.keys = {
+      result, receiver, server, registeredAt: now,
+      kekInstalledAt: stale === 'kek' && previous !== undefined ? previous.kekInstalledAt : now,
+      acceptedPushes: sameKek && previous !== undefined ? previous.acceptedPushes : [],
+    };
     if (previous !== undefined) {
       this.#retireReceiver(previous.receiver);
       this.counters.reRegistrations++;
@@ -254,8 +263,8 @@ export class GroupRegistration {
     this.#attempt = undefined;
     this.#rounds = 0;
     this.#log.info({
-      server: server.remote.address, reason: a.reason, kek: pull.result.kek === undefined ? null : Buffer.from(pull.result.kek.spi).toString('hex'),
-      teks: pull.result.teks.map((t) => Buffer.from(t.spi).toString('hex')), seq: pull.result.seq ?? null,
+      server: server.remote.address, reason: a.reason, kek: result.kek === undefined ? null : Buffer.from(result.kek.spi).toString('hex'),
+      teks: result.teks.map((t) => Buffer.from(t.spi).toString('hex')), seq: result.seq ?? null, stalePull: stale ?? null,
     }, 'registered with key server');
     this.#options.onRegistered(this.keys, previous, now);
     return true;

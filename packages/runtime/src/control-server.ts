@@ -46,13 +46,20 @@ export class ControlServer {
     await mkdir(dirname(this.socketPath), { recursive: true, mode: 0o700 });
     await removeStaleSocket(this.socketPath);
     const server = createServer((socket) => this.#serve(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.socketPath, () => {
-        server.off('error', reject);
-        resolve();
+    // The socket file is created under the process umask: with a loose one (002) another user could connect
+    // before the chmod below, and a connection made then would outlive it. So it is born 0600.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } finally {
+      process.umask(umask);
+    }
     this.#server = server;
     server.on('error', (error) => this.#log?.error({ err: error.message }, 'control socket error'));
     await chmod(this.socketPath, 0o600);

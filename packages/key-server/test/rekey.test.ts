@@ -1,12 +1,15 @@
 /**
- * GroupRekey.end (rekey.ts): a group ended by a commit (R-CHG-1.3a/b) or by a change of the server's role.
- * The old campaigns must leave the registrations of a group renumbered under the same name alone, and a
- * role change sends "delete all" at once rather than behind a running campaign that is dropped with it.
+ * Push campaigns (rekey.ts) as the key server runs them:
+ * - GroupRekey.end: a group ended by a commit (R-CHG-1.3a/b) or by a change of the server's role. The old
+ *   campaigns must leave the registrations of a group renumbered under the same name alone, and a role change
+ *   sends "delete all" at once rather than behind a running campaign that is dropped with it.
+ * - ACKs (RFC 8263) count for the member at their source address, whatever member their ID payload names.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@gvpn/crypto';
+import { buildAck } from '@gvpn/gdoi';
 import type { IkeEndpoint } from '@gvpn/ike';
 import { ManualClock, createLogger, loadConfig, type Endpoint, type RoleContext, type ServerDaemonConfig } from '@gvpn/runtime';
 import { createGcks, type Gcks, type GroupState, type Registration } from '../src/index.js';
@@ -92,5 +95,25 @@ describe('GroupRekey.end', () => {
     const queued = t.sent.length;
     t.gcks.rekeyOf(t.group).end(t.clock.now());
     assert.equal(t.sent.length, queued, 'queued behind the TEK rekey campaign');
+  });
+});
+
+describe('push ACKs', () => {
+  it('count for the member at their source address: an ACK naming another member does not end its retransmissions', () => {
+    const s = server();
+    const rekey = s.gcks.rekeyOf(s.group);
+    const member = register(s.gcks, s.group, s.clock.now());
+    rekey.request('tek-rekey');
+    rekey.poll(s.clock.now());
+    const seq = s.group.gcks.seq();
+    const ack = buildAck(s.group.gcks.kek, seq, MEMBER);
+    // Another member holds the KEK too, and names MEMBER in the ACK's ID payload.
+    assert.equal(s.gcks.preIke?.(ack, { address: '127.0.9.99', port: 848 }, s.clock.now()), true);
+    assert.equal(rekey.busy, true, 'still waiting for MEMBER');
+    assert.equal(member.lastAckedSeq, null);
+    // MEMBER's own ACK, even one whose ID names a private address (behind NAT), ends the campaign.
+    assert.equal(s.gcks.preIke?.(buildAck(s.group.gcks.kek, seq, '10.1.2.3'), { address: MEMBER, port: 848 }, s.clock.now()), true);
+    assert.equal(member.lastAckedSeq, seq);
+    assert.equal(rekey.busy, false);
   });
 });
