@@ -84,6 +84,9 @@ export function decodeValue(text: string): unknown {
     }) as unknown;
   } catch (e) {
     if (e instanceof StoreError) throw e;
-    throw new StoreError('CORRUPT', `stored value is not JSON: ${(e as Error).message}`, { cause: e });
+    // V8's message quotes the text around the error, which may be key material, and so would a `cause`
+    // that reaches a log: keep only the offset, when V8 gives one.
+    const at = /at position (\d+)/.exec((e as Error).message)?.[1];
+    throw new StoreError('CORRUPT', `stored value is not JSON (${text.length} characters${at === undefined ? '' : `, error at position ${at}`})`);
   }
 }

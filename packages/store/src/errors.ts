@@ -4,6 +4,10 @@ export type StoreErrorCode =
   | 'NO_KEY'
   /** The key does not open this store (its check value fails to decrypt). */
   | 'WRONG_KEY'
+  /** A key was given for a plain store that holds values: they are not sealed, since nothing vouches for them. */
+  | 'NOT_ENCRYPTED'
+  /** A store marked plain that has a key check: only a sealed store has one, so the file was altered. */
+  | 'TAMPERED'
   /** A key that is not 32 bytes, a key file that cannot be read or holds something else. */
   | 'BAD_KEY'
   /** A key file readable by group or others. */

@@ -16,8 +16,9 @@
  * schema version, a value that does not decrypt or parse — is moved aside to `<path>.corrupt-<epoch ms>`
  * (with its -wal/-shm/-journal), the move is logged as an error, and the daemon gets a fresh empty store
  * with `recovered` set: it starts clean (its members re-register) instead of crash-looping. A key problem
- * (encrypted store and no key, a wrong key, a bad key file) is an operator error, not corruption: it throws
- * StoreError and leaves the file alone.
+ * (encrypted store and no key, a wrong key, a bad key file, a key for a plain store that holds values, a
+ * plain store with a key check) is an operator error, not corruption: it throws StoreError and leaves the
+ * file alone.
  */
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -207,6 +208,11 @@ function openChecked(path: string, key: Secret | undefined, log: StoreLog): Open
     const encryptedFlag = metaValue(db, 'encrypted');
     if (encryptedFlag !== 0 && encryptedFlag !== 1) throw new Unusable(`meta "encrypted" is ${String(encryptedFlag)}`);
     const encrypted = encryptedFlag === 1;
+    // Only a sealed store has a key check, and both are written in one transaction: this file was altered.
+    if (!encrypted && metaValue(db, KEY_CHECK_KEY) !== undefined) {
+      throw new StoreError('TAMPERED',
+        `state store ${path} says it is not encrypted but has a key check: the file was altered and is not used; restore it from a backup, or move it away to start with an empty store`);
+    }
     if (encrypted) {
       if (key === undefined) {
         throw new StoreError('NO_KEY', `state store ${path} is encrypted: give its key (key file option or GVPN_STATE_KEY)`);
@@ -216,9 +222,13 @@ function openChecked(path: string, key: Secret | undefined, log: StoreLog): Open
       if (plain === undefined || !plain.equals(KEY_CHECK_PLAIN)) {
         throw new StoreError('WRONG_KEY', `state store ${path}: the key given does not open it (wrong key, or its key check is damaged)`);
       }
+    } else if (key !== undefined && db.prepare('SELECT 1 FROM kv LIMIT 1').get() !== undefined) {
+      // The flag is not authenticated: anyone who can write the file could have cleared it and planted
+      // values; sealing them now would make them look like ours.
+      throw new StoreError('NOT_ENCRYPTED',
+        `state store ${path} is not encrypted and holds values, and a state key was given: its values are not trusted under the key; run without the key to keep them, or move the file away to start with an empty encrypted store`);
     }
     const rows = db.prepare('SELECT ns, key, value FROM kv').all() as { ns: string; key: string; value: unknown }[];
-    const texts: { ns: string; key: string; text: Buffer }[] = [];
     for (const r of rows) {
       const blob = toBuffer(r.value);
       if (blob === undefined) throw new Unusable(`value ${JSON.stringify(r.ns)}/${JSON.stringify(r.key)} is not a BLOB`);
@@ -229,21 +239,18 @@ function openChecked(path: string, key: Secret | undefined, log: StoreLog): Open
       } catch (e) {
         throw new Unusable(`value ${JSON.stringify(r.ns)}/${JSON.stringify(r.key)}: ${(e as Error).message}`);
       }
-      texts.push({ ns: r.ns, key: r.key, text });
     }
     if (!encrypted && key !== undefined) {
-      // A key given for a plain store: encrypt what is there, all or nothing.
+      // A key given for an empty plain store (checked above): from now on it is sealed.
       db.transaction(() => {
-        const put = db.prepare('UPDATE kv SET value = ? WHERE ns = ? AND key = ?');
-        for (const t of texts) put.run(sealValue(key, t.ns, t.key, t.text), t.ns, t.key);
         db.prepare('UPDATE meta SET value = 1 WHERE name = ?').run('encrypted');
-        db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(KEY_CHECK_KEY, sealValue(key, KEY_CHECK_NS, KEY_CHECK_KEY, KEY_CHECK_PLAIN));
+        db.prepare('INSERT INTO meta (name, value) VALUES (?, ?)').run(KEY_CHECK_KEY, sealValue(key, KEY_CHECK_NS, KEY_CHECK_KEY, KEY_CHECK_PLAIN));
       })();
-      // The plaintext may linger in free pages and the WAL: rewrite the file without them.
+      // Values deleted while it was plain may linger in free pages and the WAL: rewrite the file without them.
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.exec('VACUUM');
       db.pragma('wal_checkpoint(TRUNCATE)');
-      log.info({ file: path, values: texts.length }, 'state store encrypted');
+      log.info({ file: path }, 'state store encrypted');
       return { db, encrypted: true };
     }
     return { db, encrypted };
@@ -389,7 +396,10 @@ export function openStore(options: StoreOptions): Store {
   return new SqliteStore(path, opened, key, recovered);
 }
 
-/** sysexits(3) EX_CONFIG: a key problem (no key, wrong key, bad key file) that a restart will not cure. */
+/**
+ * sysexits(3) EX_CONFIG: a key problem (no key, wrong key, bad key file, a key for a plain store that holds
+ * values) or a tampered file, which a restart will not cure.
+ */
 const EXIT_CONFIG = 78;
 
 /**

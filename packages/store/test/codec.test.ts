@@ -76,4 +76,17 @@ describe('value codec', () => {
       assert.throws(() => decodeValue(text), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT', text);
     }
   });
+
+  it('a value that is not JSON: the error gives its length and the offset, never text of the value', () => {
+    // V8 quotes the text around a bad token ("Unexpected token '#', ...") or gives only a position.
+    for (const [text, at] of [['{"k":#U0VDUkVUS0VZ"}', undefined], ['{"k":"U0VDUkVUS0VZ', '18']] as const) {
+      assert.throws(() => decodeValue(text), (e: unknown) => {
+        assert.ok(e instanceof StoreError && e.code === 'CORRUPT');
+        assert.ok(!e.message.includes('U0VD') && !e.message.includes('"k"'), e.message);
+        assert.equal(e.cause, undefined, 'no cause that a log would print');
+        assert.match(e.message, new RegExp(`^stored value is not JSON \\(${text.length} characters${at === undefined ? '' : `, error at position ${at}`}\\)$`));
+        return true;
+      });
+    }
+  });
 });

@@ -112,6 +112,21 @@ describe('corrupt or foreign state files', () => {
     recoverFrom(path, /"members"\/"10\.0\.0\.5": stored value is not JSON/);
   });
 
+  it('a value that does not parse: no text of it in the reason or the log', () => {
+    const path = join(dirs.make(), 'state.db');
+    const s = openStore({ path, log: recordingLog(), env: {} });
+    s.put('root', 'state', { kek: { key: 'SECRETKEYMATERIAL-0123456789abcd' } });
+    s.close();
+    const db = new Database(path);
+    db.prepare("UPDATE kv SET value = ?").run(Buffer.from('{"kek":{"key":#SECRETKEYMATERIAL-0123456789abcd"}}'));
+    db.close();
+    const log = recordingLog();
+    const again = openStore({ path, log, env: {}, now: () => NOW });
+    assert.match(again.recovered?.reason ?? '', /"root"\/"state": stored value is not JSON/);
+    assert.ok(!JSON.stringify([again.recovered, log.lines]).includes('SECRETKEY'), JSON.stringify(again.recovered));
+    again.close();
+  });
+
   it('its -wal and -shm go with it', () => {
     const dir = dirs.make();
     const path = join(dir, 'state.db');

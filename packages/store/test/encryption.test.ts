@@ -115,17 +115,75 @@ describe('encryption at rest', () => {
     s.close();
   });
 
-  it('a key given for a plain store encrypts what is there, and the plaintext leaves the files', () => {
+  it('a key given for an empty plain store seals it, and values deleted while it was plain leave the files', () => {
     const path = join(dirs.make(), 'state.db');
-    fill(path, {});
-    assert.ok(rawFiles(path).includes(MARKER));
+    const plain = openStore({ path, log: recordingLog(), env: {} });
+    plain.put('keys', 'k1', { label: MARKER });
+    plain.delete('keys', 'k1');
+    plain.close();
     const log = recordingLog();
     const s = openStore({ path, log, encryptionKey: keyBytes(KEY_HEX), env: {} });
     assert.equal(s.encrypted, true);
-    assert.ok(log.lines.some((l) => l.msg === 'state store encrypted' && l.o['values'] === 2));
+    assert.ok(log.lines.some((l) => l.msg === 'state store encrypted'));
+    s.put('keys', 'k2', { label: 'second' });
+    s.close();
+    assert.ok(!rawFiles(path).includes(MARKER), 'rewritten without the deleted plaintext');
+    assert.throws(() => openStore({ path, log: recordingLog(), env: {} }), isCode('NO_KEY'), 'now it needs the key');
+  });
+
+  it('a key given for a plain store that holds values: NOT_ENCRYPTED, the file left alone, still opens without the key', () => {
+    const path = join(dirs.make(), 'state.db');
+    fill(path, {});
+    const before = readFileSync(path);
+    const log = recordingLog();
+    assert.throws(() => openStore({ path, log, encryptionKey: keyBytes(KEY_HEX), env: {} }),
+      (e: unknown) => isCode('NOT_ENCRYPTED')(e) && (e as Error).message.includes(path) && /move the file away/.test((e as Error).message));
+    assert.deepEqual(log.lines, [], 'nothing sealed, nothing moved aside');
+    assert.deepEqual(readFileSync(path), before, 'not changed');
+    const s = openStore({ path, log: recordingLog(), env: {} });
+    assert.equal(s.encrypted, false);
     assert.equal(s.get<{ label: string }>('keys', 'k1')?.label, MARKER);
     s.close();
-    assert.ok(!rawFiles(path).includes(MARKER), 'rewritten without the plaintext');
-    assert.throws(() => openStore({ path, log: recordingLog(), env: {} }), isCode('NO_KEY'), 'now it needs the key');
+  });
+});
+
+/** Someone who can write state.db but has no key must not get values of their choosing sealed by the daemon. */
+describe('encryption downgrade', () => {
+  const PLANTED = { teks: [{ encKey: 'ATTACKER-CHOSEN' }] };
+
+  /** A sealed store whose `encrypted` flag is cleared and whose value is replaced by plain JSON. */
+  function downgraded(dropKeyCheck: boolean): string {
+    const path = join(dirs.make(), 'state.db');
+    fill(path, { encryptionKey: keyBytes(KEY_HEX) });
+    const db = new Database(path);
+    db.prepare("UPDATE meta SET value = 0 WHERE name = 'encrypted'").run();
+    if (dropKeyCheck) db.prepare("DELETE FROM meta WHERE name = 'key_check'").run();
+    db.prepare("UPDATE kv SET value = ? WHERE ns = 'keys' AND key = 'k1'").run(Buffer.from(JSON.stringify(PLANTED)));
+    db.prepare("DELETE FROM kv WHERE ns = 'keys' AND key = 'k2'").run();
+    db.close();
+    return path;
+  }
+
+  it('encrypted = 0 with a key check left in place: TAMPERED, with or without the key, the file left alone', () => {
+    const path = downgraded(false);
+    const before = readFileSync(path);
+    for (const key of [{ encryptionKey: keyBytes(KEY_HEX) }, {}]) {
+      const log = recordingLog();
+      assert.throws(() => openStore({ path, log, env: {}, ...key }),
+        (e: unknown) => isCode('TAMPERED')(e) && (e as Error).message.includes(path));
+      assert.deepEqual(log.lines, []);
+    }
+    assert.deepEqual(readFileSync(path), before, 'not moved aside, not changed');
+  });
+
+  it('encrypted = 0 and the key check removed: NOT_ENCRYPTED, the planted value is never sealed', () => {
+    const path = downgraded(true);
+    assert.throws(() => openStore({ path, log: recordingLog(), encryptionKey: keyBytes(KEY_HEX), env: {} }), isCode('NOT_ENCRYPTED'));
+    const db = new Database(path, { readonly: true });
+    const flag = (db.prepare("SELECT value FROM meta WHERE name = 'encrypted'").get() as { value: number }).value;
+    const v = (db.prepare("SELECT value FROM kv WHERE ns = 'keys' AND key = 'k1'").get() as { value: Buffer }).value;
+    db.close();
+    assert.equal(flag, 0);
+    assert.deepEqual(JSON.parse(v.toString('utf8')), PLANTED, 'still the plain planted bytes: not sealed');
   });
 });

@@ -150,25 +150,37 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
     const name = sub.config.name;
     const held = gcks().group(name);
     if (update.kind === 'update-keys' && held === undefined) return false; // nothing to add them to: cluster-init first
+    // The state moves first (it decides whether pushes are allowed) and moves back if the key server refuses
+    // the update (e.g. a SEQ not above its own): the root's retransmission must not find the update number
+    // applied and be acknowledged for keys this server never installed (R-MSG-5).
+    const before = { snapshot: sub.state.exportState(), root: sub.state.root, initWanted: sub.state.initWanted };
     const actions = sub.state.updateInstalled(update, now);
     const push = actions.some((a) => a.type === 'push-rekey');
-    if (update.kind === 'update-keys' && held !== undefined) {
-      const { keys, lifetimes } = update;
-      const rekey = gcks().rekeyOf(held);
-      const seq = keys.seq ?? held.gcks.seq() + 1;
-      if (keys.kek !== undefined) rekey.installKek(keys.kek, seq, createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)), now, !push);
-      const first = keys.teks[0];
-      if (first !== undefined) {
-        const life = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
-        rekey.installTeks(keys.teks, seq, createdAt(now, life, remainingOf(lifetimes, first.spi)), now, !push);
+    try {
+      if (update.kind === 'update-keys' && held !== undefined) {
+        const { keys, lifetimes } = update;
+        const rekey = gcks().rekeyOf(held);
+        const seq = keys.seq ?? held.gcks.seq() + 1;
+        if (keys.kek !== undefined) rekey.installKek(keys.kek, seq, createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)), now, !push);
+        const first = keys.teks[0];
+        if (first !== undefined) {
+          const life = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
+          rekey.installTeks(keys.teks, seq, createdAt(now, life, remainingOf(lifetimes, first.spi)), now, !push);
+        }
+      } else if (update.kind === 'update-delete-sas' && held !== undefined) {
+        // Members hear of it only through a push-delete action: never from a sub whose root is inactive (R-MSG-9).
+        const seq = actions.some((a) => a.type === 'push-delete') ? update.seq : undefined;
+        const rekey = gcks().rekeyOf(held);
+        if (update.all) rekey.deleteAll(seq, now);
+        else if (update.kek) rekey.dropKek(seq, now); // server-member-communication deleted on the root (R-CHG-1.4c)
+        else rekey.deleteTeks(update.teks, seq, now);
       }
-    } else if (update.kind === 'update-delete-sas' && held !== undefined) {
-      // Members hear of it only through a push-delete action: never from a sub whose root is inactive (R-MSG-9).
-      const seq = actions.some((a) => a.type === 'push-delete') ? update.seq : undefined;
-      const rekey = gcks().rekeyOf(held);
-      if (update.all) rekey.deleteAll(seq, now);
-      else if (update.kek) rekey.dropKek(seq, now); // server-member-communication deleted on the root (R-CHG-1.4c)
-      else rekey.deleteTeks(update.teks, seq, now);
+    } catch (e) {
+      // importState (made for a restart) restores update number and SAs; root and initWanted are put back too.
+      sub.state.importState(before.snapshot);
+      sub.state.root = before.root;
+      sub.state.initWanted = before.initWanted;
+      throw e;
     }
     sub.lastExchangeAt = now;
     log.info({ group: name, kind: update.kind, updateSeq: update.updateSeq, pushed: push }, 'cluster-update installed');
