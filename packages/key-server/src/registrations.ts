@@ -4,7 +4,8 @@
  * the IKE endpoint (address and port) the member registered from.
  *
  * A member leaves the list when a push's retransmission budget is spent without an ACK (rekey.ts): it
- * missed keys and will have to pull again; this also frees its place under `member-threshold`.
+ * missed keys and will have to pull again; this also frees its place under `member-threshold`. In a group
+ * without a KEK, which sends no push, it leaves when it has not pulled again within its TEK lifetime.
  */
 import type { Endpoint } from '@gvpn/runtime';
 

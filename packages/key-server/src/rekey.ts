@@ -19,7 +19,10 @@
  * SEQs reach each member in order). Replaced TEKs are kept (and shown) until the deactivation delay has
  * passed, then forgotten; members remove them themselves after the DTD carried in the push.
  * A group without server-member-communication has no KEK: its TEKs are renewed on the same schedule
- * and handed out by pulls only.
+ * and handed out by pulls only. No push ever tells such a group's members apart from gone ones, so a
+ * member that has not pulled again within the TEK lifetime (plus the TEK rekey lead as grace) after it last
+ * got keys is dropped from the registered members: it would hold no key by then, and its place under
+ * `member-threshold` and the platform maximum is free again. Members pull again before their TEKs end.
  *
  * Key source: `local` (standalone, root) generates keys on the timers above and reports each change to
  * `onKeysChanged` before any member is pushed (the root publishes it to its sub-servers). `root` (a
@@ -87,6 +90,11 @@ export class GroupRekey {
   kekRekeyAt: number;
   #periodMs: number;
   #maxRetransmissions: number;
+  /**
+   * Group without a KEK: no member is dropped before this (recomputed by each scan), so that `nextDeadline()`
+   * costs O(1). 0: scan at the first poll, for registrations resumed after the constructor.
+   */
+  #expiryCheckAt = 0;
 
   constructor(readonly group: GroupState, private readonly registrations: Registrations, private readonly options: RekeyOptions) {
     const smc = group.config.serverMemberCommunication;
@@ -141,18 +149,42 @@ export class GroupRekey {
       if (this.tekRekeyAt !== Infinity) take(this.tekRekeyAt);
       if (this.group.hasKek && this.kekRekeyAt !== Infinity) take(this.kekRekeyAt);
     }
+    if (!this.group.hasKek && !this.#ended && this.#expiryCheckAt !== Infinity) take(this.#expiryCheckAt);
     return min;
   }
 
   poll(now: number): void {
     const gone = this.group.expireRetired(now);
     if (gone.length > 0) this.options.log.info({ group: this.group.name, spis: gone }, 'old TEKs deactivated');
+    if (!this.group.hasKek && !this.#ended && now >= this.#expiryCheckAt) this.#expireMembers(now);
     if (this.campaign !== undefined) this.#retransmit(now);
     if (this.campaign !== undefined) return;
     if (this.group.hasKek && now >= this.kekRekeyAt && !this.#queue.includes('kek-rekey')) this.#queue.push('kek-rekey');
     if (now >= this.tekRekeyAt && !this.#queue.includes('tek-rekey')) this.#queue.push('tek-rekey');
     const kind = this.#queue.shift();
     if (kind !== undefined) this.#start(kind, now);
+  }
+
+  /**
+   * Group without a KEK: drops the members whose keys have run out without a new pull (see the file comment)
+   * and sets the next check to the earliest time another one can.
+   */
+  #expireMembers(now: number): void {
+    const g = this.group;
+    const keptMs = g.tekLifetimeMs() + this.tekLeadMs();
+    // A member registering from now on gets keys now at the earliest.
+    let next = now + keptMs;
+    for (const m of this.registrations.members(g.name)) {
+      const expiresAt = m.registeredAtMono + keptMs;
+      if (expiresAt > now) {
+        next = Math.min(next, expiresAt);
+        continue;
+      }
+      this.registrations.remove(g.name, m.address);
+      this.options.counters.membersExpired++;
+      this.options.log.info({ group: g.name, member: m.address, registeredAt: m.registeredAt }, 'member did not pull again within its TEK lifetime: removed');
+    }
+    this.#expiryCheckAt = next;
   }
 
   /** A verified ACK of `seq` from the member at `address`. */
@@ -371,6 +403,8 @@ export class GroupRekey {
     const g = this.group;
     this.#launch('delete-kek', push, ackKek, now);
     g.hasKek = false;
+    // Members may hold keys pushed until now, whenever they registered: none is dropped for a lifetime.
+    this.#expiryCheckAt = now + g.tekLifetimeMs() + this.tekLeadMs();
     if ((this.options.keySource ?? 'local') === 'local') this.tekRekeyAt = g.teksCreatedAt + g.tekLifetimeMs() - this.tekLeadMs();
     g.version++;
   }

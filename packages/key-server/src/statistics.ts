@@ -29,6 +29,8 @@ export interface GdoiCounters {
   /** Pushes whose retransmission budget was spent without an ACK. */
   pushesUnacknowledged: number;
   membersRemovedUnacknowledged: number;
+  /** Members of a group without a KEK removed for not pulling again within their TEK lifetime (rekey.ts). */
+  membersExpired: number;
   /** Verified RFC 8263 ACKs. */
   acksReceived: number;
   /** Datagrams of exchange 35 naming one of our KEKs that failed RFC 8263 verification (others go to IKE). */
@@ -39,7 +41,7 @@ export function emptyGdoiCounters(): GdoiCounters {
   return {
     pullsStarted: 0, registrations: 0, newMembers: 0, refusedUnknownGroup: 0, refusedUnauthorizedGateway: 0,
     refusedThreshold: 0, refusedPlatformMax: 0, refusedRootInactive: 0, refusedKeysChanged: 0, pullDropped: 0, pullDuplicates: 0, tekRekeys: 0, kekRekeys: 0,
-    deleteAllPushes: 0, pushesSent: 0, pushRetransmissions: 0, pushesUnacknowledged: 0, membersRemovedUnacknowledged: 0,
+    deleteAllPushes: 0, pushesSent: 0, pushRetransmissions: 0, pushesUnacknowledged: 0, membersRemovedUnacknowledged: 0, membersExpired: 0,
     acksReceived: 0, ackInvalid: 0,
   };
 }
