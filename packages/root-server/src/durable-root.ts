@@ -2,24 +2,25 @@
  * A root without a pair partner (a standalone key server, or a cluster root that is a single device): its
  * state goes to the durable store before anything that depends on it leaves (root-role.ts), and a restart
  * resumes from it — the same KEK, TEKs, SEQ and timers, the same pending cluster-updates — so members and
- * sub-servers see no change of keys (issue: kill -9 and restart).
+ * sub-servers see no change of keys (issue: kill -9 and restart). A record that cannot be taken over is
+ * logged and dropped, with the member rows, and the root starts with fresh keys (as sub-role.ts does)
+ * rather than crash-loop on it.
  */
 import type { RoleContext, RoleModule } from '@gvpn/runtime';
-import { applyMemberChanges, readMembers } from '@gvpn/key-server';
+import { MEMBER_ROWS, applyMemberChanges, readMembers } from '@gvpn/key-server';
 import type { Store } from '@gvpn/store';
-import { createRootRole, initiateToSubs, type RootRole } from './root-role.js';
+import { createRootRole, initiateToSubs, type RootRole, type RootRoleOptions } from './root-role.js';
 import { ROOT_STATE, type StoredRoot } from './root-state.js';
 
 /** The root module with what a change of role needs (the sub-server daemon's server-role.ts). */
 export type DurableRoot = RoleModule & Pick<RootRole, 'deleteAllGroups' | 'rekeyAllGroups'>;
 
 export function createDurableRoot(ctx: RoleContext, store: Store): DurableRoot {
-  const stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
-  let version = stored?.version ?? 0;
+  let stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
+  let version = typeof stored?.version === 'number' ? stored.version : 0;
   const now = ctx.clock.now();
   const clocks = { mono: now, wall: Date.now() };
-  const role = createRootRole(ctx, {
-    ...(stored === undefined ? {} : { resume: { record: stored.record, members: readMembers(store, clocks), clocks } }),
+  const options: RootRoleOptions = {
     // Only member rows when only members changed (most registrations): the record is the larger write.
     commit: (record, members, _clocks, recordChanged) => {
       store.transaction(() => {
@@ -28,7 +29,21 @@ export function createDurableRoot(ctx: RoleContext, store: Store): DurableRoot {
       });
       return undefined;
     },
-  });
+  };
+  let resumed: RootRole | undefined;
+  if (stored !== undefined) {
+    try {
+      resumed = createRootRole(ctx, { ...options, resume: { record: stored.record, members: readMembers(store, clocks), clocks } });
+    } catch (e) {
+      ctx.log.error({ err: (e as Error).message, file: store.path }, 'stored root state unusable: starting with fresh keys (members re-register)');
+      store.transaction(() => {
+        store.delete(ROOT_STATE.ns, ROOT_STATE.key);
+        store.clear(MEMBER_ROWS);
+      });
+      stored = undefined;
+    }
+  }
+  const role = resumed ?? createRootRole(ctx, options);
   ctx.log.info({ resumed: stored !== undefined, version }, stored === undefined ? 'no stored state: fresh keys' : 'resumed from the stored state');
   return {
     ...role,

@@ -12,7 +12,10 @@
  * converted to and from the local monotonic clock at the edges (the groups' part: key-server's group-record.ts).
  */
 import { hex, type ClusterUpdate, type SenderState } from '@gvpn/gdoi';
-import { groupRecords, resumeGroups, toMono, toWall, type Clocks, type Gcks, type GroupRecord, type Registration, type ResumedGroup } from '@gvpn/key-server';
+import {
+  GroupRecordError, checkArray, checkTime, groupRecords, isObject, resumeGroups, toMono, toWall,
+  type Clocks, type Gcks, type GroupRecord, type Registration, type ResumedGroup,
+} from '@gvpn/key-server';
 import { kekFromRecord, kekRecord, tekFromRecord, tekRecord, type KekRecord, type TekRecord } from '@gvpn/store';
 
 export type { Clocks } from '@gvpn/key-server';
@@ -103,10 +106,63 @@ export interface Resumed {
   cluster: Map<string, SenderState>;
 }
 
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** One pending cluster-update: its kind and numbers, and the lists its kind carries (their items: the store's checks). */
+function checkUpdate(u: unknown, where: string): UpdateRecord {
+  if (!isObject(u) || !isCount(u['groupId']) || !isCount(u['updateSeq'])) throw new GroupRecordError(`an update of ${where} lacks its group ID or number`);
+  switch (u['kind']) {
+    case 'update-keys': {
+      const keys = u['keys'];
+      if (!isObject(keys)) throw new GroupRecordError(`an update-keys of ${where} lacks its keys`);
+      checkArray(keys['teks'], `${where} update TEKs`);
+      for (const l of checkArray(u['lifetimes'] ?? [], `${where} update lifetimes`)) {
+        if (!isObject(l) || typeof l['spi'] !== 'string' || typeof l['remainingSeconds'] !== 'number') throw new GroupRecordError(`a lifetime of an update of ${where} is malformed`);
+      }
+      break;
+    }
+    case 'update-delete-sas':
+      if (!checkArray(u['teks'] ?? [], `${where} deleted TEKs`).every((t) => typeof t === 'string')) throw new GroupRecordError(`a deleted TEK of ${where} is not hex`);
+      break;
+    case 'update-delete-members':
+      if (!checkArray(u['members'], `${where} deleted members`).every((m) => typeof m === 'string')) throw new GroupRecordError(`a deleted member of ${where} is not an address`);
+      break;
+    default:
+      throw new GroupRecordError(`an update of ${where} has no known kind`);
+  }
+  return u as unknown as UpdateRecord;
+}
+
+/** The `cluster` part, checked throughout before anything is built (as the groups' part is). */
+function checkCluster(value: unknown): RootRecord['cluster'] {
+  return checkArray(value, 'cluster').map((x) => {
+    if (!isObject(x) || typeof x['group'] !== 'string' || !isObject(x['state'])) throw new GroupRecordError('a cluster group lacks its name or state');
+    const group = x['group'];
+    const state = x['state'];
+    for (const pair of checkArray(state['seqs'], `${group} SEQs`)) {
+      if (!Array.isArray(pair) || pair.length !== 2 || !pair.every(isCount)) throw new GroupRecordError(`a SEQ pair of ${group} is malformed`);
+    }
+    for (const sub of checkArray(state['subs'], `${group} subs`)) {
+      if (!isObject(sub) || typeof sub['name'] !== 'string' || (sub['state'] !== 'active' && sub['state'] !== 'inactive')) {
+        throw new GroupRecordError(`a sub of ${group} lacks its name or state`);
+      }
+      if (sub['lastExchangeAt'] !== null) checkTime(sub['lastExchangeAt'], `${group} ${sub['name']} last exchange`);
+      for (const u of checkArray(sub['queue'], `${group} ${sub['name']} queue`)) checkUpdate(u, `${group} ${sub['name']}`);
+    }
+    return x as unknown as RootRecord['cluster'][number];
+  });
+}
+
+/**
+ * The live state of a stored or replicated record. A damaged one throws GroupRecordError (or the store's
+ * StoreError for a bad key record) before anything is built, and the caller starts clean.
+ */
 export function resumeFrom(r: RootRecord, members: ReadonlyMap<string, Registration[]>, c: Clocks): Resumed {
+  if (!isObject(r)) throw new GroupRecordError('the record is not an object');
+  const checked = checkCluster(r.cluster);
   const groups = resumeGroups(r.groups, members, c);
   const cluster = new Map<string, SenderState>();
-  for (const { group, state } of r.cluster) {
+  for (const { group, state } of checked) {
     cluster.set(group, {
       seqs: state.seqs,
       subs: state.subs.map((s) => ({

@@ -64,6 +64,8 @@ interface Seen {
 /**
  * A TCP relay on `address:port` to `target:port`. Frames from the dialler (node0) are parsed and passed
  * through `transform(frame, connection index)`, which returns what to forward; the other way is copied.
+ * Each node accepts connections from its peer's address only, so both nodes name the relay as their peer:
+ * the relay dials from `address`, and what node1 (`target`) dials it copies to node0 (`source`) as it is.
  */
 class Relay {
   readonly server: Server;
@@ -72,7 +74,7 @@ class Relay {
   closedConnections = 0;
   transform: (seen: Seen, connection: number) => Buffer[] = (s) => [s.frame];
 
-  constructor(readonly address: string, readonly target: string, readonly port: number) {
+  constructor(readonly address: string, readonly target: string, readonly port: number, readonly source: string) {
     this.server = createServer((down) => this.#relay(down));
     cleanups.push(() => this.close());
   }
@@ -89,11 +91,30 @@ class Relay {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** node1's own outbound connection, to node0 unchanged. */
+  #copy(down: Socket): void {
+    const up = createConnection({ host: this.source, port: this.port, localAddress: this.address });
+    this.sockets.add(down).add(up);
+    down.pipe(up);
+    up.pipe(down);
+    for (const s of [down, up]) {
+      s.on('error', () => {});
+      s.on('close', () => {
+        down.destroy();
+        up.destroy();
+      });
+    }
+  }
+
   #relay(down: Socket): void {
+    if (down.remoteAddress === this.target) {
+      this.#copy(down);
+      return;
+    }
     const index = this.seen.length;
     const frames: Seen[] = [];
     this.seen.push(frames);
-    const up = createConnection({ host: this.target, port: this.port });
+    const up = createConnection({ host: this.target, port: this.port, localAddress: this.address });
     this.sockets.add(down).add(up);
     let pending = Buffer.alloc(0);
     down.on('data', (chunk: Buffer) => {
@@ -124,7 +145,7 @@ class Relay {
 
 /**
  * node0 (.1) and node1 (.2) on 127.0.`net`.x and one random port (another on EADDRINUSE); with `relay`,
- * node0 dials the relay on .3. Resolves once both directions are up. Redials every 50 ms (the 200 ms
+ * both dial the relay on .3. Resolves once both directions are up. Redials every 50 ms (the 200 ms
  * default has its own test) to keep the file fast.
  */
 async function pair(net: number, options: { keys?: [Uint8Array, Uint8Array]; relay?: boolean; waitUp?: boolean; reconnectMs?: number } = {}): Promise<{ a: Node; b: Node; relay: Relay | undefined; port: number }> {
@@ -133,10 +154,10 @@ async function pair(net: number, options: { keys?: [Uint8Array, Uint8Array]; rel
   const [addrA, addrB, addrR] = [`127.0.${net}.1`, `127.0.${net}.2`, `127.0.${net}.3`];
   for (let attempt = 0; ; attempt++) {
     const port = randomPort();
-    const relay = options.relay === true ? new Relay(addrR, addrB, port) : undefined;
+    const relay = options.relay === true ? new Relay(addrR, addrB, port, addrA) : undefined;
     const reconnectMs = 'reconnectMs' in options ? options.reconnectMs : 50;
     const a = makeNode(0, addrA, relay === undefined ? addrB : addrR, port, keyA, reconnectMs);
-    const b = makeNode(1, addrB, addrA, port, keyB, reconnectMs);
+    const b = makeNode(1, addrB, relay === undefined ? addrA : addrR, port, keyB, reconnectMs);
     try {
       await relay?.listen();
       await b.link.start();
@@ -333,7 +354,7 @@ describe('control link', () => {
     // fresh random, so node0's old sealed frames no longer authenticate.
     const before = b.link.stats;
     const recording = Buffer.concat(relay!.seen[0]!.map((s) => s.frame));
-    const replayer = createConnection({ host: b.address, port });
+    const replayer = createConnection({ host: b.address, port, localAddress: relay!.address });
     cleanups.push(async () => void replayer.destroy());
     let replayerClosed = false;
     replayer.on('error', () => {});
@@ -384,7 +405,7 @@ describe('control link', () => {
     ];
     let errors = b.link.stats.protocolErrors;
     for (const [what, bytes] of attempts) {
-      const s = createConnection({ host: b.address, port });
+      const s = createConnection({ host: b.address, port, localAddress: a.address });
       cleanups.push(async () => void s.destroy());
       let closed = false;
       s.on('error', () => {});
@@ -416,7 +437,7 @@ describe('control link', () => {
     assert.deepEqual(b.got.map((m) => m.i), [0, 1]);
 
     // Before the handshake, 256 bytes is the limit: an outsider cannot make node1 buffer megabytes.
-    const outsider = createConnection({ host: b.address, port: relay!.port });
+    const outsider = createConnection({ host: b.address, port: relay!.port, localAddress: relay!.address });
     cleanups.push(async () => void outsider.destroy());
     outsider.on('error', () => {});
     const header = Buffer.alloc(4);

@@ -35,7 +35,9 @@
  * Receiving: a frame that fails to authenticate (`authFailures`), a counter that is not exactly the next
  * one (`replays`: replayed, reordered or skipped frames), a length above the limit (`oversize`; before
  * the handshake ends the limit is 256 bytes) or anything malformed (`protocolErrors`) drops the connection;
- * the connector dials again every `reconnectMs`. Nothing of a refused frame is delivered.
+ * the connector dials again every `reconnectMs`. Nothing of a refused frame is delivered. The listener
+ * closes at accept any connection not from `peerAddress` (the connector binds its `localAddress`), and holds
+ * at most 4 unauthenticated ones, closing the oldest for a newcomer.
  *
  * Delivery: a `send` that returns true has been written to the socket; it is lost if that connection
  * drops before the peer reads it. Order is kept within a connection. Callers that need delivery (state
@@ -66,7 +68,7 @@ const KDF_SALT = 'gvpn-rg0-control-link';
 const FRAME_KEY_INFO = 'gvpn-rg0-control-link frame key';
 const CONNECTION_ID_LABEL = 'gvpn-rg0-connection-id';
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
-/** Unauthenticated inbound connections held at once; more are closed at accept. */
+/** Unauthenticated inbound connections from the peer's address held at once; a newcomer closes the oldest. */
 const MAX_PENDING_INBOUND = 4;
 /** An outbound socket holding more unsent bytes than this (peer frozen) is dropped. */
 const MAX_BUFFERED = 16 * 1024 * 1024;
@@ -100,6 +102,8 @@ export interface ControlLinkOptions {
   reconnectMs?: number;
   /** A connection that has not finished its handshake in this time is closed; default 2000. */
   handshakeTimeoutMs?: number;
+  /** The most bytes of a frame body, sent or received; default (and at most) CONTROL_LINK_MAX_FRAME. Lower in tests. */
+  maxFrame?: number;
 }
 
 export interface ControlLinkStats {
@@ -288,6 +292,7 @@ interface ConnectionHost {
   readonly peer: NodeId;
   readonly random: RandomSource;
   readonly handshakeTimeoutMs: number;
+  readonly maxFrame: number;
   /** This node's outbound key and the peer's (direction keys; frame keys derive from them). */
   readonly sendKey: Secret;
   readonly receiveKey: Secret;
@@ -395,7 +400,7 @@ class Connection {
   #onData(chunk: Buffer): void {
     this.#reader.push(chunk);
     while (this.#state !== 'closed') {
-      const max = this.#state === 'open' ? CONTROL_LINK_MAX_FRAME : PRE_AUTH_MAX_FRAME;
+      const max = this.#state === 'open' ? this.#host.maxFrame : PRE_AUTH_MAX_FRAME;
       const body = this.#reader.next(max);
       if (body === undefined) return;
       if (!Buffer.isBuffer(body)) {
@@ -493,6 +498,10 @@ export class ControlLink {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ControlLinkError('BAD_OPTIONS', `port must be 1..65535, got ${port}`);
     if (!(key instanceof Uint8Array) || key.length === 0) throw new ControlLinkError('BAD_OPTIONS', 'key must be non-empty bytes');
     if (localAddress === peerAddress) throw new ControlLinkError('BAD_OPTIONS', 'localAddress and peerAddress must differ');
+    const maxFrame = options.maxFrame ?? CONTROL_LINK_MAX_FRAME;
+    if (!Number.isInteger(maxFrame) || maxFrame < PRE_AUTH_MAX_FRAME || maxFrame > CONTROL_LINK_MAX_FRAME) {
+      throw new ControlLinkError('BAD_OPTIONS', `maxFrame must be ${PRE_AUTH_MAX_FRAME}..${CONTROL_LINK_MAX_FRAME}, got ${maxFrame}`);
+    }
     this.#node = node;
     this.#peer = node === 0 ? 1 : 0;
     this.#localAddress = localAddress;
@@ -506,6 +515,7 @@ export class ControlLink {
       peer: this.#peer,
       random: options.random ?? systemRandom,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 2000,
+      maxFrame,
       sendKey: new Secret(directionKey(key, node)),
       receiveKey: new Secret(directionKey(key, this.#peer)),
       opened: (conn) => this.#opened(conn),
@@ -523,6 +533,11 @@ export class ControlLink {
   /** True while an authenticated inbound connection from the peer is up. */
   get inboundConnected(): boolean {
     return this.#inbound?.open === true;
+  }
+
+  /** The most bytes of a frame body (`send` refuses a message whose frame would be larger). */
+  get maxFrame(): number {
+    return this.#host.maxFrame;
   }
 
   get stats(): ControlLinkStats {
@@ -570,14 +585,15 @@ export class ControlLink {
 
   /**
    * Writes `message` on the outbound connection; false when not connected. Throws ControlLinkError
-   * `NOT_JSON` for anything but plain JSON (bytes: encode as hex/base64) and `OVERSIZE` above 4 MiB.
+   * `NOT_JSON` for anything but plain JSON (bytes: encode as hex/base64) and `OVERSIZE` above `maxFrame`
+   * (4 MiB).
    */
   send(message: ControlMessage): boolean {
     checkMessage(message);
     const plaintext = Buffer.from(JSON.stringify(message), 'utf8');
-    if (SEALED_OVERHEAD + plaintext.length > CONTROL_LINK_MAX_FRAME) {
+    if (SEALED_OVERHEAD + plaintext.length > this.#host.maxFrame) {
       this.#stats.oversize += 1;
-      throw new ControlLinkError('OVERSIZE', `message of ${plaintext.length} bytes exceeds the ${CONTROL_LINK_MAX_FRAME}-byte frame limit`);
+      throw new ControlLinkError('OVERSIZE', `message of ${plaintext.length} bytes exceeds the ${this.#host.maxFrame}-byte frame limit`);
     }
     const conn = this.#outbound;
     if (conn === undefined || !conn.open) return false;
@@ -595,10 +611,21 @@ export class ControlLink {
     socket.once('connect', () => conn.sendHello());
   }
 
+  /**
+   * Only the peer dials in (its connector binds the peer's control-link address): anything else is closed at
+   * once, before it can hold a slot. When the slots are full the oldest pending connection goes, not the
+   * newcomer: idle connections kept open cannot lock out a peer that completes its handshake in a round trip.
+   */
   #accept(socket: Socket): void {
-    if (!this.#running || this.#pending.size >= MAX_PENDING_INBOUND) {
+    const from = socket.remoteAddress?.replace(/^::ffff:/, '');
+    if (!this.#running || from !== this.#peerAddress) {
       socket.destroy();
       return;
+    }
+    if (this.#pending.size >= MAX_PENDING_INBOUND) {
+      const oldest = this.#pending.values().next().value;
+      oldest?.drop('replaced by a newer pending connection');
+      if (oldest !== undefined) this.#pending.delete(oldest);
     }
     this.#pending.add(new Connection('listener', socket, this.#host));
   }

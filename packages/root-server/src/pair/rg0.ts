@@ -31,9 +31,9 @@ import { decodeValue, encodeValue, type Store } from '@gvpn/store';
 import { generateSigningKeyAsync } from '@gvpn/gdoi';
 import { GCKS_COMMANDS, MEMBER_ROWS, RSA_BITS, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
-import { createRootRole, initiateToSubs, type RootRole } from '../root-role.js';
+import { createRootRole, initiateToSubs, type RootRole, type RootRoleOptions } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
-import { ControlLink } from './control-link.js';
+import { ControlLink, SEALED_OVERHEAD } from './control-link.js';
 
 type Role = 'secondary' | 'primary';
 type Counters = Record<string, Record<string, number>>;
@@ -49,16 +49,39 @@ interface Heartbeat {
   failovers: number;
   counters: Counters;
 }
+/**
+ * `record`: a RootRecord in the store's value encoding (its keys hold bytes); `members`: MemberChange[] so
+ * encoded. Member rows that do not fit in the state's frame (a full table passes 4 MiB at ~10,000 members)
+ * come before it in `members` messages numbered 0..memberParts-1, with `members` '[]'.
+ */
+type StateMessage = {
+  type: 'state';
+  version: number;
+  epoch: number;
+  record: string;
+  counters: Counters;
+  members: string;
+  allMembers: boolean;
+  memberParts: number;
+};
 type Message =
   | Heartbeat
-  /** `record`: a RootRecord in the store's value encoding (its keys hold bytes). */
-  | { type: 'state'; version: number; epoch: number; record: string; counters: Counters; members: string; allMembers: boolean }
+  | StateMessage
+  | { type: 'members'; version: number; part: number; members: string }
   | { type: 'ack'; version: number }
   | { type: 'sync' }
   | { type: 'takeover'; epoch: number; version: number; counters: Counters };
 
 
-export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, store: Store): RoleModule {
+/** Bytes of a `members` message besides its rows (type, version, part, quotes). */
+const MEMBERS_ENVELOPE = 128;
+
+export interface RootPairOptions {
+  /** The control link's frame limit (ControlLinkOptions.maxFrame); lower in tests. */
+  maxFrame?: number;
+}
+
+export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, store: Store, options: RootPairOptions = {}): RoleModule {
   const { clock } = ctx;
   const log = ctx.log.child({ component: 'rg0' });
   const me = pair.node;
@@ -69,12 +92,13 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   const link = new ControlLink({
     node: me, localAddress: pair.controlLink.localAddress, peerAddress: pair.controlLink.peerAddress,
     port: pair.controlLink.port, key: pair.controlLink.preSharedKey.reveal(), log,
+    ...(options.maxFrame === undefined ? {} : { maxFrame: options.maxFrame }),
   });
 
   let role: Role = 'secondary';
   let stored = store.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined;
-  let epoch = stored?.epoch ?? 0;
-  let version = stored?.version ?? 0;
+  let epoch = typeof stored?.epoch === 'number' ? stored.epoch : 0;
+  let version = typeof stored?.version === 'number' ? stored.version : 0;
   let rootRole: RootRole | undefined;
   let baseline: Counters = {};
   /**
@@ -91,6 +115,8 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   let peer: { lastHeard: number; hb: Heartbeat } | undefined;
   /** Commits waiting for the secondary's ACK, by version. */
   const acks = new Map<number, () => void>();
+  /** Secondary: the member rows of the state message to come, as its parts arrive. */
+  let incoming: { version: number; parts: number; rows: MemberChange[] } | undefined;
   let ticker: NodeJS.Timeout | undefined;
   const roleCommands: string[] = [...GCKS_COMMANDS, SERVER_CLUSTER_COMMAND];
 
@@ -111,10 +137,52 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     version++;
     persist({ version, epoch, record }, members, allMembers);
     const now = clock.now();
-    const message = { type: 'state', version, epoch, record: encodeValue(record), counters: allCounters(), members: encodeValue(members), allMembers } as const;
-    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !link.send(message)) return undefined;
+    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !sendState(record, members, allMembers)) return undefined;
     const v = version;
     return new Promise((resolve) => acks.set(v, resolve));
+  }
+
+  /**
+   * The state of `version` to the secondary, its member rows in parts of their own when the whole does not
+   * fit in one frame. False when it did not all go (link down, or an error, logged): no secondary has it.
+   */
+  function sendState(record: RootRecord, members: readonly MemberChange[], allMembers: boolean): boolean {
+    try {
+      const state: StateMessage = {
+        type: 'state', version, epoch, record: encodeValue(record), counters: allCounters(), members: encodeValue(members), allMembers, memberParts: 0,
+      };
+      if (SEALED_OVERHEAD + Buffer.byteLength(JSON.stringify(state)) <= link.maxFrame) return link.send(state);
+      const parts = memberParts(members);
+      for (const [part, rows] of parts.entries()) {
+        if (!link.send({ type: 'members', version, part, members: rows })) return false;
+      }
+      return link.send({ ...state, members: '[]', memberParts: parts.length });
+    } catch (err) {
+      log.error({ err: (err as Error).message, version, members: members.length }, 'RG0: state not sent to the secondary: going on without it');
+      return false;
+    }
+  }
+
+  /** Member rows encoded as `encodeValue` would the whole list, cut so that each `members` message fits a frame. */
+  function memberParts(members: readonly MemberChange[]): string[] {
+    const budget = link.maxFrame - SEALED_OVERHEAD - MEMBERS_ENVELOPE;
+    const parts: string[] = [];
+    let rows: string[] = [];
+    let size = 2;
+    for (const m of members) {
+      const row = encodeValue(m);
+      // As it travels: a JSON string inside the message, quotes escaped; plus its comma.
+      const cost = Buffer.byteLength(JSON.stringify(row)) - 1;
+      if (rows.length > 0 && size + cost > budget) {
+        parts.push(`[${rows.join(',')}]`);
+        rows = [];
+        size = 2;
+      }
+      rows.push(row);
+      size += cost;
+    }
+    if (rows.length > 0) parts.push(`[${rows.join(',')}]`);
+    return parts;
   }
 
   function releaseAcks(): void {
@@ -144,17 +212,14 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       const ownIke = ctx.ike.statistics() as Record<string, number>;
       baseline = { ...peerCounters, ike: Object.fromEntries(Object.entries(peerCounters['ike'] ?? {}).map(([k, v]) => [k, v - (ownIke[k] ?? 0)])) };
     }
-    const clocks = { mono: now, wall: Date.now() };
-    const resume = stored === undefined ? undefined : { record: stored.record, members: readMembers(store, clocks), clocks };
+    const roleOptions: RootRoleOptions = { commit: (record, members) => commit(record, members) };
+    const resumed = resumeStored(roleOptions, { mono: now, wall: Date.now() });
     // Fresh groups need RSA keys: made off the event loop, so heartbeats go on meanwhile (made inline, a
     // 2048-bit key stalled this node long enough for its peer to take over at the very first election).
-    const signingKeys = resume !== undefined ? undefined : new Map(await Promise.all((ctx.config.server?.groups ?? [])
+    const signingKeys = resumed !== undefined ? undefined : new Map(await Promise.all((ctx.config.server?.groups ?? [])
       .map(async (g) => [g.name, await generateSigningKeyAsync(RSA_BITS)] as const)));
     if (role !== 'primary') return; // stepped down while the keys were being made
-    rootRole = createRootRole(ctx, {
-      ...(resume === undefined ? {} : { resume }), ...(signingKeys === undefined ? {} : { signingKeys }),
-      commit: (record, members) => commit(record, members),
-    });
+    rootRole = resumed ?? createRootRole(ctx, { ...roleOptions, ...(signingKeys === undefined ? {} : { signingKeys }) });
     await ctx.bind();
     await rootRole.start?.(now);
     // The secondary has the state from now on (first start: the keys just made).
@@ -163,10 +228,30 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     // Only when resuming (as durable-root.ts): on a first start no sub holds an SA with either node, and
     // initiating to subs that start meanwhile crosses their own Main Mode; with INITIAL-CONTACT on both
     // sides each end then keeps a different SA until DPD clears it (seen in the lab: ~20 s, sub inactive).
-    if (resume !== undefined) initiateToSubs(ctx);
+    if (resumed !== undefined) initiateToSubs(ctx);
     log.warn({ node: me, epoch, reason, version }, 'RG0: this node is primary');
     sendHeartbeat();
     ctx.rearm();
+  }
+
+  /**
+   * The role resumed from the stored record, or undefined without one. A record that cannot be taken over
+   * is logged and dropped with the member rows (as sub-role.ts does): this node starts with fresh keys
+   * rather than crash on every takeover.
+   */
+  function resumeStored(roleOptions: RootRoleOptions, clocks: { mono: number; wall: number }): RootRole | undefined {
+    if (stored === undefined) return undefined;
+    try {
+      return createRootRole(ctx, { ...roleOptions, resume: { record: stored.record, members: readMembers(store, clocks), clocks } });
+    } catch (e) {
+      log.error({ err: (e as Error).message, file: store.path, version }, 'RG0: stored root state unusable: starting with fresh keys (members re-register)');
+      store.transaction(() => {
+        store.delete(ROOT_STATE.ns, ROOT_STATE.key);
+        store.clear(MEMBER_ROWS);
+      });
+      stored = undefined;
+      return undefined;
+    }
   }
 
   async function becomeSecondary(reason: string): Promise<void> {
@@ -239,16 +324,38 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         if (role === 'secondary' && m.role === 'primary' && m.version > version) link.send({ type: 'sync' });
         return;
       }
-      case 'state':
+      case 'members':
         if (role !== 'secondary') return;
+        if (m.part === 0) incoming = { version: m.version, parts: 0, rows: [] };
+        if (incoming === undefined || incoming.version !== m.version || incoming.parts !== m.part) {
+          incoming = undefined;
+          return;
+        }
+        incoming.rows = incoming.rows.concat(decodeValue(m.members) as MemberChange[]);
+        incoming.parts += 1;
+        return;
+      case 'state': {
+        if (role !== 'secondary') return;
+        let members = decodeValue(m.members) as MemberChange[];
+        if ((m.memberParts ?? 0) > 0) {
+          const parts = incoming;
+          incoming = undefined;
+          if (parts?.version !== m.version || parts.parts !== m.memberParts) {
+            // A part went with a lost connection: no ACK, the whole state again.
+            link.send({ type: 'sync' });
+            return;
+          }
+          members = parts.rows.concat(members);
+        }
         if (m.version > version || m.epoch > epoch) {
           version = m.version;
           epoch = Math.max(epoch, m.epoch);
-          persist({ version, epoch, record: decodeValue(m.record) as RootRecord }, decodeValue(m.members) as MemberChange[], m.allMembers);
+          persist({ version, epoch, record: decodeValue(m.record) as RootRecord }, members, m.allMembers);
         }
         peerCounters = m.counters;
         link.send({ type: 'ack', version: m.version });
         return;
+      }
       case 'ack':
         for (const [v, resolve] of acks) {
           if (v > m.version) continue;
@@ -259,7 +366,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       case 'sync':
         if (role === 'primary' && stored !== undefined && rootRole !== undefined) {
           const c = { mono: clock.now(), wall: Date.now() };
-          link.send({ type: 'state', version, epoch, record: encodeValue(stored.record), counters: allCounters(), members: encodeValue(rootRole.members(c)), allMembers: true });
+          sendState(stored.record, rootRole.members(c), true);
         }
         return;
       case 'takeover':

@@ -1,0 +1,155 @@
+/**
+ * The root pair's replication and takeover (src/pair/rg0.ts) with two nodes in this process over a real
+ * control link on 127.0.x.y, each with its own store; IKE is a stub (no sub-servers in the lab config).
+ * - A full state larger than one frame (the frame limit lowered to 16 KiB instead of ~10,000 members at
+ *   4 MiB): the member rows go in parts, and the standby gets every one. Before, `send` threw OVERSIZE in
+ *   the new primary's first commit, an unhandled rejection that killed it.
+ * - A damaged stored record: the node taking over logs it, drops it with the member rows and starts with
+ *   fresh keys. Before, resuming threw (a TypeError for a bad `cluster`) on every takeover.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Secret, seededRandom } from '@gvpn/crypto';
+import type { IkeEndpoint } from '@gvpn/ike';
+import { MEMBER_ROWS, applyMemberChanges, type MemberChange } from '@gvpn/key-server';
+import { ManualClock, createLogger, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
+import { openStore, type Store } from '@gvpn/store';
+import { createRootRole } from '../src/root-role.js';
+import { ROOT_STATE, type StoredRoot } from '../src/root-state.js';
+import { createRootPair } from '../src/pair/rg0.js';
+
+const ROOT = fileURLToPath(new URL('../../../../configs/lab/gdoi/root.yaml', import.meta.url));
+const loaded = (await loadConfig(ROOT)).config as ServerDaemonConfig;
+const G1 = loaded.server.groups[0];
+assert.ok(G1 !== undefined);
+const config: ServerDaemonConfig = { ...loaded, server: { ...loaded.server, groups: [G1] } };
+const noIke = {
+  establishedSas: () => [], status: () => [], initiateGateway: () => true, statistics: () => ({}), start: () => {}, stop: () => {},
+} as unknown as IkeEndpoint;
+
+const dir = mkdtempSync(join(tmpdir(), 'gvpn-rg0-'));
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(what: string, condition: () => boolean, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function capture(): { write(line: string): void; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+}
+
+function store(name: string): Store {
+  const s = openStore({ path: join(dir, name, 'state.db'), log: { info: () => {}, error: () => {} }, env: {} });
+  cleanups.push(async () => s.close());
+  return s;
+}
+
+/** A record of the lab group and `count` members registered with it, as a primary would have stored them. */
+function storedState(s: Store, count: number): void {
+  const clock = new ManualClock(10_000);
+  const ctx: RoleContext = {
+    config, log: createLogger({ level: 'fatal', name: 'seed' }), clock, random: seededRandom('rg0'), ike: noIke,
+    send: () => {}, rearm: () => {}, bind: async () => {}, unbind: async () => {},
+  };
+  const wall = Date.now();
+  const record = createRootRole(ctx, { commit: () => undefined }).record({ mono: clock.now(), wall });
+  const rows: MemberChange[] = Array.from({ length: count }, (_, i) => {
+    const address = `10.9.${i >> 8}.${i & 255}`;
+    return {
+      key: `${G1!.name}\0${address}`,
+      record: {
+        group: G1!.name, groupId: G1!.groupId, address, endpoint: { address, port: 848 }, gateway: `GM-${i}`,
+        icookie: '0102030405060708', rcookie: '1112131415161718', registeredAt: wall, registeredAtWall: wall,
+        lastAckedSeq: null, pendingSeq: null, pushesSent: 0, retransmissions: 0,
+      },
+    };
+  });
+  s.transaction(() => {
+    s.put(ROOT_STATE.ns, ROOT_STATE.key, { version: 1, epoch: 1, record } satisfies StoredRoot);
+    applyMemberChanges(s, rows);
+  });
+}
+
+function node(n: 0 | 1, net: number, port: number, psk: Uint8Array, s: Store, maxFrame?: number): { module: RoleModule; out: ReturnType<typeof capture> } {
+  const out = capture();
+  const pair: ChassisClusterConfig = {
+    node: n, heartbeatIntervalMs: 100, heartbeatThreshold: 3, priorities: [200, 100],
+    controlLink: { localAddress: `127.0.${net}.${n + 1}`, peerAddress: `127.0.${net}.${2 - n}`, port, preSharedKey: new Secret(psk) },
+  };
+  const ctx: RoleContext = {
+    config, log: createLogger({ level: 'info', name: `node${n}`, destination: out }), clock: systemClock, random: seededRandom(`rg0-${n}`), ike: noIke,
+    send: () => {}, rearm: () => {}, bind: async () => {}, unbind: async () => {},
+  };
+  const module = createRootPair(ctx, pair, s, maxFrame === undefined ? {} : { maxFrame });
+  cleanups.push(async () => module.stop?.(systemClock.now()));
+  return { module, out };
+}
+
+const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean }[] }> =>
+  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean }[] };
+const selfRole = async (m: RoleModule): Promise<string | undefined> => (await status(m)).nodes.find((x) => x.self)?.role;
+const port = (): number => 20000 + Math.floor(Math.random() * 40000);
+
+describe('root pair (rg0)', () => {
+  it('replicates a full state larger than one frame: the member rows go in parts', async () => {
+    const MEMBERS = 120; // ~45 KiB of rows: three frames of 16 KiB
+    const [storeA, storeB] = [store('a'), store('b')];
+    storedState(storeA, MEMBERS);
+    const psk = randomBytes(32);
+    const p = port();
+    const a = node(0, 61, p, psk, storeA, 16 * 1024);
+    const b = node(1, 61, p, psk, storeB, 16 * 1024);
+    await a.module.start?.(systemClock.now());
+    await b.module.start?.(systemClock.now());
+    await until('node1 has every member row', () => storeB.list(MEMBER_ROWS).length === MEMBERS && storeB.get(ROOT_STATE.ns, ROOT_STATE.key) !== undefined);
+    assert.equal(await selfRole(a.module), 'primary');
+    assert.equal(await selfRole(b.module), 'secondary');
+    assert.deepEqual(storeB.list(MEMBER_ROWS).map((r) => r.key).sort(), storeA.list(MEMBER_ROWS).map((r) => r.key).sort());
+    assert.equal(a.out.lines.filter((l) => l['level'] === 50).length, 0, 'no error logged');
+  });
+
+  it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {
+    const [storeA, storeB] = [store('big-a'), store('big-b')];
+    storedState(storeA, 1);
+    const psk = randomBytes(32);
+    const p = port();
+    const a = node(0, 63, p, psk, storeA, 2048);
+    const b = node(1, 63, p, psk, storeB, 2048);
+    await a.module.start?.(systemClock.now());
+    await b.module.start?.(systemClock.now());
+    await until('the failed send logged', () => a.out.lines.some((l) => l['msg'] === 'RG0: state not sent to the secondary: going on without it'));
+    assert.equal(await selfRole(a.module), 'primary');
+    assert.equal(storeB.get(ROOT_STATE.ns, ROOT_STATE.key), undefined);
+  });
+
+  it('a damaged stored record is dropped with the member rows; the node takes over with fresh keys', async () => {
+    const s = store('damaged');
+    storedState(s, 3);
+    const good = s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot;
+    s.put(ROOT_STATE.ns, ROOT_STATE.key, { ...good, record: { ...good.record, cluster: [{ group: G1!.name, state: 7 }] } });
+    const a = node(0, 62, port(), randomBytes(32), s); // no peer: primary after the threshold
+    await a.module.start?.(systemClock.now());
+    await until('primary', () => a.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
+    const error = a.out.lines.find((l) => l['msg'] === 'RG0: stored root state unusable: starting with fresh keys (members re-register)');
+    assert.ok(error !== undefined, 'the damage is logged');
+    assert.match(String(error['err']), /cluster/);
+    assert.equal(s.list(MEMBER_ROWS).length, 0, 'member rows dropped');
+    const fresh = s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot;
+    assert.equal(fresh.record.cluster.length, 0);
+    assert.notDeepEqual(fresh.record.groups[0]?.kek, good.record.groups[0]?.kek, 'fresh keys');
+  });
+});
