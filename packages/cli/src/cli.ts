@@ -10,6 +10,8 @@ export const ExitCode = {
   DaemonError: 1,
   /** No daemon on the socket, or it did not answer. */
   Unreachable: 2,
+  /** The daemon answered ok, but with data the command's renderer cannot show (a version mismatch, a bug). */
+  UnexpectedAnswer: 3,
   /** Bad command line. */
   Usage: 64,
 } as const;
@@ -80,8 +82,19 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
     const unreachable = ['DAEMON_NOT_RUNNING', 'CONNECTION_FAILED', 'TIMEOUT'].includes(error.code);
     return unreachable ? ExitCode.Unreachable : ExitCode.DaemonError;
   }
-  io.stdout.write(globals.json ? `${JSON.stringify(data, null, 2)}\n` : spec.render(data, verbosity));
-  return spec.failed?.(data) === true ? ExitCode.DaemonError : ExitCode.Ok;
+  // A renderer meets data of an unexpected shape (a daemon of another version, a bug) as a TypeError: exit 1 with
+  // a stack would pass for a daemon error, so it gets one line and a code of its own.
+  let text: string;
+  let failed: boolean;
+  try {
+    text = globals.json ? `${JSON.stringify(data, null, 2)}\n` : spec.render(data, verbosity);
+    failed = spec.failed?.(data) === true;
+  } catch (error) {
+    io.stderr.write(`gvpn: unexpected answer from the daemon: ${(error as Error).message}\n`);
+    return ExitCode.UnexpectedAnswer;
+  }
+  io.stdout.write(text);
+  return failed ? ExitCode.DaemonError : ExitCode.Ok;
 }
 
 /** The spec's `--flag VALUE` options that were given, under their protocol names; paths made absolute. */

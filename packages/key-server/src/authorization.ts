@@ -13,13 +13,13 @@
  */
 import type { Authorization } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
-import type { Logger } from '@gvpn/runtime';
+import { DEFAULT_PLATFORM_MAX_MEMBERS, type Logger } from '@gvpn/runtime';
 import type { GroupState } from './group-state.js';
 import type { Registrations } from './registrations.js';
 import type { GdoiCounters } from './statistics.js';
 
-/** Members across all groups when the platform profile publishes no maximum (gvpn's choice). */
-export const DEFAULT_PLATFORM_MAX_MEMBERS = 10_000;
+/** Defined by the configuration loader, which bounds `member-threshold` by the same number. */
+export { DEFAULT_PLATFORM_MAX_MEMBERS };
 
 export interface AuthorizationContext {
   group(groupId: number): GroupState | undefined;

@@ -27,8 +27,11 @@ export const MAX_SUB_SERVERS = 4;
  */
 export const GROUP_ID_RANGE = { min: 1, max: 65_535 } as const;
 
-/** When a platform publishes no member maximum, `member-threshold` is bounded by this. */
-const UNPUBLISHED_MEMBER_MAXIMUM = 1_000_000;
+/**
+ * Members across all groups when the platform profile publishes no maximum (gvpn's choice). The key server
+ * enforces it (R-REG-6) and `member-threshold` may not exceed it: a larger threshold could never be reached.
+ */
+export const DEFAULT_PLATFORM_MAX_MEMBERS = 10_000;
 
 const TEK_KEY_LENGTHS: Record<TekEncryptionAlgorithm, number> = {
   'aes-128-cbc': 16,
@@ -100,7 +103,7 @@ function readGroup(name: string, node: YamlMapReader, proposals: IpsecProposalCo
 
   const cluster = node.map('server-cluster');
   const serverCluster = cluster === undefined ? null : readServerCluster(name, cluster, ikeRead, context);
-  const maxMembers = context.platform.maxMembers ?? UNPUBLISHED_MEMBER_MAXIMUM;
+  const maxMembers = context.platform.maxMembers ?? DEFAULT_PLATFORM_MAX_MEMBERS;
   const memberThreshold = node.integer('member-threshold', { min: 1, max: maxMembers }) ?? null;
   if (serverCluster !== null && memberThreshold === null) {
     throw node.error('MISSING', 'member-threshold', 'required with server-cluster, and the same on every server of the cluster (R-CONF-5)');

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import { Secret } from '@gvpn/crypto';
 import { MAX_DH_REUSE_SECONDS } from '@gvpn/ike';
 import type {
@@ -196,12 +196,14 @@ function readServerGateway(
     if (node.has('port')) throw node.error('INVALID_VALUE', 'port', 'a dynamic peer uses whatever port it sends from');
     return { name, dynamic: true, policy, localAddress, phase1Doi, dpd };
   }
+  const address = readAddress(node, 'address') ?? missing(node, 'address');
+  rejectUnreachableFamily(address, context.listen, (problem) => node.error('INVALID_ADDRESS', 'address', problem));
   return {
     name,
     dynamic: false,
     policy,
     remote: {
-      address: readAddress(node, 'address') ?? missing(node, 'address'),
+      address,
       port: node.integer('port', { min: 1, max: 65_535, default: DEFAULT_IKE_PORT }),
     },
     localAddress,
@@ -229,14 +231,19 @@ function readMemberGateway(name: string, node: YamlMapReader, policies: IkePolic
   if (addresses.length > MAX_SERVER_ADDRESSES) {
     throw node.error('INVALID_VALUE', 'server-address', `lists ${addresses.length} servers; a member holds at most ${MAX_SERVER_ADDRESSES} (R-REG-4)`);
   }
-  addresses.forEach((address, index) => {
-    if (isIP(address) === 0) throw node.itemError('INVALID_ADDRESS', 'server-address', index, `"${address}" is not an IP address`);
-    if (addresses.indexOf(address) !== index) throw node.itemError('INVALID_VALUE', 'server-address', index, `${address} is listed twice`);
+  const canonical = addresses.map((address, index) => {
+    const text = canonicalAddress(address);
+    if (text === undefined) throw node.itemError('INVALID_ADDRESS', 'server-address', index, `"${address}" is not an IP address`);
+    return text;
+  });
+  canonical.forEach((address, index) => {
+    if (canonical.indexOf(address) !== index) throw node.itemError('INVALID_VALUE', 'server-address', index, `${address} is listed twice`);
+    rejectUnreachableFamily(address, context.listen, (problem) => node.itemError('INVALID_ADDRESS', 'server-address', index, problem));
   });
   const port = node.integer('port', { min: 1, max: 65_535, default: DEFAULT_IKE_PORT });
   const localAddress = readAddress(node, 'local-address') ?? context.listen.address;
   const phase1Doi = readPhase1Doi(node);
-  const servers = addresses.map((address): IkeGatewayConfig => ({
+  const servers = canonical.map((address): IkeGatewayConfig => ({
     name: `${name}/${address}`,
     dynamic: false,
     policy,
@@ -280,11 +287,45 @@ function rejectDuplicatePeer(gateway: IkeGatewayConfig, peers: Map<string, strin
   peers.set(`${address} ${port}`, gateway.name);
 }
 
-/** An IPv4 or IPv6 address in text form. */
+/**
+ * An IPv4 or IPv6 address in the canonical text form (`canonicalAddress`), so that addresses compare as
+ * text and match what the UDP transport reports for a peer.
+ */
 export function readAddress(node: YamlMapReader, key: string): string | undefined {
   const address = node.string(key);
-  if (address !== undefined && isIP(address) === 0) throw node.error('INVALID_ADDRESS', key, `"${address}" is not an IP address`);
-  return address;
+  if (address === undefined) return undefined;
+  const canonical = canonicalAddress(address);
+  if (canonical === undefined) throw node.error('INVALID_ADDRESS', key, `"${address}" is not an IP address`);
+  return canonical;
+}
+
+/**
+ * The one text form of an IP address, or `undefined` when `text` is none: IPv6 lowercase and compressed as
+ * node:dgram reports it (RFC 5952), an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the plain IPv4
+ * address the UDP transport reports for it. A zone (`%eth0`) is kept as written.
+ */
+function canonicalAddress(text: string): string | undefined {
+  const family = isIP(text);
+  if (family === 0) return undefined;
+  if (family === 4) return text;
+  const zoneAt = text.indexOf('%');
+  const zone = zoneAt === -1 ? '' : text.slice(zoneAt);
+  const address = new SocketAddress({ address: zoneAt === -1 ? text : text.slice(0, zoneAt), family: 'ipv6' }).address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  return mapped?.[1] ?? address + zone;
+}
+
+/**
+ * The IKE socket is bound to `listen`: an IPv4 socket cannot send to an IPv6 peer, and an IPv6 one reaches an
+ * IPv4 peer only when bound to `::` on a dual-stack host (not with net.ipv6.bindv6only). Such a gateway
+ * would load and, there, never come up; one family is asked for rather than depend on the host.
+ */
+function rejectUnreachableFamily(address: string, listen: Endpoint, error: (problem: string) => ConfigError): void {
+  const family = isIP(address);
+  const listenFamily = isIP(listen.address);
+  if (family !== listenFamily) {
+    throw error(`an IPv${family} peer cannot be reached from the IPv${listenFamily} listen address ${listen.address} (system.listen.address)`);
+  }
 }
 
 function missing(node: YamlMapReader, key: string): never {

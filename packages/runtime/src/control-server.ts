@@ -80,7 +80,7 @@ export class ControlServer {
     socket.on('error', (error) => this.#log?.debug({ err: error.message }, 'control connection error'));
     let buffered = '';
     socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+    const onData = (chunk: string): void => {
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
@@ -90,10 +90,14 @@ export class ControlServer {
       }
       if (Buffer.byteLength(buffered) > MAX_REQUEST_LINE_BYTES) {
         reply(socket, failure(null, ControlErrorCode.RequestTooLarge, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`));
-        socket.end();
+        // Answered once and disconnected: nothing sent after the oversized line may run as a request.
+        socket.off('data', onData);
+        socket.pause();
+        socket.end(() => socket.destroy());
         buffered = '';
       }
-    });
+    };
+    socket.on('data', onData);
   }
 
   async #answer(socket: Socket, line: string): Promise<void> {

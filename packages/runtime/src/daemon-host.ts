@@ -10,7 +10,7 @@
  * validates the new file, computes the difference, and asks the module to apply it (`applyConfig`).
  */
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { systemRandom, type RandomSource } from '@gvpn/crypto';
 import { ANY_PEER, IkeEndpoint, type GatewayPolicy, type IkeEvents, type IkeSaStatus } from '@gvpn/ike';
@@ -30,6 +30,25 @@ import { UdpTransport } from './udp-transport.js';
 
 /** sysexits(3) EX_CONFIG: the configuration is wrong, restarting will not help. */
 const EXIT_CONFIG = 78;
+/** sysexits(3) EX_OSERR: the system refused something the configuration asks for (the listen port is taken). */
+const EXIT_OSERR = 71;
+
+/** A start-up step failed on what one configuration key names; the message is one line for the operator. */
+class StartupError extends Error {
+  override readonly name = 'StartupError';
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** Runs a start-up step, turning its OS error into a StartupError naming the file, the key and what was tried. */
+async function startupStep<T>(file: string, key: string, what: string, exitCode: number, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new StartupError(`${file}: ${key}: ${what}: ${(error as Error).message}`, exitCode);
+  }
+}
 
 const USAGE = 'usage: DAEMON --config FILE [--check]';
 
@@ -211,7 +230,14 @@ export async function runDaemonMain(kind: PlatformRole, role?: RoleFactory, argv
     console.log(`${config.file}: configuration OK`);
     return;
   }
-  const daemon = await startDaemon(config, kind, { warnings, configText: text, ...(role === undefined ? {} : { role }) });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config, kind, { warnings, configText: text, ...(role === undefined ? {} : { role }) });
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    console.error(`start-up error: ${error.message}`);
+    process.exit(error.exitCode);
+  }
   const shutdown = (signal: string): void => {
     daemon.log.info({ signal }, 'shutting down');
     void daemon.stop().then(() => process.exit(0));
@@ -261,11 +287,36 @@ export async function startDaemon(
   const warnings = options.warnings ?? [];
   const log = createLogger({ level: system.logLevel, name: system.hostName });
   for (const warning of warnings) log.warn({ warning }, 'configuration warning');
-  mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 });
+  const stateDirectory = (what: string, step: () => unknown): Promise<unknown> =>
+    startupStep(config.file, 'system.state-directory', `${what} ${system.stateDirectory}`, EXIT_CONFIG, step);
+  await stateDirectory('cannot create', () => mkdirSync(system.stateDirectory, { recursive: true, mode: 0o700 }));
 
-  const keyLog = system.debug.ikeKeyLog === null ? undefined : openKeyLog(system.debug.ikeKeyLog, log);
+  const keyLogPath = system.debug.ikeKeyLog;
+  const keyLog = keyLogPath === null
+    ? undefined
+    : await startupStep(config.file, 'system.debug.ike-key-log', `cannot open ${keyLogPath}`, EXIT_CONFIG, () => openKeyLog(keyLogPath, log));
   let gateways = gatewaysByName(config);
   const transport = new UdpTransport({ log });
+  // Nothing above a timer callback catches: a throw there would end the process. It is counted (process
+  // timerErrors), logged at most once per TIMER_ERROR_LOG_MS and survived, as a throwing datagram handler is.
+  let timerErrors = 0;
+  let timerErrorsUnlogged = 0;
+  let nextTimerErrorLog = -Infinity;
+  const survive = (where: string, run: () => void): void => {
+    try {
+      run();
+    } catch (error) {
+      timerErrors += 1;
+      const now = systemClock.now();
+      if (now < nextTimerErrorLog) {
+        timerErrorsUnlogged += 1;
+        return;
+      }
+      log.error({ err: error instanceof Error ? error.message : String(error), where, ...(timerErrorsUnlogged > 0 ? { suppressed: timerErrorsUnlogged } : {}) }, 'timer callback threw');
+      timerErrorsUnlogged = 0;
+      nextTimerErrorLog = now + TIMER_ERROR_LOG_MS;
+    }
+  };
   // The module is created after the engine it uses; its IKE event handlers are copied in then. The engine
   // looks handlers up on each event, so one the module lacks is counted there (e.g. phase2NoHandlerDropped).
   let module: RoleModule = {};
@@ -282,11 +333,11 @@ export async function startDaemon(
   });
   const timer = new DeadlineTimer({
     nextDeadline: () => earliest(module.serving?.(systemClock.now()) === false ? undefined : ike.nextDeadline(), module.nextDeadline?.()) ?? null,
-    fire: (now) => {
+    fire: (now) => survive('deadline', () => {
       if (module.serving?.(now) !== false) ike.poll(now);
       module.poll?.(now);
       module.settle?.(now);
-    },
+    }),
     clock: systemClock,
   });
   const committer: ConfigCommitter = new ConfigCommitter({
@@ -362,6 +413,7 @@ export async function startDaemon(
     module.settle?.(lastDatagramSettle);
     timer.arm();
   };
+  const settleFromTimer = (): void => survive('datagram settle', settleDatagrams);
   const cancelSettle = (): void => {
     if (settlePending === undefined) return;
     if (settlePending.immediate) clearImmediate(settlePending.timer as NodeJS.Immediate);
@@ -375,10 +427,13 @@ export async function startDaemon(
     if (settlePending !== undefined) return;
     const wait = lastDatagramSettle + SETTLE_SPACING_MS - now;
     settlePending = wait <= 0
-      ? { timer: setImmediate(settleDatagrams), immediate: true }
-      : { timer: setTimeout(settleDatagrams, wait), immediate: false };
+      ? { timer: setImmediate(settleFromTimer), immediate: true }
+      : { timer: setTimeout(settleFromTimer, wait), immediate: false };
   });
-  const local = module.deferBind === true ? null : await transport.bind(system.listen.address, system.listen.port);
+  const local = module.deferBind === true
+    ? null
+    : await startupStep(config.file, 'system.listen', `cannot bind ${system.listen.address} port ${system.listen.port}`, EXIT_OSERR,
+      () => transport.bind(system.listen.address, system.listen.port));
 
   const startedAt = Date.now();
   const role = config.role;
@@ -390,11 +445,18 @@ export async function startDaemon(
       ike: ike.statistics(),
       ...module.statisticsSections?.(),
       transport: { ...transport.stats },
-      process: processStatistics(),
+      process: { ...processStatistics(), timerErrors },
     }, module.statisticsBaseline?.()),
-    'show version': () => ({ name: system.hostName, daemon: kind, version: DAEMON_VERSION, node: process.version }),
-    'commit': (opts) => committer.commit(commitFile(opts), 'cli'),
-    'commit check': (opts) => committer.check(commitFile(opts)),
+    'show version': () => ({
+      hostName: system.hostName,
+      platform: system.platform.name,
+      model: system.platform.model,
+      daemon: `gvpn-${kind}`,
+      version: DAEMON_VERSION,
+      node: process.version,
+    }),
+    'commit': async (opts) => committer.commit(await commitFile(opts), 'cli'),
+    'commit check': async (opts) => committer.check(await commitFile(opts)),
     'show configuration': (opts) => {
       const text = committer.showConfiguration(opts.showSecrets === true || opts.showKeys === true);
       if (text === null) throw new ControlCommandError('NOT_AVAILABLE', `the text of ${committer.running.file} could not be read at start-up`);
@@ -429,9 +491,9 @@ export async function startDaemon(
   timer.arm();
   // The control socket answers once the role has started (resumed its stored state): a client that sees
   // it never reads the empty state of a daemon still starting.
-  await control.listen();
+  await stateDirectory('cannot open the control socket in', () => control.listen());
   const pidFile = `${system.stateDirectory}/${PID_FILE_NAME}`;
-  await writePidFile(pidFile);
+  await stateDirectory('cannot write the pid file in', () => writePidFile(pidFile));
   // SIGHUP re-reads the running file. A listener also keeps Node from dying of the signal.
   const reload = (): void => {
     log.info({ signal: 'SIGHUP', file: committer.running.file }, 'configuration reload');
@@ -465,6 +527,9 @@ export async function startDaemon(
 
 const DAEMON_VERSION = '0.1.0';
 
+/** Least time between two logged timer-callback errors; those in between are counted on the next line. */
+const TIMER_ERROR_LOG_MS = 1000;
+
 /** Least time between two settles after datagrams (see `transport.onDatagram` in startDaemon). */
 const SETTLE_SPACING_MS = 2;
 
@@ -483,11 +548,23 @@ function gatewaysToReset(changes: readonly ConfigChange[], ikeNames: readonly st
   return [...new Set(ikeNames)].filter((name) => configured.has(name) || (name.includes('/') && configured.has(name.slice(0, name.lastIndexOf('/')))));
 }
 
-/** `options.file` of `commit` / `commit check`: a path, or absent for the running file. */
-function commitFile(options: Record<string, unknown>): string | undefined {
+/** Largest configuration file a commit reads; the examples are a few kB. */
+const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `options.file` of `commit` / `commit check`: a path, or absent for the running file. Commits run one at a
+ * time, so a FIFO (a read that never ends) or /dev/zero (one that never stops) would hold every later commit,
+ * SIGHUP's too: only a regular file of sane size is read. A missing file is left to the commit's own answer.
+ */
+async function commitFile(options: Record<string, unknown>): Promise<string | undefined> {
   const file = options.file;
   if (file === undefined || file === null) return undefined;
   if (typeof file !== 'string' || file === '') throw new ControlCommandError('BAD_OPTION', '"file" must be a non-empty path');
+  const info = await stat(file).catch(() => undefined);
+  if (info !== undefined && !info.isFile()) throw new ControlCommandError('BAD_OPTION', `${file} is not a regular file`);
+  if (info !== undefined && info.size > MAX_CONFIG_FILE_BYTES) {
+    throw new ControlCommandError('BAD_OPTION', `${file} is ${info.size} bytes; a configuration file may have at most ${MAX_CONFIG_FILE_BYTES}`);
+  }
   return file;
 }
 

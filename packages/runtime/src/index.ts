@@ -36,7 +36,7 @@ export type {
   TekAuthenticationAlgorithm,
   TekEncryptionAlgorithm,
 } from './config-types.js';
-export { GROUP_ID_RANGE, MAX_SUB_SERVERS } from './config-group.js';
+export { DEFAULT_PLATFORM_MAX_MEMBERS, GROUP_ID_RANGE, MAX_SUB_SERVERS } from './config-group.js';
 export { CHASSIS_CLUSTER_LIMITS, DEFAULT_CONTROL_LINK_PORT, type ChassisClusterHost } from './config-chassis.js';
 export { DEFAULT_DATA_PLANE_PORT } from './config-member.js';
 export { DEFAULT_IKE_PORT, MAX_SERVER_ADDRESSES, SHORT_TIMER_MIN_LIFETIME } from './config-ike.js';

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
 import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
@@ -23,10 +23,14 @@ export function lookupLiteral(address: string, options: LookupOneOptions, callba
   else dnsLookup(address, options, callback);
 }
 
+/** An IPv4 peer as an IPv6 socket bound to `::` reports it (RFC 4291 §2.5.5.2). */
+const IPV4_MAPPED_PREFIX = '::ffff:';
+
 export class UdpTransport implements DatagramTransport {
   readonly stats: TransportStats = emptyTransportStats();
   readonly #log: Logger | undefined;
   #socket: Socket | undefined;
+  #ipv6 = false;
   #handler: DatagramHandler = () => {};
 
   constructor(options: { log?: Logger } = {}) {
@@ -44,18 +48,23 @@ export class UdpTransport implements DatagramTransport {
     // A rekey to thousands of members brings their ACKs back in one burst; the kernel's default receive
     // buffer (~208 KiB) dropped hundreds of them in the rekey benchmark. The kernel caps this at
     // net.core.rmem_max.
+    this.#ipv6 = isIPv6(address);
     const socket = createSocket({
-      type: isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES, reuseAddr: options.reuseAddr === true, lookup: lookupLiteral,
+      type: this.#ipv6 ? 'udp6' : 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES, reuseAddr: options.reuseAddr === true, lookup: lookupLiteral,
     });
     this.#socket = socket;
     socket.on('message', (message, remote) => {
       this.stats.datagramsReceived += 1;
       const bytes = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+      // Peers are configured (and matched) as plain IPv4 addresses; `send` maps them back.
+      const from = remote.address.startsWith(IPV4_MAPPED_PREFIX) && isIPv4(remote.address.slice(IPV4_MAPPED_PREFIX.length))
+        ? remote.address.slice(IPV4_MAPPED_PREFIX.length)
+        : remote.address;
       try {
-        this.#handler(bytes, { address: remote.address, port: remote.port });
+        this.#handler(bytes, { address: from, port: remote.port });
       } catch (error) {
         this.stats.handlerErrors += 1;
-        this.#log?.error({ err: (error as Error).message, from: remote.address }, 'datagram handler threw');
+        this.#log?.error({ err: (error as Error).message, from }, 'datagram handler threw');
       }
     });
     return new Promise((resolve, reject) => {
@@ -92,8 +101,10 @@ export class UdpTransport implements DatagramTransport {
       this.stats.sendErrors += 1;
       return;
     }
+    // An IPv6 socket sends to an IPv4 peer (one it heard from on `::`) only at its mapped address.
+    const address = this.#ipv6 && isIPv4(to.address) ? IPV4_MAPPED_PREFIX + to.address : to.address;
     try {
-      socket.send(bytes, to.port, to.address, (error) => {
+      socket.send(bytes, to.port, address, (error) => {
         if (error) {
           this.stats.sendErrors += 1;
           this.#log?.debug({ err: error.message, to }, 'udp send failed');

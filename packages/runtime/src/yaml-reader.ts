@@ -9,10 +9,20 @@ export interface YamlSource {
   doc: Document.Parsed;
 }
 
-/** The node itself, or the anchored node an alias stands for. */
-function resolved(source: YamlSource, node: unknown): Node | null {
-  if (isAlias(node)) return (node.resolve(source.doc) as Node | undefined) ?? null;
-  return (node as Node | null | undefined) ?? null;
+/**
+ * The node itself, or the anchored node an alias stands for. An alias with no anchor is an error at `path`:
+ * read as absent, it would let a default apply silently. The message does not repeat the alias name, which
+ * may be the text of a pre-shared key (`ascii-text: *key`).
+ */
+function resolved(source: YamlSource, node: unknown, path: string): Node | null {
+  if (!isAlias(node)) return (node as Node | null | undefined) ?? null;
+  const target = node.resolve(source.doc) as Node | undefined;
+  if (target === undefined) {
+    const offset = node.range?.[0];
+    const line = offset === undefined ? undefined : source.lines.linePos(offset).line;
+    throw new ConfigError('UNDEFINED_REFERENCE', source.file, path, 'alias (*name) has no anchor (&name) before it', line);
+  }
+  return target;
 }
 
 /** Parses YAML text whose top level must be a map; syntax errors and duplicate keys become `ConfigError`s. */
@@ -21,8 +31,9 @@ export function parseYamlMap(text: string, file: string): YamlMapReader {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const syntaxError = doc.errors[0];
   if (syntaxError !== undefined) {
-    const line = lines.linePos(syntaxError.pos[0]).line;
-    throw new ConfigError('YAML_SYNTAX', file, '', syntaxError.message.split('\n')[0] ?? 'invalid YAML', line);
+    // Only the code and position: the library's message can quote the source line, e.g. a pre-shared key.
+    const { line, col } = lines.linePos(syntaxError.pos[0]);
+    throw new ConfigError('YAML_SYNTAX', file, '', `invalid YAML (${syntaxError.code}) at column ${col}`, line);
   }
   if (!isMap(doc.contents)) throw new ConfigError('WRONG_TYPE', file, '', 'the document must be a map of keys');
   return new YamlMapReader({ file, lines, doc }, '', doc.contents);
@@ -53,7 +64,7 @@ export class YamlMapReader {
       if (name === null) {
         throw this.errorAt('WRONG_TYPE', this.path, 'map keys must be plain names', keyNode ?? node);
       }
-      this.values.set(name, { key: keyNode, value: resolved(source, pair.value) });
+      this.values.set(name, { key: keyNode, value: resolved(source, pair.value, this.childPath(name)) });
     }
   }
 
@@ -89,7 +100,7 @@ export class YamlMapReader {
   /** An error about item `index` of the list under `key` (path `key[index]`), located at that item. */
   itemError(code: ConfigErrorCode, key: string, index: number, problem: string): ConfigError {
     const list = this.values.get(key)?.value ?? null;
-    const item = isSeq(list) ? resolved(this.source, list.items[index]) : undefined;
+    const item = isSeq(list) ? resolved(this.source, list.items[index], `${this.childPath(key)}[${index}]`) : undefined;
     return this.errorAt(code, `${this.childPath(key)}[${index}]`, problem, item ?? list ?? this.node);
   }
 
@@ -165,7 +176,7 @@ export class YamlMapReader {
     if (isNullNode(value)) return undefined;
     if (!isSeq(value)) throw this.error('WRONG_TYPE', key, 'expected a list');
     return value.items.map((item, index) => {
-      const itemNode = resolved(this.source, item);
+      const itemNode = resolved(this.source, item, `${this.childPath(key)}[${index}]`);
       if (!isScalar(itemNode) || typeof itemNode.value !== 'string' || itemNode.value === '') {
         throw this.errorAt('WRONG_TYPE', `${this.childPath(key)}[${index}]`, 'expected a non-empty string', itemNode ?? value);
       }

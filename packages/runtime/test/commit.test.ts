@@ -6,6 +6,7 @@
  * mechanics. The cells themselves are the daemons' tests.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { Secret, systemRandom } from '@gvpn/crypto';
 import { IkeEndpoint, type GatewayPolicy } from '@gvpn/ike';
 import {
   COMMIT_HISTORY,
+  ControlClientError,
   createLogger,
   ConfigCommitter,
   controlRequest,
@@ -175,6 +177,30 @@ describe('configuration commit in the daemon host (issue 6)', () => {
     assert.match(masked.text, /member-threshold: 100/);
     assert.match((await shown({ showSecrets: true })).text, /ascii-text: "first-secret"/);
     assert.match((await shown({ showKeys: true })).text, /ascii-text: "first-secret"/);
+  });
+
+  it('show version answers with the fields of docs/control-protocol.md', async () => {
+    assert.deepEqual(await request(['show', 'version']), {
+      hostName: 'commit-test', platform: 'vsrx', model: 'vSRX', daemon: 'gvpn-root-server', version: '0.1.0', node: process.version,
+    });
+  });
+
+  it('a FIFO, a device or a huge file is refused naming it, and the commit queue stays free', async () => {
+    const fifo = join(directory, 'commit.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const huge = join(directory, 'huge.yaml');
+    await writeFile(huge, `# ${'x'.repeat(5 * 1024 * 1024)}\n`);
+    for (const [path, problem] of [[fifo, 'is not a regular file'], ['/dev/zero', 'is not a regular file'], [huge, 'bytes; a configuration file may have at most']] as const) {
+      for (const words of [['commit'], ['commit', 'check']]) {
+        await assert.rejects(request(words, { file: path }), (error: unknown) => {
+          assert.ok(error instanceof ControlClientError, String(error));
+          assert.equal(error.code, 'BAD_OPTION');
+          assert.ok(error.message.startsWith(`${path} `) && error.message.includes(problem), error.message);
+          return true;
+        });
+      }
+    }
+    assert.equal((await commit()).result, 'no-change', 'a later commit is not stuck behind the FIFO');
   });
 
   it('an invalid file is refused with file, path and line, and the running configuration stays', async () => {

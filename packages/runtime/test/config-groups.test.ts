@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig, type ConfigErrorCode, type LoadConfigOptions, type ServerDaemonConfig } from '../src/index.js';
+import {
+  ConfigError, DEFAULT_PLATFORM_MAX_MEMBERS, loadConfig, parseConfig, type ConfigErrorCode, type LoadConfigOptions, type ServerDaemonConfig,
+} from '../src/index.js';
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const rootText = await readFile(`${fixtures}cluster-root.yaml`, 'utf8');
@@ -130,6 +132,13 @@ describe('server groups: the typed result', () => {
     const demo = await loadConfig(`${fixtures}root-server.yaml`);
     assert.equal(demo.config.server?.clusterRole, 'standalone');
     assert.deepEqual(demo.config.server?.groups, []);
+  });
+
+  it('accepts a member-threshold up to the maximum the key server enforces when the platform publishes none', async () => {
+    assert.equal(DEFAULT_PLATFORM_MAX_MEMBERS, 10_000);
+    const config = await server(edit(subText, ['member-threshold: 2', `member-threshold: ${DEFAULT_PLATFORM_MAX_MEMBERS}`]));
+    assert.equal(config.system.platform.maxMembers, null);
+    assert.equal(config.server.groups[0]?.memberThreshold, DEFAULT_PLATFORM_MAX_MEMBERS);
   });
 
   it('canonicalises a match-policy prefix and accepts /0 and /32', async () => {
@@ -280,6 +289,12 @@ const cases: Case[] = [
     text: () => edit(subText, ['platform: vsrx', 'platform: sub-only'], ['member-threshold: 2', 'member-threshold: 101']),
     options: { profilesDirectory: `${fixtures}platforms` },
     code: 'OUT_OF_RANGE', path: `${GROUP1}.member-threshold`, says: /out of range 1\.\.100/,
+  },
+  {
+    // vsrx publishes no max-members: the key server then admits DEFAULT_PLATFORM_MAX_MEMBERS across all groups.
+    name: 'a member-threshold above the maximum the key server enforces when the platform publishes none',
+    text: () => edit(subText, ['member-threshold: 2', `member-threshold: ${DEFAULT_PLATFORM_MAX_MEMBERS + 1}`]),
+    code: 'OUT_OF_RANGE', path: `${GROUP1}.member-threshold`, says: /10001 is out of range 1\.\.10000/,
   },
   // R-TOPO-7: the platform must allow the role
   {

@@ -68,6 +68,11 @@ describe('member configuration: the typed result', () => {
     });
   });
 
+  it('names each server by the canonical form of its address', async () => {
+    const config = await member(edit(['address: 127.0.3.1\n', 'address: "::"\n'], ['[127.0.2.1, 127.0.2.2, 127.0.2.3, 127.0.2.4]', '["FD00:0:0::5", "fd00::6"]']));
+    assert.deepEqual(config.member.gateways[0]?.servers.map((s) => [s.name, s.remote.address]), [['GW-GROUP1/fd00::5', 'fd00::5'], ['GW-GROUP1/fd00::6', 'fd00::6']]);
+  });
+
   it('applies the member defaults', async () => {
     const { config } = await loadConfig(`${fixtures}member.yaml`);
     assert.ok(config.role === 'member');
@@ -147,6 +152,26 @@ const cases: Array<{ name: string; text: () => string; code: ConfigErrorCode; pa
     name: 'an empty probe peer map',
     text: () => `${probeText.slice(0, probeText.indexOf('          peers:\n'))}          peers: {}\n`,
     code: 'MISSING', path: `${DATA_PLANE}.probe.peers`,
+  },
+  {
+    name: 'one IPv6 server written two ways',
+    text: () => edit(['address: 127.0.3.1\n', 'address: "::"\n'], ['[127.0.2.1, 127.0.2.2, 127.0.2.3, 127.0.2.4]', '["fd00::5", "FD00:0:0::5"]']),
+    code: 'INVALID_VALUE', path: `${GATEWAY}.server-address[1]`, says: /fd00::5 is listed twice/,
+  },
+  {
+    name: 'one IPv4 server also written IPv4-mapped',
+    text: () => edit(['[127.0.2.1, 127.0.2.2, 127.0.2.3, 127.0.2.4]', '[127.0.2.1, "::ffff:127.0.2.1"]']),
+    code: 'INVALID_VALUE', path: `${GATEWAY}.server-address[1]`, says: /127\.0\.2\.1 is listed twice/,
+  },
+  {
+    name: 'an IPv6 server with an IPv4 listen address',
+    text: () => edit(['[127.0.2.1, 127.0.2.2, 127.0.2.3, 127.0.2.4]', '[127.0.2.2, "fd00::1"]']),
+    code: 'INVALID_ADDRESS', path: `${GATEWAY}.server-address[1]`, says: /IPv6 peer cannot be reached from the IPv4 listen address 127\.0\.3\.1/,
+  },
+  {
+    name: 'IPv4 servers with the IPv6 listen address ::',
+    text: () => edit(['address: 127.0.3.1\n', 'address: "::"\n']),
+    code: 'INVALID_ADDRESS', path: `${GATEWAY}.server-address[0]`, says: /IPv4 peer cannot be reached from the IPv6 listen address ::/,
   },
   { name: 'an invalid data-plane address', text: () => edit(['        listen-port: 14500\n', '        listen-port: 14500\n        listen-address: 127.0.3.300\n']), code: 'INVALID_ADDRESS', path: `${DATA_PLANE}.listen-address` },
 ];

@@ -122,6 +122,10 @@ describe('loadConfig', () => {
     { name: 'a negative DH reuse window', text: () => variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: -1\n'), code: 'OUT_OF_RANGE', path: 'security.group-vpn.server.ike.options.dh-reuse-seconds' },
     { name: 'a non-integer DH reuse window', text: () => variant('retransmit-tries: 5\n', 'retransmit-tries: 5\n          dh-reuse-seconds: 1.5\n'), code: 'WRONG_TYPE', path: 'security.group-vpn.server.ike.options.dh-reuse-seconds' },
     { name: 'a duplicate YAML key', text: () => variant('  host-name: root\n', '  host-name: root\n  host-name: again\n'), code: 'YAML_SYNTAX', path: '', line: 4 },
+    { name: 'an alias with no anchor', text: () => variant('    port: 848', '    port: *typo'), code: 'UNDEFINED_REFERENCE', path: 'system.listen.port', line: 7 },
+    { name: 'an alias with no anchor in a list', text: () => variant('[PSK-SHA256-DH14-AES256,', '[*typo,'), code: 'UNDEFINED_REFERENCE', path: `${POLICY}.proposals[0]`, line: 29 },
+    { name: 'an IPv6 peer of an IPv4 listen address', text: () => variant('address: 127.0.1.2', 'address: "fd00::2"'), code: 'INVALID_ADDRESS', path: `${GATEWAY}.address`, line: 35 },
+    { name: 'a gateway on our own socket, IPv4-mapped', text: () => variant('address: 127.0.1.2', 'address: "::FFFF:127.0.1.1"'), code: 'DUPLICATE_ADDRESS', path: `${GATEWAY}.address` },
   ];
   for (const testCase of cases) {
     it(`rejects ${testCase.name} with ${testCase.code} at ${testCase.path || 'the document'}`, async () => {
@@ -136,6 +140,43 @@ describe('loadConfig', () => {
       }
     });
   }
+
+  it('says an alias has no anchor without repeating its name, which may be a pre-shared key', async () => {
+    const error = await rejection(variant('ascii-text: "lab-secret"', 'ascii-text: *Zq7-new-member-psk'));
+    assert.equal(error.code, 'UNDEFINED_REFERENCE');
+    assert.equal(error.path, `${POLICY}.pre-shared-key.ascii-text`);
+    assert.equal(error.line, 31);
+    assert.match(error.message, /alias .*has no anchor/);
+    assert.doesNotMatch(error.message, /Zq7/);
+  });
+
+  // The yaml library's own messages quote the source (`Block scalar header includes extra characters: >KEY`).
+  for (const psk of ['>Zq7-new-member-psk', '|Zq7-new-member-psk', '@Zq7-new-member-psk', '"Zq7-new\\q-member-psk"', "'Zq7-new-member-psk"]) {
+    it(`never quotes the source in a YAML syntax error (ascii-text: ${psk})`, async () => {
+      const error = await rejection(variant('ascii-text: "lab-secret"', `ascii-text: ${psk}`));
+      assert.equal(error.code, 'YAML_SYNTAX', error.message);
+      assert.equal(error.path, '');
+      assert.equal(typeof error.line, 'number');
+      assert.match(error.problem, /^invalid YAML \([A-Z_]+\) at column \d+$/);
+      assert.doesNotMatch(error.message, /Zq7|member-psk/);
+    });
+  }
+
+  it('stores addresses in one canonical form: IPv6 lowercase and compressed, IPv4-mapped as IPv4', async () => {
+    const v6 = variant('address: 127.0.1.1\n    port: 848', 'address: "0:0::0"\n    port: 848').replace('address: 127.0.1.2', 'address: "FD00:0:0::2"');
+    const { config } = await parseConfig(v6, 'test.yaml');
+    assert.equal(config.system.listen.address, '::');
+    assert.equal(config.ike.gateways[0]?.remote.address, 'fd00::2');
+    const mapped = (await parseConfig(variant('address: 127.0.1.2', 'address: "::ffff:127.0.1.2"'), 'test.yaml')).config;
+    assert.equal(mapped.ike.gateways[0]?.remote.address, '127.0.1.2');
+  });
+
+  it('rejects an IPv4 peer of an IPv6 listen address, which the IPv6 socket cannot send to', async () => {
+    const error = await rejection(variant('address: 127.0.1.1\n    port: 848', 'address: "::"\n    port: 848'));
+    assert.equal(error.code, 'INVALID_ADDRESS');
+    assert.equal(error.path, `${GATEWAY}.address`);
+    assert.match(error.message, /IPv4 peer cannot be reached from the IPv6 listen address ::/);
+  });
 
   it('explains the MX refusal in terms of the platform', async () => {
     const error = await rejection(variant('platform: vsrx', 'platform: mx'));

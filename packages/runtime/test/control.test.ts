@@ -132,6 +132,29 @@ describe('control channel', () => {
     assert.deepEqual(await controlRequest(socketPath, ['request', 'system', 'ping']), { pid: process.pid });
   });
 
+  it('runs nothing sent after an oversized line on the same connection', async () => {
+    const before = calls;
+    const socket = createConnection({ path: socketPath, allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.on('connect', resolve));
+    socket.write('x'.repeat(70 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write('{"id":9,"command":["request","system","ping"]}\n');
+    // Before the fix the server half-closed but kept reading: the connection stayed open and the ping ran.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    assert.ok(socket.destroyed, 'the server closed the connection');
+    socket.destroy();
+    assert.equal(calls, before, 'the ping after the oversized line did not run');
+    const lines = text.split('\n').filter((line) => line !== '');
+    assert.deepEqual(lines.map((line) => (JSON.parse(line) as ControlResponse).id), [null]);
+  });
+
   it('refuses to start beside a live daemon on the same socket', async () => {
     const second = new ControlServer({ socketPath, handlers: {} });
     await assert.rejects(second.listen(), /another daemon is listening/);
