@@ -126,6 +126,8 @@ export class PushReceiver {
   #replacedKek: { spi: Uint8Array; seq: number } | undefined;
   /** Why the PULL was stale against `previous` (whose KEK, SEQ and TEKs were then kept as noted at `whyPullIsStale`). */
   readonly stalePull: 'seq' | 'kek' | undefined;
+  /** This receiver goes on under `previous`'s KEK: what is known of PUSHes under it (duplicates, ACKs) carries over. */
+  readonly continuesPrevious: boolean;
 
   constructor(private readonly config: PushReceiverConfig) {
     const { pull, previous } = config;
@@ -142,7 +144,8 @@ export class PushReceiver {
       for (const t of previous.teks.values()) this.teks.set(hex(t.spi), pull.teks.find((p) => equal(p.spi, t.spi)) ?? t);
     }
     // What is known about PUSHes under a KEK stays true while that KEK is in use.
-    if (previous?.kek !== undefined && this.kek !== undefined && equal(previous.kek.spi, this.kek.spi)) {
+    this.continuesPrevious = previous?.kek !== undefined && this.kek !== undefined && equal(previous.kek.spi, this.kek.spi);
+    if (previous !== undefined && this.continuesPrevious) {
       for (const [digest, ack] of previous.seen) this.seen.set(digest, ack);
       this.#replacedKek = previous.#replacedKek;
     }

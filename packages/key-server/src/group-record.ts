@@ -95,6 +95,27 @@ export function applyMemberChanges(store: Store, changes: readonly MemberChange[
   }
 }
 
+/**
+ * A role resumed from its stored record (`state`) and the member rows, or undefined when they cannot be taken
+ * over: then both are deleted and the error logged, and the caller starts clean (fresh keys, members register
+ * again) rather than crash on every start or takeover.
+ */
+export function resumeOrDiscard<T>(
+  store: Store, state: { ns: string; key: string }, log: { error(o: object, msg: string): void }, what: string,
+  c: Clocks, resume: (members: Map<string, Registration[]>) => T,
+): T | undefined {
+  try {
+    return resume(readMembers(store, c));
+  } catch (e) {
+    log.error({ err: (e as Error).message, file: store.path }, `stored ${what} state unusable: starting clean (members register again)`);
+    store.transaction(() => {
+      store.delete(state.ns, state.key);
+      store.clear(MEMBER_ROWS);
+    });
+    return undefined;
+  }
+}
+
 /** Every stored member, by group name (times on the monotonic clock). A damaged row throws GroupRecordError. */
 export function readMembers(store: Store, c: Clocks): Map<string, Registration[]> {
   const out = new Map<string, Registration[]>();

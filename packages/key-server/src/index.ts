@@ -8,6 +8,6 @@ export { emptyClusterCounters, messageDrops, withRegistrations, type ClusterCoun
 export { ikeSaState, newestSa, secondsAgo } from './cluster-peers.js';
 export { addedGroups, endedGroups, gatewaysLosingMembers, gatewaysToClear, kekChanges, serverRefusal } from './live-config.js';
 export {
-  GroupRecordError, MEMBER_ROWS, allMemberRows, applyMemberChanges, checkArray, checkTime, groupRecords, isObject, memberChanges, readMembers, resumeGroups,
+  GroupRecordError, MEMBER_ROWS, allMemberRows, applyMemberChanges, checkArray, checkTime, groupRecords, isObject, memberChanges, readMembers, resumeGroups, resumeOrDiscard,
   toMono, toWall, type Clocks, type GroupRecord, type MemberChange,
 } from './group-record.js';

@@ -249,11 +249,10 @@ export class GroupRegistration {
     const stale = receiver.stalePull;
     // The data plane installs `result.teks` and retires the others: those are the receiver's.
     const result = stale === undefined ? pull.result : { ...pull.result, kek: receiver.kek, teks: [...receiver.teks.values()], seq: receiver.lastSeq };
-    const sameKek = previous?.receiver.kek !== undefined && receiver.kek !== undefined && Buffer.compare(previous.receiver.kek.spi, receiver.kek.spi) === 0;
     this.keys = {
       result, receiver, server, registeredAt: now,
       kekInstalledAt: stale === 'kek' && previous !== undefined ? previous.kekInstalledAt : now,
-      acceptedPushes: sameKek && previous !== undefined ? previous.acceptedPushes : [],
+      acceptedPushes: receiver.continuesPrevious && previous !== undefined ? previous.acceptedPushes : [],
     };
     if (previous !== undefined) {
       this.#retireReceiver(previous.receiver);

@@ -7,7 +7,7 @@
  * rather than crash-loop on it.
  */
 import type { RoleContext, RoleModule } from '@gvpn/runtime';
-import { MEMBER_ROWS, applyMemberChanges, readMembers } from '@gvpn/key-server';
+import { applyMemberChanges, resumeOrDiscard } from '@gvpn/key-server';
 import type { Store } from '@gvpn/store';
 import { createRootRole, initiateToSubs, type RootRole, type RootRoleOptions } from './root-role.js';
 import { ROOT_STATE, type StoredRoot } from './root-state.js';
@@ -30,19 +30,10 @@ export function createDurableRoot(ctx: RoleContext, store: Store): DurableRoot {
       return undefined;
     },
   };
-  let resumed: RootRole | undefined;
-  if (stored !== undefined) {
-    try {
-      resumed = createRootRole(ctx, { ...options, resume: { record: stored.record, members: readMembers(store, clocks), clocks } });
-    } catch (e) {
-      ctx.log.error({ err: (e as Error).message, file: store.path }, 'stored root state unusable: starting with fresh keys (members re-register)');
-      store.transaction(() => {
-        store.delete(ROOT_STATE.ns, ROOT_STATE.key);
-        store.clear(MEMBER_ROWS);
-      });
-      stored = undefined;
-    }
-  }
+  const record = stored?.record;
+  const resumed = record === undefined ? undefined
+    : resumeOrDiscard(store, ROOT_STATE, ctx.log, 'root', clocks, (members) => createRootRole(ctx, { ...options, resume: { record, members, clocks } }));
+  if (resumed === undefined) stored = undefined;
   const role = resumed ?? createRootRole(ctx, options);
   ctx.log.info({ resumed: stored !== undefined, version }, stored === undefined ? 'no stored state: fresh keys' : 'resumed from the stored state');
   return {

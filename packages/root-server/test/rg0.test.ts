@@ -131,9 +131,15 @@ describe('root pair (rg0)', () => {
     const b = node(1, 63, p, psk, storeB, 2048);
     await a.module.start?.(systemClock.now());
     await b.module.start?.(systemClock.now());
-    await until('the failed send logged', () => a.out.lines.some((l) => l['msg'] === 'RG0: state not sent to the secondary: going on without it'));
-    assert.equal(await selfRole(a.module), 'primary');
-    assert.equal(storeB.get(ROOT_STATE.ns, ROOT_STATE.key), undefined);
+    // Node 0 normally wins the election; on a loaded machine node 1 may (node 0 still starting): either way the
+    // primary's state does not fit a frame, and that primary logs it and goes on.
+    const failed = (n: typeof a): boolean => n.out.lines.some((l) => l['msg'] === 'RG0: state not sent to the secondary: going on without it');
+    await until('the failed send logged', () => failed(a) || failed(b));
+    const [primary, secondaryStore] = failed(a) ? [a, storeB] : [b, storeA];
+    const primaryStore = primary === a ? storeA : storeB;
+    assert.equal(await selfRole(primary.module), 'primary');
+    const record = (st: Store): string => JSON.stringify((st.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot | undefined)?.record ?? null);
+    assert.notEqual(record(secondaryStore), record(primaryStore), 'the secondary never got the primary\'s state');
   });
 
   it('a damaged stored record is dropped with the member rows; the node takes over with fresh keys', async () => {
@@ -144,7 +150,7 @@ describe('root pair (rg0)', () => {
     const a = node(0, 62, port(), randomBytes(32), s); // no peer: primary after the threshold
     await a.module.start?.(systemClock.now());
     await until('primary', () => a.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
-    const error = a.out.lines.find((l) => l['msg'] === 'RG0: stored root state unusable: starting with fresh keys (members re-register)');
+    const error = a.out.lines.find((l) => l['msg'] === 'stored root state unusable: starting clean (members register again)');
     assert.ok(error !== undefined, 'the damage is logged');
     assert.match(String(error['err']), /cluster/);
     assert.equal(s.list(MEMBER_ROWS).length, 0, 'member rows dropped');

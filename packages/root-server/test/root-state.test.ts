@@ -75,7 +75,7 @@ describe('root record', () => {
     const lines: Array<Record<string, unknown>> = [];
     const ctx = context({ write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
     const root = createDurableRoot(ctx, store);
-    const error = lines.find((l) => l['msg'] === 'stored root state unusable: starting with fresh keys (members re-register)');
+    const error = lines.find((l) => l['msg'] === 'stored root state unusable: starting clean (members register again)');
     assert.ok(error !== undefined, 'the damage is logged');
     assert.match(String(error['err']), /cluster/);
     assert.equal(store.list(MEMBER_ROWS).length, 0);

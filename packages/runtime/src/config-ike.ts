@@ -14,7 +14,7 @@ import type {
   IkeProposalConfig,
   MemberGatewayConfig,
 } from './config-types.js';
-import type { Endpoint } from './endpoint.js';
+import { unmapIpv4, type Endpoint } from './endpoint.js';
 import type { ConfigError } from './errors.js';
 import type { YamlMapReader } from './yaml-reader.js';
 
@@ -311,8 +311,8 @@ function canonicalAddress(text: string): string | undefined {
   const zoneAt = text.indexOf('%');
   const zone = zoneAt === -1 ? '' : text.slice(zoneAt);
   const address = new SocketAddress({ address: zoneAt === -1 ? text : text.slice(0, zoneAt), family: 'ipv6' }).address;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  return mapped?.[1] ?? address + zone;
+  const plain = unmapIpv4(address);
+  return plain === address ? address + zone : plain;
 }
 
 /**

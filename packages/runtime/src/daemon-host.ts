@@ -22,7 +22,7 @@ import { ControlCommandError, CONTROL_SOCKET_NAME, PID_FILE_NAME } from './contr
 import { ControlServer, type ControlHandler } from './control-server.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { ConfigError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, rateLimited, type Logger } from './logger.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import type { PlatformRole } from './platform.js';
 import type { Endpoint } from './endpoint.js';
@@ -298,23 +298,15 @@ export async function startDaemon(
   let gateways = gatewaysByName(config);
   const transport = new UdpTransport({ log });
   // Nothing above a timer callback catches: a throw there would end the process. It is counted (process
-  // timerErrors), logged at most once per TIMER_ERROR_LOG_MS and survived, as a throwing datagram handler is.
+  // timerErrors), logged at most once a second and survived, as a throwing datagram handler is.
   let timerErrors = 0;
-  let timerErrorsUnlogged = 0;
-  let nextTimerErrorLog = -Infinity;
+  const timerErrorLog = rateLimited(log, 'timer-error', 1);
   const survive = (where: string, run: () => void): void => {
     try {
       run();
     } catch (error) {
       timerErrors += 1;
-      const now = systemClock.now();
-      if (now < nextTimerErrorLog) {
-        timerErrorsUnlogged += 1;
-        return;
-      }
-      log.error({ err: error instanceof Error ? error.message : String(error), where, ...(timerErrorsUnlogged > 0 ? { suppressed: timerErrorsUnlogged } : {}) }, 'timer callback threw');
-      timerErrorsUnlogged = 0;
-      nextTimerErrorLog = now + TIMER_ERROR_LOG_MS;
+      timerErrorLog.error({ err: error instanceof Error ? error.message : String(error), where }, 'timer callback threw');
     }
   };
   // The module is created after the engine it uses; its IKE event handlers are copied in then. The engine
@@ -528,7 +520,6 @@ export async function startDaemon(
 const DAEMON_VERSION = '0.1.0';
 
 /** Least time between two logged timer-callback errors; those in between are counted on the next line. */
-const TIMER_ERROR_LOG_MS = 1000;
 
 /** Least time between two settles after datagrams (see `transport.onDatagram` in startDaemon). */
 const SETTLE_SPACING_MS = 2;

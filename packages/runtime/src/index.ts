@@ -55,7 +55,7 @@ export {
 export { createLogger, LOG_LEVELS, rateLimited, type Logger, type LoggerOptions, type LogLevel, type RateLimitedLog } from './logger.js';
 export { ManualClock, systemClock, type Clock } from './clock.js';
 export { DeadlineTimer, type DeadlineTimerOptions } from './deadline-timer.js';
-export { formatEndpoint, type Endpoint } from './endpoint.js';
+export { formatEndpoint, unmapIpv4, type Endpoint } from './endpoint.js';
 export { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
 export { UdpTransport, lookupLiteral } from './udp-transport.js';
 export { MemoryNetwork, MemoryTransport } from './memory-transport.js';

@@ -30,9 +30,10 @@ export function createLogger(options: LoggerOptions): Logger {
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }
 
-/** A warning channel that writes at most one line per window, for logging junk from the network. */
+/** A channel that writes at most one line per window (either level), for junk from the network or repeated faults. */
 export interface RateLimitedLog {
   warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
 }
 
 /**
@@ -44,16 +45,15 @@ export function rateLimited(log: Logger, key: string, perSeconds: number, clock:
   const windowMs = perSeconds * 1000;
   let nextAllowed = -Infinity;
   let suppressed = 0;
-  return {
-    warn(fields, message) {
-      const now = clock.now();
-      if (now < nextAllowed) {
-        suppressed += 1;
-        return;
-      }
-      log.warn({ ...fields, limit: key, ...(suppressed > 0 ? { suppressed } : {}) }, message);
-      suppressed = 0;
-      nextAllowed = now + windowMs;
-    },
+  const write = (level: 'warn' | 'error') => (fields: Record<string, unknown>, message: string): void => {
+    const now = clock.now();
+    if (now < nextAllowed) {
+      suppressed += 1;
+      return;
+    }
+    log[level]({ ...fields, limit: key, ...(suppressed > 0 ? { suppressed } : {}) }, message);
+    suppressed = 0;
+    nextAllowed = now + windowMs;
   };
+  return { warn: write('warn'), error: write('error') };
 }

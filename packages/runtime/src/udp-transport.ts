@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import type { Endpoint } from './endpoint.js';
+import { IPV4_MAPPED_PREFIX, unmapIpv4, type Endpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
 import { emptyTransportStats, type DatagramHandler, type DatagramTransport, type TransportStats } from './transport.js';
 
@@ -24,7 +24,6 @@ export function lookupLiteral(address: string, options: LookupOneOptions, callba
 }
 
 /** An IPv4 peer as an IPv6 socket bound to `::` reports it (RFC 4291 §2.5.5.2). */
-const IPV4_MAPPED_PREFIX = '::ffff:';
 
 export class UdpTransport implements DatagramTransport {
   readonly stats: TransportStats = emptyTransportStats();
@@ -57,9 +56,7 @@ export class UdpTransport implements DatagramTransport {
       this.stats.datagramsReceived += 1;
       const bytes = new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
       // Peers are configured (and matched) as plain IPv4 addresses; `send` maps them back.
-      const from = remote.address.startsWith(IPV4_MAPPED_PREFIX) && isIPv4(remote.address.slice(IPV4_MAPPED_PREFIX.length))
-        ? remote.address.slice(IPV4_MAPPED_PREFIX.length)
-        : remote.address;
+      const from = unmapIpv4(remote.address);
       try {
         this.#handler(bytes, { address: from, port: remote.port });
       } catch (error) {

@@ -18,7 +18,7 @@
  * A record that cannot be taken over is logged and dropped: the server starts clean and its members
  * re-register (the store itself moves an unreadable file aside the same way).
  */
-import { MEMBER_ROWS, applyMemberChanges, createGcks, memberChanges, readMembers, type Gcks } from '@gvpn/key-server';
+import { applyMemberChanges, createGcks, memberChanges, resumeOrDiscard, type Gcks } from '@gvpn/key-server';
 import { composeRoles, type Endpoint, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { Store } from '@gvpn/store';
 import { createSubCluster, type SubCluster } from './sub-cluster.js';
@@ -37,19 +37,9 @@ export function createDurableSub(ctx: RoleContext, store: Store, options: SubRol
 
   const stored = store.get<StoredSub>(SUB_STATE.ns, SUB_STATE.key);
   let version = typeof stored?.version === 'number' ? stored.version : 0;
-  let resumed: ResumedSub | undefined;
-  if (stored !== undefined) {
-    try {
-      const clocks = { mono: clock.now(), wall: wall() };
-      resumed = resumeSub(stored.record, readMembers(store, clocks), clocks);
-    } catch (e) {
-      log.error({ err: (e as Error).message, file: store.path }, 'stored sub-server state unusable: starting clean (members re-register)');
-      store.transaction(() => {
-        store.delete(SUB_STATE.ns, SUB_STATE.key);
-        store.clear(MEMBER_ROWS);
-      });
-    }
-  }
+  const clocks = { mono: clock.now(), wall: wall() };
+  const resumed: ResumedSub | undefined = stored === undefined ? undefined
+    : resumeOrDiscard(store, SUB_STATE, log, 'sub-server', clocks, (members) => resumeSub(stored.record, members, clocks));
 
   let outbox: { bytes: Uint8Array; to: Endpoint }[] = [];
   const held: RoleContext = { ...ctx, send: (bytes, to) => outbox.push({ bytes, to }) };

@@ -49,6 +49,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:cry
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { Secret, systemRandom, type RandomSource } from '@gvpn/crypto';
 import type { Logger } from '@gvpn/ike';
+import { unmapIpv4 } from '@gvpn/runtime';
 
 export type NodeId = 0 | 1;
 
@@ -617,7 +618,7 @@ export class ControlLink {
    * newcomer: idle connections kept open cannot lock out a peer that completes its handshake in a round trip.
    */
   #accept(socket: Socket): void {
-    const from = socket.remoteAddress?.replace(/^::ffff:/, '');
+    const from = socket.remoteAddress === undefined ? undefined : unmapIpv4(socket.remoteAddress);
     if (!this.#running || from !== this.#peerAddress) {
       socket.destroy();
       return;

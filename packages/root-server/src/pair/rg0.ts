@@ -29,7 +29,7 @@ import { ControlCommandError, type ControlHandler, type RoleContext, type RoleMo
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
 import { generateSigningKeyAsync } from '@gvpn/gdoi';
-import { GCKS_COMMANDS, MEMBER_ROWS, RSA_BITS, applyMemberChanges, readMembers, serverRefusal, type MemberChange } from '@gvpn/key-server';
+import { GCKS_COMMANDS, MEMBER_ROWS, RSA_BITS, applyMemberChanges, resumeOrDiscard, serverRefusal, type MemberChange } from '@gvpn/key-server';
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole, type RootRoleOptions } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
@@ -240,18 +240,11 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
    * rather than crash on every takeover.
    */
   function resumeStored(roleOptions: RootRoleOptions, clocks: { mono: number; wall: number }): RootRole | undefined {
-    if (stored === undefined) return undefined;
-    try {
-      return createRootRole(ctx, { ...roleOptions, resume: { record: stored.record, members: readMembers(store, clocks), clocks } });
-    } catch (e) {
-      log.error({ err: (e as Error).message, file: store.path, version }, 'RG0: stored root state unusable: starting with fresh keys (members re-register)');
-      store.transaction(() => {
-        store.delete(ROOT_STATE.ns, ROOT_STATE.key);
-        store.clear(MEMBER_ROWS);
-      });
-      stored = undefined;
-      return undefined;
-    }
+    const record = stored?.record;
+    if (record === undefined) return undefined;
+    const resumed = resumeOrDiscard(store, ROOT_STATE, log, 'root', clocks, (members) => createRootRole(ctx, { ...roleOptions, resume: { record, members, clocks } }));
+    if (resumed === undefined) stored = undefined;
+    return resumed;
   }
 
   async function becomeSecondary(reason: string): Promise<void> {
