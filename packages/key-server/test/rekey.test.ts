@@ -12,7 +12,7 @@ import { seededRandom } from '@gvpn/crypto';
 import { buildAck } from '@gvpn/gdoi';
 import type { IkeEndpoint } from '@gvpn/ike';
 import { ManualClock, createLogger, loadConfig, type Endpoint, type RoleContext, type ServerDaemonConfig } from '@gvpn/runtime';
-import { createGcks, type Gcks, type GroupState, type Registration } from '../src/index.js';
+import { createGcks, type Gcks, type GroupRekey, type GroupState, type Registration } from '../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/gdoi/root.yaml', import.meta.url));
 const config = (await loadConfig(ROOT)).config as ServerDaemonConfig;
@@ -44,6 +44,16 @@ function register(gcks: Gcks, group: GroupState, at: number): Registration {
   return r;
 }
 
+/** A server with MEMBER registered and a TEK rekey campaign to it running. */
+function campaignRunning(): { s: ReturnType<typeof server>; rekey: GroupRekey; member: Registration } {
+  const s = server();
+  const rekey = s.gcks.rekeyOf(s.group);
+  const member = register(s.gcks, s.group, s.clock.now());
+  rekey.request('tek-rekey');
+  rekey.poll(s.clock.now());
+  return { s, rekey, member };
+}
+
 /** Polls `rekey` every retransmission period until its campaigns are over (bounded). */
 function runOut(s: ReturnType<typeof server>): void {
   const rekey = s.gcks.rekeyOf(s.group);
@@ -58,11 +68,7 @@ function runOut(s: ReturnType<typeof server>): void {
 
 describe('GroupRekey.end', () => {
   it('a group renumbered under the same name: the old campaign neither removes nor changes the new registration', () => {
-    const s = server();
-    const rekey = s.gcks.rekeyOf(s.group);
-    register(s.gcks, s.group, s.clock.now());
-    rekey.request('tek-rekey');
-    rekey.poll(s.clock.now());
+    const { s, rekey } = campaignRunning();
     assert.equal(rekey.busy, true, 'a TEK rekey campaign to the member is running');
     const tekSeq = s.group.gcks.seq();
     rekey.end(s.clock.now()); // R-CHG-1.3b: the delete all waits behind that campaign
@@ -77,34 +83,23 @@ describe('GroupRekey.end', () => {
   });
 
   it('with the role: "delete all" goes at once, ahead of the running campaign, which ends there', () => {
-    const s = server();
-    const rekey = s.gcks.rekeyOf(s.group);
-    register(s.gcks, s.group, s.clock.now());
-    rekey.request('tek-rekey');
-    rekey.poll(s.clock.now());
+    const { s, rekey } = campaignRunning();
     const before = s.sent.length;
     rekey.end(s.clock.now(), true);
     assert.equal(s.sent.length, before + 1, 'one push, now');
     assert.equal(s.sent.at(-1)?.to.address, MEMBER);
     assert.equal(s.gcks.registrations.members(s.group.name).length, 0, 'the group\'s members are forgotten');
     // Without the role, the same end waits for the running campaign (the case above).
-    const t = server();
-    register(t.gcks, t.group, t.clock.now());
-    t.gcks.rekeyOf(t.group).request('tek-rekey');
-    t.gcks.rekeyOf(t.group).poll(t.clock.now());
-    const queued = t.sent.length;
-    t.gcks.rekeyOf(t.group).end(t.clock.now());
-    assert.equal(t.sent.length, queued, 'queued behind the TEK rekey campaign');
+    const t = campaignRunning();
+    const queued = t.s.sent.length;
+    t.rekey.end(t.s.clock.now());
+    assert.equal(t.s.sent.length, queued, 'queued behind the TEK rekey campaign');
   });
 });
 
 describe('push ACKs', () => {
   it('count for the member at their source address: an ACK naming another member does not end its retransmissions', () => {
-    const s = server();
-    const rekey = s.gcks.rekeyOf(s.group);
-    const member = register(s.gcks, s.group, s.clock.now());
-    rekey.request('tek-rekey');
-    rekey.poll(s.clock.now());
+    const { s, rekey, member } = campaignRunning();
     const seq = s.group.gcks.seq();
     const ack = buildAck(s.group.gcks.kek, seq, MEMBER);
     // Another member holds the KEK too, and names MEMBER in the ACK's ID payload.
