@@ -1,6 +1,7 @@
 /**
  * GDOI registrations per second of the real root-server daemon (standalone GCKS, one core), groups 14 and 19.
- *   ./scripts/bench register [--members N] [--concurrency C]      (default N = 4000, C = 256)
+ *   ./scripts/bench register [--members N] [--concurrency C] [--group 14|19]      (default N = 4000, C = 256)
+ * `--group` runs that group alone (with DH reuse as below), for comparing one change quickly.
  * Per group: a fresh daemon (bench/gcks-loadgen-host.ts: one group behind an `address: dynamic` gateway) pinned to
  * core 0; bench/gdoi-loadgen.ts in its own process on core 1 simulating N members, one loopback address
  * and socket each, at most C registering at a time; each does Main Mode + GROUPKEY-PULL (the engine's own
@@ -73,19 +74,28 @@ async function run(group: 14 | 19, dhReuseSeconds = DH_REUSE_SECONDS): Promise<R
 
 console.log(`server pinned to core 0, load generator to core 1: ${hasTaskset ? 'yes (taskset)' : 'NO (taskset missing)'}; ${N} members per group; `
   + `server ike options dh-reuse-seconds ${DH_REUSE_SECONDS} (and one group-14 run with 0)`);
-const g14 = await run(14);
-const g19 = await run(19);
-const g14NoReuse = await run(14, 0);
 const f = (x: number, d = 1): string => x.toFixed(d);
 // One core's worth: the CPU of all the daemon's threads, or its event loop's busy time (which also holds
 // synchronous waits, e.g. a state commit's fsync), whichever is the larger.
 const capacity = (r: Run): number => 1000 / Math.max(r.cpuPerReg, r.loopPerReg);
-const verdict = (rate: number, target: number): string => (rate >= target ? 'met' : 'NOT met');
-console.log(`targets (one core): >= 1000 reg/s group 14: measured ${verdict(g14.perS, 1000)}, server capacity ${capacity(g14).toFixed(0)}/s ${verdict(capacity(g14), 1000)}; `
-  + `>= 3000 reg/s group 19: measured ${verdict(g19.perS, 3000)}, server capacity ${capacity(g19).toFixed(0)}/s ${verdict(capacity(g19), 3000)}`);
-console.log(`RESULT members=${N} reg_g14_per_s=${f(g14.perS)} reg_g19_per_s=${f(g19.perS)} p50_g14_ms=${f(g14.p50)} p99_g14_ms=${f(g14.p99)} `
-  + `p50_g19_ms=${f(g19.p50)} p99_g19_ms=${f(g19.p99)} server_cpu_ms_per_reg_g14=${f(g14.cpuPerReg, 3)} server_cpu_ms_per_reg_g19=${f(g19.cpuPerReg, 3)} `
-  + `server_loop_ms_per_reg_g14=${f(g14.loopPerReg, 3)} server_loop_ms_per_reg_g19=${f(g19.loopPerReg, 3)} `
-  + `server_capacity_g14_per_s=${f(capacity(g14))} server_capacity_g19_per_s=${f(capacity(g19))} `
-  + `dh_reuse_seconds=${DH_REUSE_SECONDS} server_cpu_ms_per_reg_g14_noreuse=${f(g14NoReuse.cpuPerReg, 3)} `
-  + `rss_kb_per_member=${f(Math.max(g14.rssPerMember, g19.rssPerMember))}`);
+const only = option('group');
+if (only !== undefined) {
+  if (only !== '14' && only !== '19') throw new Error('--group: 14 or 19');
+  const g = Number(only) as 14 | 19;
+  const r = await run(g);
+  console.log(`RESULT members=${N} reg_g${g}_per_s=${f(r.perS)} p50_g${g}_ms=${f(r.p50)} p99_g${g}_ms=${f(r.p99)} server_cpu_ms_per_reg_g${g}=${f(r.cpuPerReg, 3)} `
+    + `server_loop_ms_per_reg_g${g}=${f(r.loopPerReg, 3)} server_capacity_g${g}_per_s=${f(capacity(r))} dh_reuse_seconds=${DH_REUSE_SECONDS} rss_kb_per_member=${f(r.rssPerMember)}`);
+} else {
+  const g14 = await run(14);
+  const g19 = await run(19);
+  const g14NoReuse = await run(14, 0);
+  const verdict = (rate: number, target: number): string => (rate >= target ? 'met' : 'NOT met');
+  console.log(`targets (one core): >= 1000 reg/s group 14: measured ${verdict(g14.perS, 1000)}, server capacity ${capacity(g14).toFixed(0)}/s ${verdict(capacity(g14), 1000)}; `
+    + `>= 3000 reg/s group 19: measured ${verdict(g19.perS, 3000)}, server capacity ${capacity(g19).toFixed(0)}/s ${verdict(capacity(g19), 3000)}`);
+  console.log(`RESULT members=${N} reg_g14_per_s=${f(g14.perS)} reg_g19_per_s=${f(g19.perS)} p50_g14_ms=${f(g14.p50)} p99_g14_ms=${f(g14.p99)} `
+    + `p50_g19_ms=${f(g19.p50)} p99_g19_ms=${f(g19.p99)} server_cpu_ms_per_reg_g14=${f(g14.cpuPerReg, 3)} server_cpu_ms_per_reg_g19=${f(g19.cpuPerReg, 3)} `
+    + `server_loop_ms_per_reg_g14=${f(g14.loopPerReg, 3)} server_loop_ms_per_reg_g19=${f(g19.loopPerReg, 3)} `
+    + `server_capacity_g14_per_s=${f(capacity(g14))} server_capacity_g19_per_s=${f(capacity(g19))} `
+    + `dh_reuse_seconds=${DH_REUSE_SECONDS} server_cpu_ms_per_reg_g14_noreuse=${f(g14NoReuse.cpuPerReg, 3)} `
+    + `rss_kb_per_member=${f(Math.max(g14.rssPerMember, g19.rssPerMember))}`);
+}
