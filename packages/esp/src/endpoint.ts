@@ -27,12 +27,12 @@
  */
 import { systemRandom, type RandomSource } from '@gvpn/crypto';
 import { EspError } from './errors.js';
-import { ipv4Addresses, prefixContains } from './ipv4.js';
+import { ipv4Addresses } from './ipv4.js';
 import {
   CBC_IV_LENGTH, GCM_IV_LENGTH, NEXT_HEADER_IPV4, NEXT_HEADER_NO_NEXT, espLengthValid, openEsp, peekEspHeader, sealEsp,
 } from './packet.js';
 import { type SaDatabase } from './sadb.js';
-import { type Tek } from './tek.js';
+import { tekCovers, type Tek } from './tek.js';
 import { classifyUdpEncap } from './udp-encap.js';
 
 export interface PeerAddress {
@@ -104,11 +104,6 @@ function zeroCounters(): EspCounters {
   };
 }
 
-function insidePolicy(tek: Tek, source: number, destination: number): boolean {
-  return tek.policy === undefined ||
-    (prefixContains(tek.policy.source, source) && prefixContains(tek.policy.destination, destination));
-}
-
 export class EspEndpoint {
   readonly sad: SaDatabase;
   readonly #counters = zeroCounters();
@@ -141,23 +136,18 @@ export class EspEndpoint {
     return { ...this.#counters };
   }
 
-  /** The TEK `send` would use at `now`. */
-  outboundTek(now: number): Tek | undefined {
-    return this.sad.outbound(now);
-  }
-
   /**
-   * Encrypts an inner IPv4 packet under the newest active TEK and sends it to `to`. Returns what
-   * happened; a refusal is counted, never thrown (a bad inner packet, which is the caller's bug, throws).
+   * Encrypts an inner IPv4 packet under the newest active TEK whose selector covers it and sends it to
+   * `to`. Returns what happened; a refusal is counted, never thrown (a bad inner packet, which is the
+   * caller's bug, throws): 'no-sa' when no TEK is active, 'outside-policy' when none active covers it.
    */
   send(inner: Uint8Array, to: PeerAddress, now: number): SendResult {
-    const { source, destination } = ipv4Addresses(inner);
-    const tek = this.sad.outbound(now);
+    const tek = this.sad.outbound(now, ipv4Addresses(inner));
     if (tek === undefined) {
-      this.#counters.noOutboundSa++;
-      return 'no-sa';
-    }
-    if (!insidePolicy(tek, source, destination)) {
+      if (this.sad.outbound(now) === undefined) {
+        this.#counters.noOutboundSa++;
+        return 'no-sa';
+      }
       this.#counters.outboundPolicyDropped++;
       return 'outside-policy';
     }
@@ -205,7 +195,7 @@ export class EspEndpoint {
       if (error instanceof EspError) return this.#count('malformed', 'malformed');
       throw error;
     }
-    if (!insidePolicy(tek, addresses.source, addresses.destination)) return this.#count('policyDropped', 'policy');
+    if (!tekCovers(tek, addresses.source, addresses.destination)) return this.#count('policyDropped', 'policy');
     const admission = this.sad.replayAdmit(tek.spi, addresses.source, header.seq);
     if (admission === 'full') return this.#count('replaySendersFull', 'replay-senders-full');
     if (admission !== 'ok') return this.#count('replayDropped', 'replay');

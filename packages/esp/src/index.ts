@@ -1,6 +1,6 @@
 export { EspError, type EspErrorCode } from './errors.js';
 export {
-  ESP_TRANSFORMS, GCM_SALT_LENGTH, HMAC_SHA256_KEY_LENGTH, makeTek, retimeTek, tekAcceptsInbound, tekActiveOutbound,
+  ESP_TRANSFORMS, GCM_SALT_LENGTH, HMAC_SHA256_KEY_LENGTH, makeTek, retimeTek, tekAcceptsInbound, tekActiveOutbound, tekCovers,
   tekFromKeyDownload, type EspTransform, type KeyDownloadInput, type Tek, type TekInput, type TekPolicy,
 } from './tek.js';
 export {

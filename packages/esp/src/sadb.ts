@@ -4,9 +4,11 @@
  * address of an authenticated packet (the outer UDP source is not authenticated).
  *
  * Rules (times on the caller's clock, see tek.ts):
- *  - outbound: the newest TEK that is active (activation <= now < deactivation); "newest" = latest
- *    activation, ties broken by the later installation. A rekey therefore switches senders at the new
- *    TEK's activation time without any other action.
+ *  - outbound: for an inner packet, the newest active TEK (activation <= now < deactivation) whose selector
+ *    covers the packet's inner source and destination; "newest" = latest activation, ties broken by the
+ *    later installation. A rekey therefore switches senders at the new TEK's activation time without any
+ *    other action, and a group with several SAs (one per `ipsec-sa`, each its own match-policy), or a
+ *    member of several groups, sends each packet under the SA of its policy, not merely the newest one.
  *  - inbound: a TEK is accepted by SPI from installation until its deactivation time, so an old TEK keeps
  *    decrypting stragglers while senders move to the new one, and a new TEK is accepted even if a peer
  *    switched before us. After deactivation, packets under it count as "no SA".
@@ -20,7 +22,7 @@
  */
 import { equalBytes } from '@gvpn/crypto';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow, type ReplayVerdict } from './replay.js';
-import { tekAcceptsInbound, tekActiveOutbound, type Tek } from './tek.js';
+import { tekAcceptsInbound, tekActiveOutbound, tekCovers, type Tek } from './tek.js';
 
 export interface SaDatabaseOptions {
   /** false = RFC 6407 `no-anti-replay`: sequence numbers are not checked on receipt */
@@ -136,14 +138,23 @@ export class SaDatabase {
     return this.#entries.get(spi)?.tek;
   }
 
-  outbound(now: number): Tek | undefined {
+  /** The TEK to send under at `now`: for an inner packet (u32 addresses) the newest covering it, without one the newest of all. */
+  outbound(now: number, inner?: { source: number; destination: number }): Tek | undefined {
     let best: Entry | undefined;
     for (const entry of this.#entries.values()) {
       if (!tekActiveOutbound(entry.tek, now)) continue;
+      if (inner !== undefined && !tekCovers(entry.tek, inner.source, inner.destination)) continue;
       if (best === undefined || entry.tek.activation > best.tek.activation ||
         (entry.tek.activation === best.tek.activation && entry.order > best.order)) best = entry;
     }
     return best?.tek;
+  }
+
+  /** Whether packets of `spi`'s own selector go out under it at `now` (status shows it as the outbound SA). */
+  isOutbound(spi: number, now: number): boolean {
+    const policy = this.get(spi)?.policy;
+    const inner = policy === undefined ? undefined : { source: policy.source.network, destination: policy.destination.network };
+    return this.outbound(now, inner)?.spi === spi;
   }
 
   /**

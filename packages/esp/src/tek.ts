@@ -32,7 +32,7 @@
  */
 import { Secret } from '@gvpn/crypto';
 import { EspError } from './errors.js';
-import { type Ipv4Prefix } from './ipv4.js';
+import { prefixContains, type Ipv4Prefix } from './ipv4.js';
 
 export type EspTransform = 'aes-cbc-hmac-sha256-128' | 'aes-gcm-16';
 
@@ -147,6 +147,11 @@ export function tekFromKeyDownload(input: KeyDownloadInput): Tek {
 /** Whether the TEK may carry outbound traffic at `now`. */
 export function tekActiveOutbound(tek: Tek, now: number): boolean {
   return tek.activation <= now && now < tek.deactivation;
+}
+
+/** Whether the TEK's selector covers an inner packet from `source` to `destination` (u32 addresses); no selector covers all. */
+export function tekCovers(tek: Tek, source: number, destination: number): boolean {
+  return tek.policy === undefined || (prefixContains(tek.policy.source, source) && prefixContains(tek.policy.destination, destination));
 }
 
 /** Whether inbound packets under this TEK are accepted at `now` (from installation until deactivation). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  EspEndpoint, EspError, ReplayWindow, SaDatabase, TrafficProbe, buildIpv4Udp, parseIpv4, probeLoss, type DeliveredPacket,
+  EspEndpoint, EspError, ReplayWindow, SaDatabase, TrafficProbe, buildIpv4Udp, makeTek, parseIpv4, parsePrefix, probeLoss, type DeliveredPacket,
   type PeerAddress, type Tek,
 } from '../src/index.js';
 import { GROUP_POLICY, testTek } from './helpers.js';
@@ -163,6 +163,21 @@ describe('TEK lifecycle in the SA database', () => {
     assert.equal(a.sad.outbound(5000), undefined);
     assert.equal(a.ep.send(inner(), B, 5000), 'no-sa');
     assert.equal(a.ep.counters().noOutboundSa, 1);
+  });
+
+  it('sends each packet under the newest active TEK whose selector covers it: a group with several SAs, or several groups', () => {
+    // Two SAs of different match-policies, the second installed and activated later (a rekey makes both at once).
+    const web = makeTek({ ...testTek(0x30010, 'aes-gcm-16', 'sel'), policy: { source: parsePrefix('172.16.0.0/12'), destination: parsePrefix('172.16.0.0/12') } });
+    const voice = makeTek({ ...testTek(0x30011, 'aes-gcm-16', 'sel'), activation: 100, policy: { source: parsePrefix('10.20.0.0/16'), destination: parsePrefix('10.20.0.0/16') } });
+    const a = endpoint([web, voice], { senderId: 1 });
+    assert.equal(a.ep.send(inner('172.16.0.1', '172.16.0.2'), B, 200), 'sent');
+    assert.equal(a.ep.send(inner('10.20.0.1', '10.20.0.2'), B, 200), 'sent');
+    assert.equal(a.ep.send(inner('192.168.0.1', '192.168.0.2'), B, 200), 'outside-policy');
+    assert.deepEqual(a.wire.map((w) => Buffer.from(w.subarray(0, 4)).toString('hex')), ['00030010', '00030011']);
+    assert.deepEqual([a.ep.counters().sent, a.ep.counters().outboundPolicyDropped, a.ep.counters().noOutboundSa], [2, 1, 0]);
+    // Without a packet the newest active TEK of all; status marks each SA outbound for its own selector.
+    assert.equal(a.sad.outbound(200)?.spi, 0x30011);
+    assert.deepEqual([a.sad.isOutbound(0x30010, 200), a.sad.isOutbound(0x30011, 200), a.sad.isOutbound(0x30011, 50)], [true, true, false]);
   });
 
   it('refuses to send under GCM without a sender id, and builds the IV from sender id and sequence', () => {

@@ -224,20 +224,21 @@ export class TimeoutError extends Error {
 
 /**
  * Polls `condition` every `intervalMs` until it returns a value other than undefined, null or false,
- * and resolves to that value. Throws TimeoutError naming `what` once `withinMs` have passed. Errors thrown
- * by the condition propagate at once: a condition that cannot be evaluated will not start to hold.
+ * and resolves to that value. Throws TimeoutError naming `what` once `withinMs` have passed (a function is
+ * asked then, so the message can say what the condition saw last). Errors thrown by the condition
+ * propagate at once: a condition that cannot be evaluated will not start to hold.
  */
 export async function waitFor<T>(
   condition: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   withinMs: number,
-  what = 'condition',
+  what: string | (() => string) = 'condition',
   intervalMs = 25,
 ): Promise<T> {
   const deadline = performance.now() + withinMs;
   for (;;) {
     const value = await condition();
     if (value !== undefined && value !== null && value !== false) return value;
-    if (performance.now() >= deadline) throw new TimeoutError(`timed out after ${withinMs} ms waiting for ${what}`);
+    if (performance.now() >= deadline) throw new TimeoutError(`timed out after ${withinMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await delay(intervalMs).promise;
   }
 }

@@ -76,7 +76,7 @@ export class MemberControl {
 
   ipsec(showKeys: boolean): unknown {
     const now = this.#ctx.clock.now();
-    const outbound = this.#agent.dataPlane.endpoint.outboundTek(now)?.spi;
+    const sad = this.#agent.dataPlane.endpoint.sad;
     const sas = this.#agent.dataPlane.teks().map((t) => {
       const r = this.#agent.registrations.find((candidate) => candidate.name === t.group);
       const p = t.gdoi.policy;
@@ -88,7 +88,7 @@ export class MemberControl {
         integrity: p.integrity ?? null,
         transform: t.esp.transform,
         state: t.retiring ? 'retiring' : 'active',
-        outbound: t.esp.spi === outbound,
+        outbound: sad.isOutbound(t.esp.spi, now),
         server: r?.keys?.result.server.address ?? null,
         source: p.source.prefix,
         destination: p.destination.prefix,

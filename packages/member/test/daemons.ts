@@ -21,6 +21,8 @@ export interface StandaloneGcksOptions {
   memberThreshold?: number;
   kekLifetimeSeconds: number;
   retransmissionPeriod: number;
+  /** More `ipsec-sa`s of the group after the first (each its own TEK), with their match-policy prefixes. */
+  moreIpsecSas?: readonly { name: string; source: string; destination: string }[];
 }
 
 /**
@@ -65,6 +67,10 @@ export function standaloneGcksConfig(o: StandaloneGcksOptions) {
                   proposal: 'AES256-SHA256',
                   'match-policy': { POL1: { source: '172.16.0.0/12', destination: '172.16.0.0/12', 'source-port': 0, 'destination-port': 0, protocol: 0 } },
                 },
+                ...Object.fromEntries((o.moreIpsecSas ?? []).map((sa) => [sa.name, {
+                  proposal: 'AES256-SHA256',
+                  'match-policy': { POL1: { source: sa.source, destination: sa.destination, 'source-port': 0, 'destination-port': 0, protocol: 0 } },
+                }])),
               },
             },
           },

@@ -83,7 +83,7 @@ describe('root-server (standalone GCKS) and four member daemons', () => {
         if (got !== want || !have.every((s) => s.state === 'active' && s.outbound)) return false;
       }
       return true;
-    }, withinMs, `${what} (last: ${last})`);
+    }, withinMs, () => `${what} (last: ${last})`);
   }
 
   it('registers all four members, gm4 with its second server address', async () => {

@@ -49,15 +49,6 @@ function serverConfig(name: string, address: string, memberThreshold: number | u
   });
 }
 
-/** waitFor, whose timeout also says what was last seen (the message of waitFor is fixed when it is called). */
-async function waitSeeing<T>(condition: () => Promise<T | false>, withinMs: number, what: string, seen: () => string): Promise<T> {
-  try {
-    return await waitFor(condition, withinMs, what);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; last seen: ${seen()}`, { cause: error });
-  }
-}
-
 interface Registered { groups: { name: string; memberThreshold: number | null; memberCount: number; members: { address: string }[] }[] }
 interface ServerKek { spi: string; seq: number; keys: { encryptionKey: string; iv: string; signaturePublicKey: string } }
 
@@ -90,11 +81,11 @@ describe('member-threshold failover and push authentication, real root-servers a
   }
   async function registeredWith(member: MemberDaemon, server: string, withinMs: number): Promise<void> {
     let last = '';
-    await waitSeeing(async () => {
+    await waitFor(async () => {
       const k = await member.kek();
       last = JSON.stringify(k);
       return k.sas.length === 1 && k.sas[0]!.server === server;
-    }, withinMs, `${member.spec.name} registered with ${server}`, () => last);
+    }, withinMs, () => `${member.spec.name} registered with ${server}; last seen: ${last}`);
   }
 
   before(async () => {
@@ -209,13 +200,13 @@ describe('member-threshold failover and push authentication, real root-servers a
 
     const grew = (s: MemberStatistics, name: string): number => s.push[name]! - before.s.push[name]!;
     let last = '';
-    await waitSeeing(async () => {
+    await waitFor(async () => {
       const s = await gm2.statistics();
       last = JSON.stringify(s.push);
       return grew(s, 'wrongSourceDropped') === 1 && grew(s, 'replayDropped') === 1 && grew(s, 'noRegistrationDropped') === 1 &&
         grew(s, 'badSignatureDropped') >= 1 &&
         grew(s, 'badSignatureDropped') + grew(s, 'decryptFailedDropped') + grew(s, 'invalidPayloadDropped') === 2;
-    }, 5000, 'misrouted, replayed, unknown-KEK, forged and wrong-key PUSHes counted', () => last);
+    }, 5000, () => `misrouted, replayed, unknown-KEK, forged and wrong-key PUSHes counted; last seen: ${last}`);
     const s = await gm2.statistics();
     assert.equal(grew(s, 'pushesReceived'), 5);
     assert.equal(grew(s, 'pushesAccepted'), 0);
