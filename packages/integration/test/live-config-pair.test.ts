@@ -12,8 +12,9 @@
  * SA (no other group uses its gateway) and a group with `server-cluster` stays (a pair must be a root):
  * GROUP_ID-0001 (id 1, SubSrv01: sub1), GROUP_ID-0002 (id 2, SubSrv02: sub2), GROUP_ID-0003 (id 3,
  * SubSrv03: never started). Each commit goes to the primary first, then to the secondary (which only checks
- * it, rg0.ts), as docs/root-pair.md says; each test ends with a graceful failover and checks that the new
- * primary serves the keys the old one made. Long TEK/KEK lifetimes: only the commits change keys.
+ * it, rg0.ts), as docs/root-pair.md says; the first two tests end with a graceful failover and check that the
+ * new primary serves the keys the old one made; the last kills the primary between the two commits. Long
+ * TEK/KEK lifetimes: only the commits change keys.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -210,5 +211,39 @@ describe('R-CHG on a root pair: a group\'s cluster ended by a commit; the "delet
     assert.deepEqual(await lab.groupTeks(next, G2), []);
     assert.deepEqual(Object.keys(await clusterGroups(lab, next)), [G3]);
     assert.deepEqual(await lab.tekSpis('sub2'), [], 'sub2 got no key since');
+  });
+
+  it('R-CHG-1.3a root pair, the primary killed between the two commits: the new primary runs its old file on the replicated state, and its own commit applies the change live', async (t) => {
+    const primary = await lab.pairSettled(5_000);
+    const secondary = otherPairNode(primary);
+    const before = await keks(lab, primary);
+    const g3Teks = await lab.groupTeks(primary, G3);
+    assert.ok(before[G1] !== undefined, 'the group to delete (standalone since the first test) has a KEK');
+
+    const r = await lab.commit(primary, (doc) => { delete groupsOf(doc)[G1]; });
+    assert.equal(r.result, 'applied', r.error ?? '');
+    assert.deepEqual(r.changes.map((c) => c.cell), ['1.3a']);
+    const { [G1]: deleted, ...kept } = before;
+    assert.ok(deleted !== undefined);
+    assert.deepEqual(await keks(lab, primary), kept);
+    // The commit's state reached the standby before the commit answered (the outbox waits for it): kill now.
+    await lab.kill(primary);
+    await lab.until(`${secondary} primary alone`, 10_000, async () => (await lab.primary()) === secondary);
+
+    // On its old file the new primary still configures the group: it serves it again (keys of its own: the
+    // old ones were deleted with the group and are not in the state it took over); the cluster group keeps
+    // the keys the old primary made.
+    const between = await keks(lab, secondary);
+    t.diagnostic(`between the commits ${secondary} serves ${JSON.stringify(between)}`);
+    assert.equal(between[G3], before[G3], 'the replicated KEK of an untouched group');
+    assert.deepEqual(await lab.groupTeks(secondary, G3), g3Teks, 'and its TEK');
+    assert.ok(between[G1] !== undefined && between[G1] !== before[G1], 'the group of its old file, with new keys');
+
+    const s = await lab.commit(secondary, (doc) => { delete groupsOf(doc)[G1]; });
+    assert.equal(s.result, 'applied', s.error ?? '');
+    assert.deepEqual(s.changes.map((c) => c.cell), ['1.3a']);
+    assert.deepEqual(await keks(lab, secondary), kept, 'the second commit deleted the group live');
+    assert.deepEqual(await lab.groupTeks(secondary, G3), g3Teks);
+    assert.deepEqual(Object.keys(await clusterGroups(lab, secondary)), [G3]);
   });
 });
