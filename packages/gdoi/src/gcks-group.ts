@@ -12,7 +12,7 @@ import type { RandomSource } from '@gvpn/crypto';
 import { GdoiError } from './errors.js';
 import { validatePolicy } from './group-policy.js';
 import type { GroupPolicy, TekPolicy } from './group-policy.js';
-import { generateKek, generateSigningKey, generateTek, readdressKek } from './keys.js';
+import { generateKek, generateSigningKey, generateTek, hex, readdressKek } from './keys.js';
 import type { Kek, SigningKey, Tek } from './keys.js';
 import { RekeySequence, buildPush } from './push-builder.js';
 import type { BuiltPush } from './push-builder.js';
@@ -59,10 +59,14 @@ export class GcksGroup implements GroupSnapshot {
     return this.installTeks(this.policy.teks.map((t) => generateTek(t, this.random)), this.sequence.next());
   }
 
-  /** Replaces the TEKs with `teks` and pushes them with SEQ `seq` (a sub-server: the root's keys and SEQ). */
+  /**
+   * Replaces the TEKs with `teks` and pushes them with SEQ `seq` (a sub-server: the root's keys and SEQ).
+   * `old`: the TEKs that leave; one whose SPI comes again (an IPsec SA added beside it, R-CHG-1.5a) stays.
+   */
   installTeks(teks: Tek[], seq: number): { push: BuiltPush; old: Tek[] } {
     this.advanceTo(seq);
-    const old = this.teks;
+    const staying = new Set(teks.map((t) => hex(t.spi)));
+    const old = this.teks.filter((t) => !staying.has(hex(t.spi)));
     this.teks = [...teks];
     const push = buildPush({
       kek: this.kek, seq, teks: this.teks, signatureForm: this.form(),

@@ -57,6 +57,11 @@ export interface TekPolicy {
   antiReplayWindowSeconds?: number;
 }
 
+/** Whether two TEK policies protect the same traffic: protocol and both selectors (what tells an ipsec-sa's TEK apart, R-CHG-1.5b). */
+export const sameTraffic = (a: TekPolicy, b: TekPolicy): boolean => a.protocol === b.protocol
+  && a.source.prefix === b.source.prefix && a.source.port === b.source.port
+  && a.destination.prefix === b.destination.prefix && a.destination.port === b.destination.port;
+
 export interface GroupCompat {
   /** Accept a group ID written little-endian (gdoid) when the big-endian reading names no group. */
   groupIdLittleEndian?: boolean;

@@ -83,6 +83,13 @@ function groupOption(options: Record<string, unknown>): string {
   return name;
 }
 
+/** When a change the commit accepted without acting at once takes effect (Table 1: new values go into the next keys). */
+function whenInEffect(c: ConfigChange): string {
+  if (['1.2', '1.3d', '1.3e'].includes(c.cell) || (c.cell === '1.5b' && c.matchPolicyChanged !== true)) return 'in effect at the next TEK rekey';
+  if (c.cell === '1.4b') return 'in effect at the next KEK rekey';
+  return 'in effect';
+}
+
 export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   const { config, clock } = ctx;
   if (config.role !== 'server') throw new Error('the key server needs a server configuration');
@@ -358,7 +365,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       rekeyOf(g).deleteAllNow(now);
       applied.push(`group ${g.name}: every KEK and TEK deleted ("delete all" pushed to ${members} members); new KEK ${g.hasKek ? hex(g.gcks.kek.spi) : '(none)'}, TEKs ${g.gcks.teks.map((t) => hex(t.spi)).join(', ')}`);
     }
-    for (const c of changes) if (c.group !== undefined && !['1.1', '2.1', '1.5a', '1.5c', '2.2f', '1.3a', '1.3b', '1.4a', '1.4c', 'group-added'].includes(c.cell)) applied.push(`R-CHG-${c.cell} ${c.detail}: in effect`);
+    for (const c of changes) if (c.group !== undefined && !['1.1', '2.1', '1.5a', '1.5c', '2.2f', '1.3a', '1.3b', '1.4a', '1.4c', 'group-added'].includes(c.cell)) applied.push(`R-CHG-${c.cell} ${c.detail}: ${whenInEffect(c)}`);
     for (const { gateway, group } of gatewaysLosingMembers(changes)) {
       for (const g of byName.values()) {
         if (group !== undefined && g.name !== group) continue;

@@ -33,6 +33,10 @@ const TEK_CIPHER: Record<TekEncryptionAlgorithm, TekCipher> = {
   'aes-256-gcm': 'aes-gcm-256',
 };
 
+/** The configuration's name of a TEK's cipher: what `show` prints for the TEK, whatever the file says now. */
+export const tekAlgorithmName = (cipher: TekCipher): TekEncryptionAlgorithm =>
+  (Object.keys(TEK_CIPHER) as TekEncryptionAlgorithm[]).find((a) => TEK_CIPHER[a] === cipher) ?? 'aes-256-cbc';
+
 /** RSA modulus of the push signature key (RFC 6407 §6: 2048 at least). */
 export const RSA_BITS = 2048;
 
@@ -161,9 +165,14 @@ export class GroupState {
     this.version++;
   }
 
-  /** The shortest TEK lifetime: every TEK of the group is rekeyed together. */
+  /**
+   * The shortest lifetime of the TEKs held (every TEK of the group is rekeyed together): the one they were
+   * made with, not one a commit configured since (R-CHG-1.2: at the next rekey), which would cut short what a
+   * pull hands out. The configured one while no TEK is held.
+   */
   tekLifetimeMs(): number {
-    return Math.min(...this.gcks.policy.teks.map((t) => t.lifetimeSeconds)) * 1000;
+    const teks = this.gcks.teks.length > 0 ? this.gcks.teks.map((t) => t.policy) : this.gcks.policy.teks;
+    return Math.min(...teks.map((t) => t.lifetimeSeconds)) * 1000;
   }
 
   kekLifetimeMs(): number {

@@ -25,18 +25,22 @@
  * `member-threshold` and the platform maximum is free again. Members pull again before their TEKs end.
  *
  * Key source: `local` (standalone, root) generates keys on the timers above and reports each change to
- * `onKeysChanged` before any member is pushed (the root publishes it to its sub-servers). `root` (a
+ * `onKeysChanged` before any member is pushed (the root publishes it to its sub-servers). Keys resumed after
+ * a restart are matched to the configured ipsec-sa at the first poll (the file may have changed meanwhile). `root` (a
  * sub-server, R-TOPO-2) has no timers: `installTeks`, `installKek`, `deleteTeks`, `dropKek` and `deleteAll` apply what
  * the root sent, with the root's SEQ, and push it to this server's members; a push that comes while a
  * campaign runs waits for it (members must see SEQs in order).
  */
-import { hex, type BuiltPush, type Kek, type Tek, type TekPolicy } from '@gvpn/gdoi';
+import { hex, sameTraffic, type BuiltPush, type Kek, type Tek, type TekPolicy } from '@gvpn/gdoi';
 import type { Endpoint, Logger } from '@gvpn/runtime';
 import type { GroupState } from './group-state.js';
 import type { Registration, Registrations } from './registrations.js';
 import type { GdoiCounters } from './statistics.js';
 
 export type CampaignKind = 'tek-rekey' | 'kek-rekey' | 'delete-all' | 'delete-teks' | 'delete-kek';
+
+/** Made for this ipsec-sa as configured: the same name and traffic selectors (what R-CHG-1.5b tells apart). */
+const madeFor = (tek: Tek, p: TekPolicy): boolean => tek.policy.name === p.name && sameTraffic(tek.policy, p);
 
 /** A key change made by a root (or standalone) server, as its sub-servers must learn it. */
 export type KeyChange =
@@ -95,6 +99,11 @@ export class GroupRekey {
    * costs O(1). 0: scan at the first poll, for registrations resumed after the constructor.
    */
   #expiryCheckAt = 0;
+  /**
+   * Key source `local`: keys resumed from a store (a restart) whose TEKs are not those of the configured
+   * ipsec-sa (the file changed while the server was down). Matched at the first poll (`#matchConfiguration`).
+   */
+  #configurationChanged: boolean;
 
   constructor(readonly group: GroupState, private readonly registrations: Registrations, private readonly options: RekeyOptions) {
     const smc = group.config.serverMemberCommunication;
@@ -103,6 +112,25 @@ export class GroupRekey {
     const local = (options.keySource ?? 'local') === 'local';
     this.tekRekeyAt = local ? group.teksCreatedAt + group.tekLifetimeMs() - this.tekLeadMs() : Infinity;
     this.kekRekeyAt = local ? group.kekCreatedAt + group.kekLifetimeMs() - this.kekLeadMs() : Infinity;
+    const { teks, policy } = group.gcks;
+    this.#configurationChanged = local
+      && (teks.length !== policy.teks.length || !policy.teks.every((p) => teks.some((t) => madeFor(t, p))));
+  }
+
+  /**
+   * Serves the configured ipsec-sa with resumed keys, as the commits would have (R-CHG-1.5a-c): a TEK whose
+   * ipsec-sa is gone or has other selectors ends (delete pushed), an ipsec-sa without a TEK gets one (pushed);
+   * the other TEKs stay.
+   */
+  #matchConfiguration(now: number): void {
+    this.#configurationChanged = false;
+    const { gcks } = this.group;
+    const ended = gcks.teks.filter((t) => !gcks.policy.teks.some((p) => madeFor(t, p)));
+    this.endTeks(ended.map((t) => t.spi), now);
+    const added = gcks.policy.teks.filter((p) => !gcks.teks.some((t) => madeFor(t, p)));
+    this.addTeks(added, now);
+    this.options.log.info({ group: this.group.name, ended: ended.map((t) => t.policy.name), added: added.map((p) => p.name) },
+      'resumed TEKs matched to the configured ipsec-sa');
   }
 
   /** server-member-communication changed (R-CHG-1.4b): retransmissions use it from now on, lifetimes at the next rekey. */
@@ -150,10 +178,12 @@ export class GroupRekey {
       if (this.group.hasKek && this.kekRekeyAt !== Infinity) take(this.kekRekeyAt);
     }
     if (!this.group.hasKek && !this.#ended && this.#expiryCheckAt !== Infinity) take(this.#expiryCheckAt);
+    if (this.#configurationChanged) take(0);
     return min;
   }
 
   poll(now: number): void {
+    if (this.#configurationChanged) this.#matchConfiguration(now);
     const gone = this.group.expireRetired(now);
     if (gone.length > 0) this.options.log.info({ group: this.group.name, spis: gone }, 'old TEKs deactivated');
     if (!this.group.hasKek && !this.#ended && now >= this.#expiryCheckAt) this.#expireMembers(now);
@@ -287,6 +317,9 @@ export class GroupRekey {
     const g = this.group;
     const ackKek = g.gcks.kek;
     const push = g.gcks.addTeks(policies);
+    // The TEKs are counted from the last rekey, together: one with a shorter lifetime brings the next rekey
+    // forward (to now, when they have run longer than it allows), or members would hold it past its end.
+    this.tekRekeyAt = Math.min(this.tekRekeyAt, g.teksCreatedAt + g.tekLifetimeMs() - this.tekLeadMs());
     g.version++;
     this.options.onKeysChanged?.({ kind: 'tek-rekey', seq: push.seq, teks: g.gcks.teks }, now);
     this.#launch('tek-rekey', push, ackKek, now);

@@ -3,8 +3,8 @@
  * Key material appears only when the request carries `options.showKeys: true` (CLI `--show-keys`).
  */
 import { hex, type Kek, type Tek } from '@gvpn/gdoi';
-import type { GroupIpsecSaConfig, IpsecProposalConfig, ServerGroupConfig } from '@gvpn/runtime';
-import type { GroupState } from './group-state.js';
+import type { ServerGroupConfig } from '@gvpn/runtime';
+import { tekAlgorithmName, type GroupState } from './group-state.js';
 import type { GroupRekey } from './rekey.js';
 import type { Registrations } from './registrations.js';
 
@@ -36,13 +36,9 @@ export function kekView(group: GroupState, rekey: GroupRekey, now: number, showK
   };
 }
 
-function proposalOf(group: GroupState, tek: Tek): IpsecProposalConfig | undefined {
-  return group.config.ipsecSas.find((s: GroupIpsecSaConfig) => s.name === tek.policy.name)?.proposal;
-}
-
 export function tekView(group: GroupState, tek: Tek, state: 'active' | 'deactivating', createdAt: number, now: number, showKeys: boolean) {
+  // The TEK's own algorithms: after a proposal change (R-CHG-1.2) the current TEK keeps the old ones until the next rekey.
   const p = tek.policy;
-  const proposal = proposalOf(group, tek);
   return {
     group: group.name,
     groupId: group.groupId,
@@ -51,8 +47,8 @@ export function tekView(group: GroupState, tek: Tek, state: 'active' | 'deactiva
     state,
     protocol: 'esp',
     mode: 'tunnel',
-    algorithm: proposal?.encryptionAlgorithm ?? p.cipher,
-    authentication: proposal?.authenticationAlgorithm ?? p.integrity ?? null,
+    algorithm: tekAlgorithmName(p.cipher),
+    authentication: p.integrity ?? null,
     lifetimeSeconds: p.lifetimeSeconds,
     expiresInSeconds: seconds(createdAt + p.lifetimeSeconds * 1000 - now),
     source: p.source.prefix,

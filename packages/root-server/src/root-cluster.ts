@@ -115,8 +115,12 @@ export function createRootCluster(ctx: RoleContext, gcks: () => Gcks, resume?: R
   function keysChanged(group: GroupState, change: KeyChange, now: number): void {
     const gap = { activationDelaySeconds: group.gcks.policy.activationDelaySeconds, deactivationDelaySeconds: group.gcks.policy.deactivationDelaySeconds };
     switch (change.kind) {
-      case 'tek-rekey':
-        return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { teks: change.teks, seq: change.seq, ...gap }, lifetimes: [] }, now);
+      case 'tek-rekey': {
+        // What each TEK has left: new ones their whole lifetime, but with an IPsec SA added (R-CHG-1.5a) the
+        // TEKs that stay are as old as before, and the sub must not take them for new.
+        const lifetimes = change.teks.map((t) => ({ spi: t.spi, remainingSeconds: remaining(group, t.spi, now) ?? t.policy.lifetimeSeconds }));
+        return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { teks: change.teks, seq: change.seq, ...gap }, lifetimes }, now);
+      }
       case 'kek-rekey':
         return publish(group, { kind: 'update-keys', groupId: group.groupId, keys: { kek: change.kek, teks: [], seq: change.seq, ...gap }, lifetimes: [] }, now);
       case 'delete-teks':

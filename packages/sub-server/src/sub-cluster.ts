@@ -8,7 +8,8 @@
  * acknowledges each only once it is installed (R-MSG-5).
  *
  * What each outcome does to the key server:
- * - cluster-init answer: the group holds the root's keys. If it already held keys under the same KEK and the
+ * - cluster-init answer: the group holds the root's keys (each TEK named after this server's ipsec-sa with its
+ *   traffic selectors, as the root's own are). If it already held keys under the same KEK and the
  *   TEKs changed meanwhile (the root rekeyed while this server could not hear it), the new TEKs are pushed
  *   to this server's members with the root's SEQ. Under a new KEK they cannot be: those members re-register
  *   when their SAs near expiry (the member agent does so without a push).
@@ -23,8 +24,8 @@
  *   deletes sent (R-DPD-3/4); cluster-init keeps trying.
  */
 import {
-  CLUSTER_INIT, CLUSTER_UPDATE, ClusterInitClient, ClusterUpdateReceiver, SubClusterState, hex, tryHeader,
-  type ClusterInitResult, type ClusterKeys, type ClusterUpdate, type SaLifetime, type SubAction, type SubClusterSnapshot,
+  CLUSTER_INIT, CLUSTER_UPDATE, ClusterInitClient, ClusterUpdateReceiver, SubClusterState, hex, sameTraffic, tryHeader,
+  type ClusterInitResult, type ClusterKeys, type ClusterUpdate, type SaLifetime, type SubAction, type SubClusterSnapshot, type Tek, type TekPolicy,
 } from '@gvpn/gdoi';
 import type { IkeSa } from '@gvpn/ike';
 import {
@@ -70,6 +71,28 @@ function remainingOf(lifetimes: readonly SaLifetime[], spi: Uint8Array): number 
 }
 
 /**
+ * When the root made its TEKs. It makes (and rekeys) them together, so one TEK tells: the first, measured
+ * against its own lifetime — not the group's shortest, which another TEK may have.
+ */
+function teksCreatedAt(now: number, teks: readonly Tek[], lifetimes: readonly SaLifetime[]): number {
+  const first = teks[0];
+  return first === undefined ? now : createdAt(now, first.policy.lifetimeSeconds, remainingOf(lifetimes, first.spi));
+}
+
+/**
+ * The root's TEKs under this server's ipsec-sa names. A TEK off the wire is named after its SPI, but the
+ * sub's own commits (R-CHG-1.5b/c) and `show` find a TEK by its ipsec-sa: the one with its traffic selectors
+ * and protocol (what tells an ipsec-sa's TEK apart, as for 1.5b). None (the configurations differ, R-CONF-4):
+ * the SPI name stays.
+ */
+function ownNames(teks: readonly Tek[], own: readonly TekPolicy[]): Tek[] {
+  return teks.map((t) => {
+    const mine = own.find((p) => sameTraffic(p, t.policy));
+    return mine === undefined ? t : { ...t, policy: { ...t.policy, name: mine.name } };
+  });
+}
+
+/**
  * `resume`: per group name, the state a previous run stored (times on this process's monotonic clock);
  * such a group starts with the root inactive and cluster-init wanted (R-MSG-2a).
  */
@@ -104,17 +127,18 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
   }
 
   function given(keys: ClusterKeys & { kek: NonNullable<ClusterKeys['kek']> }, lifetimes: readonly SaLifetime[], now: number): GivenKeys {
-    const tekLife = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
-    const firstTek = keys.teks[0];
     return {
       kek: keys.kek, teks: keys.teks, seq: keys.seq ?? 0,
       kekCreatedAt: createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)),
-      teksCreatedAt: firstTek === undefined ? now : createdAt(now, tekLife, remainingOf(lifetimes, firstTek.spi)),
+      teksCreatedAt: teksCreatedAt(now, keys.teks, lifetimes),
     };
   }
 
+  const ownTeks = (sub: SubGroup, teks: readonly Tek[]): Tek[] => ownNames(teks, groupPolicy(sub.config, config.system.listen).teks);
+
   function initDone(sub: SubGroup, result: ClusterInitResult, now: number): void {
-    const { keys, lifetimes } = result;
+    const { lifetimes } = result;
+    const keys = { ...result.keys, teks: ownTeks(sub, result.keys.teks) };
     const name = sub.config.name;
     if (keys.kek === undefined) {
       log.warn({ group: name }, 'cluster-init answer without a KEK: ignored (the root always sends one)');
@@ -162,11 +186,7 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
         const rekey = gcks().rekeyOf(held);
         const seq = keys.seq ?? held.gcks.seq() + 1;
         if (keys.kek !== undefined) rekey.installKek(keys.kek, seq, createdAt(now, keys.kek.lifetimeSeconds, remainingOf(lifetimes, keys.kek.spi)), now, !push);
-        const first = keys.teks[0];
-        if (first !== undefined) {
-          const life = Math.min(...keys.teks.map((t) => t.policy.lifetimeSeconds));
-          rekey.installTeks(keys.teks, seq, createdAt(now, life, remainingOf(lifetimes, first.spi)), now, !push);
-        }
+        if (keys.teks.length > 0) rekey.installTeks(ownTeks(sub, keys.teks), seq, teksCreatedAt(now, keys.teks, lifetimes), now, !push);
       } else if (update.kind === 'update-delete-sas' && held !== undefined) {
         // Members hear of it only through a push-delete action: never from a sub whose root is inactive (R-MSG-9).
         const seq = actions.some((a) => a.type === 'push-delete') ? update.seq : undefined;

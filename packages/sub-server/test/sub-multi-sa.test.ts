@@ -1,0 +1,199 @@
+/**
+ * A group with two ipsec-sa (two TEKs) on a sub-server: the sub's cluster layer (src/sub-cluster.ts) and key
+ * server (key source `root`) with a real IKE SA with a root, over an in-memory network with a manual clock.
+ * The root side is gdoi's cluster-init responder (keys 30 s old) and hand-sealed CLUSTER-UPDATEs.
+ * - The TEKs a sub takes from its root are its own ipsec-sa's (matched by traffic selectors): shown under
+ *   their names, and a commit on the sub that deletes one (R-CHG-1.5c) ends that TEK at once.
+ * - The TEKs' age is taken from the root's lifetimes whatever their order and lifetimes: pulls at the sub
+ *   hand out what the root's TEKs have left.
+ * - An ipsec-sa added on the root (R-CHG-1.5a) reaches the sub as the whole TEK set: the TEK that stays is
+ *   neither shown as deactivating nor made younger.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { seededRandom } from '@gvpn/crypto';
+import { CLUSTER_INIT, ClusterInitResponder, GcksGroup, hex, sealCluster, tryHeader, type ClusterUpdate, type Tek } from '@gvpn/gdoi';
+import { IkeEndpoint, freshMessageId, type Endpoint, type IkeEvents, type IkeSa } from '@gvpn/ike';
+import { createGcks, groupPolicy, type Gcks } from '@gvpn/key-server';
+import {
+  ManualClock, createLogger, ikeGatewayPolicies, loadConfig, type GroupIpsecSaConfig, type RoleContext, type ServerDaemonConfig, type ServerGroupConfig,
+} from '@gvpn/runtime';
+import { createSubCluster, type SubCluster } from '../src/sub-cluster.js';
+
+const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
+const GROUP = 'GROUP_ID-0001';
+/** How old the root's keys are when the sub asks for them. */
+const AGE_S = 30;
+
+const silent = createLogger({ level: 'fatal', name: 'sub-multi-sa-test' });
+
+/** The lab group with a second ipsec-sa LONG (10.20.0.0/16, twice the lifetime), listed first. */
+function twoSas(config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [{
+  ...first, name: 'LONG', proposal: { ...first.proposal, lifetimeSeconds: 2 * first.proposal.lifetimeSeconds },
+  matchPolicy: { ...first.matchPolicy, source: '10.20.0.0/16', destination: '10.20.0.0/16' },
+}, first]): ServerDaemonConfig {
+  const groups = config.server.groups.map((g): ServerGroupConfig => {
+    const first = g.ipsecSas[0];
+    assert.ok(first !== undefined);
+    return { ...g, ipsecSas: sas(first) };
+  });
+  return { ...config, server: { ...config.server, groups } };
+}
+
+const subConfig = twoSas((await loadConfig(SUB1)).config as ServerDaemonConfig);
+const rootConfig = twoSas((await loadConfig(ROOT)).config as ServerDaemonConfig);
+const groupOf = (c: ServerDaemonConfig): ServerGroupConfig => {
+  const g = c.server.groups.find((x) => x.name === GROUP);
+  assert.ok(g !== undefined);
+  return g;
+};
+const groupId = groupOf(subConfig).groupId;
+
+interface Datagram { bytes: Uint8Array; from: Endpoint; to: Endpoint }
+
+interface Lab {
+  clock: ManualClock;
+  rootGroup: GcksGroup;
+  gcks: Gcks;
+  cluster: SubCluster;
+  /** When the sub took the root's keys. */
+  initAt: number;
+  rootSa(): IkeSa;
+  toSub(bytes: Uint8Array): void;
+}
+
+/** A sub that completed cluster-init with a root whose keys were made AGE_S ago. */
+function lab(): Lab {
+  const clock = new ManualClock(1_000);
+  const queue: Datagram[] = [];
+  const rootAddress = rootConfig.system.listen;
+  const subAddress = subConfig.system.listen;
+  const net = (from: Endpoint) => (bytes: Uint8Array, to: Endpoint): void => { queue.push({ bytes: Uint8Array.from(bytes), from, to }); };
+
+  const rootGroup = new GcksGroup(groupPolicy(groupOf(rootConfig), rootAddress), seededRandom('root'));
+  let initAt = Number.NaN;
+  const responder = new ClusterInitResponder({
+    group: (id) => (id === groupId ? rootGroup : undefined), updateSeq: () => 0, send: net(rootAddress), log: silent,
+    answered: (_sa, _id, now) => { initAt = now; },
+    remainingSeconds: (_id, spi) => {
+      const life = spi.length === 16 ? rootGroup.kek.lifetimeSeconds : rootGroup.teks.find((t) => hex(t.spi) === hex(spi))?.policy.lifetimeSeconds;
+      return life === undefined ? undefined : life - AGE_S;
+    },
+  });
+  const rootIke = new IkeEndpoint({
+    local: rootAddress, gateways: ikeGatewayPolicies(rootConfig), options: rootConfig.ike.options,
+    random: seededRandom('root-ike'), log: silent, send: net(rootAddress),
+    events: {
+      phase2: (sa, datagram, now) => {
+        const h = tryHeader(datagram);
+        if (h?.exchangeType === CLUSTER_INIT) responder.handle(sa, datagram, h, now);
+      },
+    },
+  });
+  const subEvents: IkeEvents = {};
+  const subIke = new IkeEndpoint({
+    local: subAddress, gateways: ikeGatewayPolicies(subConfig), options: subConfig.ike.options,
+    random: seededRandom('sub-ike'), log: silent, send: net(subAddress), events: subEvents,
+  });
+  const ctx: RoleContext = {
+    config: subConfig, log: silent, clock, random: seededRandom('sub'), ike: subIke, send: net(subAddress),
+    rearm: () => {}, bind: async () => {}, unbind: async () => {},
+  };
+  const cluster = createSubCluster(ctx, () => gcks);
+  const gcks = createGcks(ctx, { keySource: 'root', accepting: (id) => cluster.accepting(id) });
+  Object.assign(subEvents, cluster.ikeEvents);
+
+  const flush = (): void => {
+    for (let n = 0; queue.length > 0; n++) {
+      if (n > 500) throw new Error('message loop');
+      const d = queue.shift() as Datagram;
+      const to = d.to.address === rootAddress.address ? rootIke : d.to.address === subAddress.address ? subIke : undefined;
+      to?.handleDatagram(d.bytes, d.from, clock.now());
+    }
+  };
+  const tasks = [rootIke, subIke, cluster];
+  const run = (ms: number): void => {
+    const end = clock.now() + ms;
+    flush();
+    for (let n = 0; n < 10_000; n++) {
+      const due = tasks.map((t) => t.nextDeadline?.()).filter((d): d is number => d !== undefined && d <= end);
+      if (due.length === 0) break;
+      clock.set(Math.max(clock.now(), Math.min(...due)));
+      for (const t of tasks) t.poll?.(clock.now());
+      flush();
+    }
+    clock.set(end);
+  };
+  cluster.start?.(clock.now());
+  subIke.start(clock.now());
+  run(6_000);
+  assert.equal(cluster.accepting(groupId), true, 'cluster-init done');
+  return {
+    clock, rootGroup, gcks, cluster, initAt,
+    rootSa: () => {
+      const sa = rootIke.establishedSas()[0];
+      assert.ok(sa !== undefined, 'IKE SA with the sub');
+      return sa;
+    },
+    toSub: (bytes) => {
+      net(rootAddress)(bytes, subAddress);
+      flush();
+    },
+  };
+}
+
+function sealed(l: Lab, update: ClusterUpdate): Uint8Array {
+  const sa = l.rootSa();
+  const messageId = freshMessageId(seededRandom(`mid-${update.updateSeq}-${l.clock.now()}`));
+  return sealCluster(sa, update, messageId, sa.phase2Iv(messageId)).bytes;
+}
+
+interface TekRow { ipsecSa: string; spi: string; state: string; expiresInSeconds: number }
+const shown = (l: Lab): TekRow[] =>
+  (l.gcks.handlers?.['show security group-vpn server ipsec security-associations']?.({}) as { sas: TekRow[] }).sas;
+const lifetimeLeft = (l: Lab): number | undefined => l.gcks.group(GROUP)?.snapshot().teksLifetimeLeft?.();
+/** Whole seconds left now of an SA of `lifetime` seconds with AGE_S seconds gone at the cluster-init. */
+const leftOf = (l: Lab, lifetime: number): number => Math.floor((l.initAt + (lifetime - AGE_S) * 1000 - l.clock.now()) / 1000);
+
+describe('a sub-server serving a group with two ipsec-sa', () => {
+  it('holds the root\'s TEKs under its own ipsec-sa names; its own commit deleting one (R-CHG-1.5c) ends that TEK at once, the other stays', () => {
+    const l = lab();
+    const [long, short] = l.rootGroup.teks.map((t) => hex(t.spi));
+    assert.deepEqual(shown(l).map((r) => [r.ipsecSa, r.spi]), [['LONG', long], [GROUP, short]]);
+    const next = twoSas(subConfig, (first) => [first]);
+    const changes = [{ cell: '1.5c' as const, group: GROUP, ipsecSa: 'LONG', kind: 'deleted' as const, detail: 'ipsec-sa LONG deleted' }];
+    const result = l.gcks.applyConfig?.(next, changes, l.clock.now());
+    assert.ok(result !== undefined && !('refused' in result && result.refused !== undefined), JSON.stringify(result));
+    assert.deepEqual(l.gcks.group(GROUP)?.gcks.teks.map((t) => hex(t.spi)), [short], 'LONG\'s TEK ended, the other stays');
+  });
+
+  it('takes the TEKs\' age from the root whatever their order: pulls hand out what the root\'s shortest TEK has left', () => {
+    const l = lab();
+    const shortest = Math.min(...l.rootGroup.teks.map((t) => t.policy.lifetimeSeconds));
+    assert.equal(lifetimeLeft(l), leftOf(l, shortest));
+    for (const r of shown(l)) {
+      const life = l.rootGroup.teks.find((t) => hex(t.spi) === r.spi)?.policy.lifetimeSeconds ?? 0;
+      assert.equal(r.expiresInSeconds, leftOf(l, life), `${r.ipsecSa} expires as on the root`);
+    }
+  });
+
+  it('an ipsec-sa added on the root (R-CHG-1.5a) comes as the whole TEK set: the TEK that stays is neither deactivating nor younger', () => {
+    const l = lab();
+    const kept = l.rootGroup.teks;
+    const added: Tek[] = new GcksGroup(l.rootGroup.policy, seededRandom('added'), l.rootGroup.signing).teks.slice(0, 1);
+    const teks = [...kept, ...added];
+    // As the root sends it: each TEK with what it has left (the one added as old as the rest: they are rekeyed together).
+    const age = AGE_S + Math.floor((l.clock.now() - l.initAt) / 1000);
+    const lifetimes = teks.map((t) => ({ spi: t.spi, remainingSeconds: t.policy.lifetimeSeconds - age }));
+    l.toSub(sealed(l, {
+      kind: 'update-keys', groupId, updateSeq: 1, lifetimes,
+      keys: { teks, seq: l.rootGroup.seq() + 1, activationDelaySeconds: 2, deactivationDelaySeconds: 8 },
+    }));
+    assert.equal(l.gcks.group(GROUP)?.gcks.teks.length, 3, 'installed');
+    const rows = shown(l);
+    for (const t of kept) assert.deepEqual(rows.filter((r) => r.spi === hex(t.spi)).map((r) => r.state), ['active'], `${hex(t.spi)} shown once, active`);
+    assert.equal(lifetimeLeft(l), leftOf(l, Math.min(...kept.map((t) => t.policy.lifetimeSeconds))), 'the kept TEKs are as old as before');
+  });
+});
