@@ -4,6 +4,8 @@
  * Every `intervalMs`, the probe sends one packet to each peer. Its inner IPv4/UDP header falls inside
  * the group policy: source = host `memberId` of policy.source, destination = host `peer.memberId` of
  * policy.destination (e.g. 172.16.0.0/12: member 3 -> 172.16.0.3), UDP port `probePort` both ways.
+ * With several SAs (selectors) each member probes in one of them (`retarget` moves it to another), and a
+ * receiver checks the sender id against the selector of the SA the probe came under.
  * The UDP payload (24 bytes, big-endian):
  *
  *   0      4        5          8          12           16                 24
@@ -103,21 +105,37 @@ export class TrafficProbe {
   readonly #options: TrafficProbeOptions;
   readonly #peers: ProbePeerStats[];
   readonly #senders = new Map<number, SenderState>();
+  #policy: TekPolicy;
   #invalid = 0;
   #nextAt: number | undefined;
 
   constructor(options: TrafficProbeOptions) {
     if (!Number.isFinite(options.intervalMs) || options.intervalMs <= 0) throw new EspError('BAD_ARGUMENT', `probe interval ${options.intervalMs}`);
-    hostInPrefix(options.policy.source, options.memberId); // the inner addresses must fit the policy
-    for (const peer of options.peers) hostInPrefix(options.policy.destination, peer.memberId);
+    checkFits(options.policy, options.memberId, options.peers);
     this.#options = options;
+    this.#policy = options.policy;
     this.#peers = options.peers.map((peer) => ({ ...peer, sent: 0, sendFailures: 0, lastResult: undefined }));
+  }
+
+  /** The selector the probes are sent in. */
+  get policy(): TekPolicy {
+    return this.#policy;
+  }
+
+  /**
+   * Sends from now on inside `policy` (the SA of the old one is gone), counters kept; throws EspError,
+   * changing nothing, when our or a peer's host number does not fit it.
+   */
+  retarget(policy: TekPolicy): void {
+    checkFits(policy, this.#options.memberId, this.#peers);
+    this.#policy = policy;
   }
 
   /** Sends the probes that are due at `now`; returns the time of the next round. */
   tick(now: number): number {
     if (this.#nextAt !== undefined && now < this.#nextAt) return this.#nextAt;
-    const { endpoint, memberId, policy } = this.#options;
+    const { endpoint, memberId } = this.#options;
+    const policy = this.#policy;
     const port = this.#options.probePort ?? DEFAULT_PROBE_PORT;
     const source = hostInPrefix(policy.source, memberId);
     for (const peer of this.#peers) {
@@ -142,7 +160,10 @@ export class TrafficProbe {
     try {
       const udp = parseIpv4Udp(packet.inner);
       probe = decodeProbePayload(udp.payload);
-      if (udp.source !== hostInPrefix(this.#options.policy.source, probe.senderId) || probe.seq === 0) throw new EspError('MALFORMED', 'probe source');
+      // The sender probes in a selector of its choice (its own probe may be in another SA of ours): the one
+      // of the SA the packet came under says which host number the sender id must be.
+      const selector = this.#options.endpoint.sad.get(packet.spi)?.policy ?? this.#policy;
+      if (udp.source !== hostInPrefix(selector.source, probe.senderId) || probe.seq === 0) throw new EspError('MALFORMED', 'probe source');
     } catch (error) {
       if (!(error instanceof EspError)) throw error;
       this.#invalid++;
@@ -191,6 +212,12 @@ export class TrafficProbe {
       invalid: this.#invalid,
     };
   }
+}
+
+/** Throws EspError when our inner source or a peer's destination does not fit `policy`. */
+function checkFits(policy: TekPolicy, memberId: number, peers: readonly ProbePeer[]): void {
+  hostInPrefix(policy.source, memberId);
+  for (const peer of peers) hostInPrefix(policy.destination, peer.memberId);
 }
 
 /** Probes A sent to B that B has not received (A.sentTo(B) - B.receivedFrom(A)). */

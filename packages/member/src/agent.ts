@@ -7,8 +7,8 @@
  *   PUSH accepted -> new TEKs installed, active after the activation delay; the TEKs they replace (same
  *                    selectors) retire after the deactivation delay; deletes applied at once; a new KEK
  *                    restarts the KEK clock; a KEK delete ends the registration: register again
- *   near expiry   -> KEK or newest TEK within 5 % of its lifetime (at least 2 s, at most 60 s) of its end
- *                    with no rekey: register again (R-OPS-1 drift) while the old keys keep working; no
+ *   near expiry   -> KEK or the newest TEK of any of its SAs within 5 % of its lifetime (at least 2 s, at
+ *                    most 60 s) of its end with no rekey: register again (R-OPS-1 drift) while the old keys keep working; no
  *                    usable TEK at all: register again 5 s after the last registration
  *   clear         -> `ipsec security-associations`: drop the TEKs, pull again; `group`: drop everything
  *                    (keys, IKE SAs with the servers) and register from the first server
@@ -27,7 +27,7 @@ import {
   rateLimited, type ApplyResult, type ConfigChange, type DaemonConfig, type MemberDaemonConfig, type MemberVpnConfig, type RoleContext, type RoleModule,
 } from '@gvpn/runtime';
 import { MemberControl } from './control.js';
-import { DataPlane } from './data-plane.js';
+import { DataPlane, type InstalledTek } from './data-plane.js';
 import { SEQUENCE_BLOCK, pullResultOf, type MemberStateStore, type RegistrationState, type TekState } from './durable.js';
 import { memberRefusal, planVpns } from './live-config.js';
 import { PushHandler } from './push-handler.js';
@@ -258,9 +258,10 @@ export class MemberAgent {
 
   /** `clear security group-vpn member group` */
   clearGroups(now: number): { group: string; tekCount: number }[] {
+    // Every IKE SA before any new Main Mode: clearing a gateway two vpns share again would kill the first one's.
+    for (const r of this.registrations) for (const server of r.vpn.gateway.servers) this.#ctx.ike.clearSas(now, server.name);
     return this.registrations.map((r) => {
       const tekCount = this.dataPlane.removeGroup(r.name);
-      for (const server of r.vpn.gateway.servers) this.#ctx.ike.clearSas(now, server.name);
       r.reset(now, 'clear security group-vpn member group');
       this.#persist(r);
       this.#ctx.log.info({ group: r.name, teks: tekCount }, 'group cleared by operator; registering again');
@@ -289,8 +290,16 @@ export class MemberAgent {
     if (kek !== undefined) ends.push({ end: keys.kekInstalledAt + kek.lifetimeSeconds * 1000, lifetimeMs: kek.lifetimeSeconds * 1000 });
     const teks = this.dataPlane.teks(r.name).filter((t) => !t.retiring);
     if (teks.length > 0) {
-      const newest = teks.reduce((a, b) => (b.esp.deactivation > a.esp.deactivation ? b : a));
-      ends.push({ end: newest.esp.deactivation, lifetimeMs: newest.gdoi.policy.lifetimeSeconds * 1000 });
+      // Each SA of the group (one per ipsec-sa, told apart by its selectors) by the end of its newest TEK: with
+      // two lifetimes, or one SA the server stopped rekeying, the first to end decides.
+      const newest = new Map<string, InstalledTek>();
+      for (const t of teks) {
+        const p = t.gdoi.policy;
+        const sa = `${p.source.prefix}|${p.source.port}|${p.destination.prefix}|${p.destination.port}|${p.protocol}`;
+        const known = newest.get(sa);
+        if (known === undefined || t.esp.deactivation > known.esp.deactivation) newest.set(sa, t);
+      }
+      for (const t of newest.values()) ends.push({ end: t.esp.deactivation, lifetimeMs: t.gdoi.policy.lifetimeSeconds * 1000 });
     } else {
       // Registered but holding no TEK we can use (all expired or deleted, or none we can run): pull again,
       // at most every NO_TEK_RETRY_MS.

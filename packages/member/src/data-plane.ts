@@ -13,11 +13,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import type { RandomSource } from '@gvpn/crypto';
 import {
-  EspEndpoint, SaDatabase, TrafficProbe, formatPrefix, retimeTek, type EspCounters, type Tek as EspTek,
+  EspEndpoint, SaDatabase, TrafficProbe, formatPrefix, retimeTek, type EspCounters, type Tek as EspTek, type TekPolicy,
 } from '@gvpn/esp';
 import type { Tek as GdoiTek } from '@gvpn/gdoi';
 import { rateLimited, type DataPlaneConfig, type Logger } from '@gvpn/runtime';
-import { espTekFrom, selectorPolicy, spiHex, spiNumber } from './tek-convert.js';
+import { espTekFrom, spiHex, spiNumber } from './tek-convert.js';
 
 export interface InstalledTek {
   group: string;
@@ -151,7 +151,7 @@ export class DataPlane {
     this.#installed.set(spi, { group, gdoi: tek, esp, installedAt: now, retiring: false });
     this.#installSa(esp);
     this.#options.log.info({ group, spi: spiHex(spi), transform: esp.transform, activatesInMs: Math.max(0, activation - now) }, 'TEK installed');
-    this.#ensureProbe(tek);
+    this.#aimProbe();
     return true;
   }
 
@@ -173,7 +173,7 @@ export class DataPlane {
       group, spi: spiHex(spi), transform: esp.transform, retiring: times.retiring, sequence: this.sad.sentSequence(spi) ?? 0,
       expiresInMs: Math.round(times.deactivation - this.#options.now()),
     }, 'TEK restored from the state store');
-    this.#ensureProbe(tek);
+    this.#aimProbe();
     return true;
   }
 
@@ -213,6 +213,7 @@ export class DataPlane {
     if (entry === undefined) return false;
     this.#installed.delete(spi);
     this.#options.log.info({ group: entry.group, spi: spiHex(spi) }, 'TEK removed');
+    this.#aimProbe();
     return true;
   }
 
@@ -233,13 +234,15 @@ export class DataPlane {
   }
 
   poll(now: number): void {
-    for (const spi of this.sad.expire(now)) {
+    const expired = this.sad.expire(now);
+    for (const spi of expired) {
       const entry = this.#installed.get(spi);
       if (entry === undefined) continue;
       this.#installed.delete(spi);
       this.#options.log.info({ group: entry.group, spi: spiHex(spi), retired: entry.retiring }, 'TEK deactivated');
       this.#options.onExpired?.(entry);
     }
+    if (expired.length > 0) this.#aimProbe();
     if (this.#probe !== undefined && this.#probeNext !== undefined && now >= this.#probeNext) this.#probeNext = this.#probe.tick(now);
   }
 
@@ -275,21 +278,44 @@ export class DataPlane {
     });
   }
 
-  /** The probe starts with the first TEK: its inner addresses come from that TEK's selectors. */
-  #ensureProbe(tek: GdoiTek): void {
+  /**
+   * The probe sends inside the selector of an installed TEK: the first one's, until no TEK of that selector
+   * is left (its SA deleted, its group cleared or removed); then another TEK's, newest active one first, so
+   * a member with several SAs keeps probing through the ones it still holds.
+   */
+  #aimProbe(): void {
     const { probe, memberId } = this.#options.config;
-    if (this.#probe !== undefined || probe === null || memberId === null) return;
-    const policy = selectorPolicy(tek);
-    try {
-      this.#probe = new TrafficProbe({
-        endpoint: this.endpoint, memberId, intervalMs: probe.intervalMs, policy,
-        peers: probe.peers.map((p) => ({ memberId: p.memberId, address: p.address, port: p.port })),
-      });
-    } catch (error) {
-      this.#options.log.warn({ reason: (error as Error).message, source: formatPrefix(policy.source) }, 'traffic probe not started');
-      return;
+    if (probe === null || memberId === null) return;
+    const current = this.#probe?.policy;
+    const installed = [...this.#installed.values()].reverse();
+    if (current !== undefined && installed.some((t) => t.esp.policy !== undefined && samePolicy(t.esp.policy, current))) return;
+    // One that can be sent under now before one a push installed ahead of its activation.
+    const now = this.#options.now();
+    const teks = [...installed.filter((t) => t.esp.activation <= now), ...installed.filter((t) => t.esp.activation > now)];
+    for (const t of teks) {
+      const policy = t.esp.policy;
+      if (policy === undefined) continue;
+      try {
+        if (this.#probe === undefined) {
+          this.#probe = new TrafficProbe({
+            endpoint: this.endpoint, memberId, intervalMs: probe.intervalMs, policy,
+            peers: probe.peers.map((p) => ({ memberId: p.memberId, address: p.address, port: p.port })),
+          });
+          this.#probeNext = this.#options.now();
+          this.#options.log.info({ memberId, peers: probe.peers.length, intervalMs: probe.intervalMs, source: formatPrefix(policy.source) }, 'traffic probe started');
+        } else {
+          this.#probe.retarget(policy);
+          this.#options.log.info({ group: t.group, spi: spiHex(t.esp.spi), source: formatPrefix(policy.source) }, 'traffic probe moved to another SA');
+        }
+        return;
+      } catch (error) {
+        this.#options.log.warn({ reason: (error as Error).message, source: formatPrefix(policy.source) }, 'traffic probe cannot use this SA');
+      }
     }
-    this.#probeNext = this.#options.now();
-    this.#options.log.info({ memberId, peers: probe.peers.length, intervalMs: probe.intervalMs }, 'traffic probe started');
   }
+}
+
+function samePolicy(a: TekPolicy, b: TekPolicy): boolean {
+  return a.source.network === b.source.network && a.source.length === b.source.length &&
+    a.destination.network === b.destination.network && a.destination.length === b.destination.length;
 }

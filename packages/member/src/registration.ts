@@ -213,9 +213,13 @@ export class GroupRegistration {
     const deadline = now + this.vpn.registrationTimeoutSeconds * 1000;
     this.#attempt = { state: 'connecting', serverIndex: index, deadline, pull: undefined, reason };
     const sa = this.#options.ike.establishedSas().find((s) => s.gateway.name === server.name);
-    this.#log.info({ server: server.remote.address, port: server.remote.port, serverIndex: index, reason, ikeSaUp: sa !== undefined }, 'registration: trying key server');
+    // Another vpn through the same gateway may be in Main Mode with it already: that SA's saUp (or failure)
+    // reaches us too, and a second negotiation beside it would only be dropped by the server and fail.
+    const negotiating = sa === undefined &&
+      this.#options.ike.status(now).some((s) => s.gateway === server.name && s.role === 'initiator' && s.establishedAt === undefined);
+    this.#log.info({ server: server.remote.address, port: server.remote.port, serverIndex: index, reason, ikeSaUp: sa !== undefined, negotiating }, 'registration: trying key server');
     if (sa !== undefined) this.#startPull(sa, now);
-    else this.#options.ike.initiateGateway(server.name, now);
+    else if (!negotiating) this.#options.ike.initiateGateway(server.name, now);
   }
 
   #startPull(sa: IkeSa, now: number): void {

@@ -25,7 +25,7 @@ export function espTransform(tek: GdoiTek): EspTransform | string {
   return `integrity ${integrity ?? 'none'} with ${cipher} is not supported by the data plane`;
 }
 
-export function selectorPolicy(tek: GdoiTek): TekPolicy {
+function selectorPolicy(tek: GdoiTek): TekPolicy {
   return { source: parsePrefix(tek.policy.source.prefix), destination: parsePrefix(tek.policy.destination.prefix) };
 }
 

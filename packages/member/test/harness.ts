@@ -43,6 +43,11 @@ export interface MemberSpec {
   dataPort?: number;
   probeIntervalMs?: number;
   peers: { name: string; memberId: number; address: string; port?: number }[];
+  /**
+   * More vpns (groups) after `GROUP1-VPN`: each through a gateway of its own when `servers` is given, else
+   * through the first vpn's gateway (the same key server).
+   */
+  moreVpns?: readonly { name: string; groupId: number; servers?: string[] }[];
 }
 
 export function memberConfig(spec: MemberSpec): string {
@@ -69,6 +74,9 @@ export function memberConfig(spec: MemberSpec): string {
               'GW-GROUP1': {
                 'ike-policy': 'GMs', 'server-address': spec.servers, port: spec.serverPort ?? 848, 'local-address': spec.address,
               },
+              ...Object.fromEntries((spec.moreVpns ?? []).filter((v) => v.servers !== undefined).map((v) => [`GW-${v.name}`, {
+                'ike-policy': 'GMs', 'server-address': v.servers, port: spec.serverPort ?? 848, 'local-address': spec.address,
+              }])),
             },
             options: { 'retransmit-initial-ms': 250, 'retransmit-tries': 2 },
           },
@@ -78,6 +86,10 @@ export function memberConfig(spec: MemberSpec): string {
                 'ike-gateway': 'GW-GROUP1', group: spec.groupId,
                 'registration-timeout-seconds': spec.registrationTimeoutSeconds ?? 1,
               },
+              ...Object.fromEntries((spec.moreVpns ?? []).map((v) => [v.name, {
+                'ike-gateway': v.servers === undefined ? 'GW-GROUP1' : `GW-${v.name}`, group: v.groupId,
+                'registration-timeout-seconds': spec.registrationTimeoutSeconds ?? 1,
+              }])),
             },
           },
           'data-plane': {
