@@ -53,12 +53,30 @@ export class DpdMonitor {
       this.nextTickAt = Infinity;
       return { kind: 'dead' };
     }
+    this.nextTickAt = now + policy.interval * 1000;
+    return { kind: 'probe', seq: this.send() };
+  }
+
+  /**
+   * A probe outside the schedule, whatever the policy (RFC 3706 leaves when to ask to the sender): e.g. to
+   * learn whether the peer still knows this SA. It is outstanding like any other, so with a policy an
+   * unanswered one brings the death forward. Undefined when the peer did not announce DPD.
+   */
+  probeNow(): number | undefined {
+    return this.peerSupportsDpd ? this.send() : undefined;
+  }
+
+  /** True once the peer has acknowledged probe `seq` or a later one. */
+  answered(seq: number): boolean {
+    return this.lastAck !== undefined && ((this.lastAck - seq) >>> 0) < 0x80000000;
+  }
+
+  private send(): number {
     const seq = this.nextSeq;
     this.nextSeq = (this.nextSeq + 1) >>> 0;
     this.sentSeq = seq;
     this.outstanding++;
-    this.nextTickAt = now + policy.interval * 1000;
-    return { kind: 'probe', seq };
+    return seq;
   }
 
   /** True if `seq` answers an outstanding probe. */

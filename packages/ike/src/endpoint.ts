@@ -253,6 +253,21 @@ export class IkeEndpoint {
     return victims.length;
   }
 
+  /**
+   * Sends one R-U-THERE on an established SA now, DPD policy or not (RFC 3706 on demand), and returns its
+   * sequence number; `sa.dpd.answered(seq)` then tells whether the peer still knows the SA. Undefined when
+   * the SA is no longer established here or the peer did not announce DPD.
+   */
+  probe(sa: IkeSa): number | undefined {
+    if (!this.all.has(sa) || !sa.established) return undefined;
+    const seq = sa.dpd?.probeNow();
+    if (seq === undefined) return undefined;
+    this.sendNotify(sa, NotifyType.RUThere, sequenceBytes(seq));
+    this.counters.add('dpdRequestsSent');
+    sa.log.debug({ seq }, 'R-U-THERE sent on demand');
+    return seq;
+  }
+
   status(now: number): IkeSaStatus[] {
     return this.allSas().map((sa) => sa.status(now));
   }

@@ -212,10 +212,12 @@ export class MemberAgent {
 
   #registration(vpn: MemberVpnConfig): GroupRegistration {
     const ctx = this.#ctx;
-    return new GroupRegistration({
+    const r: GroupRegistration = new GroupRegistration({
       vpn, ike: ctx.ike, random: ctx.random, send: (bytes, to) => ctx.send(bytes, to), log: ctx.log,
       onRegistered: (keys, previous, now) => this.#onRegistered(vpn.name, keys, previous, now),
+      othersUse: (server) => this.registrations.some((o) => o !== r && (o.keys?.server.name === server || o.tryingServer?.name === server)),
     });
+    return r;
   }
 
   nextDeadline(): number | undefined {

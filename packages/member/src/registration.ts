@@ -4,6 +4,12 @@
  * over it; if that does not complete within `registration-timeout-seconds`, move to the next address;
  * after the last, wait (1 s, 2 s, 4 s ... at most 60 s) and start again from the first.
  *
+ * A pull unanswered over an established SA looks the same whether the server restarted and forgot the SA
+ * (it drops all we send on it) or does not serve this group (it refuses the pull silently). One R-U-THERE
+ * on the SA (RFC 3706 on demand, never periodic: members run no DPD) tells them apart: unanswered, the SA
+ * goes, and the next try at this server negotiates afresh; acknowledged, the SA stays while another vpn
+ * through this gateway is registered over it or trying it (deleting it would cut theirs every round).
+ *
  * The keys of a registration (`keys`) outlive the attempt that produced them: a re-registration (keys
  * near expiry without a rekey, an operator `clear`) runs a new attempt while the old keys keep working,
  * and replaces them only when the new PULL completes. A PULL answered before PUSHes the old keys accepted
@@ -22,8 +28,16 @@ const MAX_ROUND_BACKOFF_MS = 60_000;
 export type AttemptState = 'connecting' | 'pulling' | 'waiting';
 
 type Attempt =
-  | { state: 'connecting' | 'pulling'; serverIndex: number; deadline: number; pull: PullInitiator | undefined; reason: string }
+  | { state: 'connecting' | 'pulling'; serverIndex: number; deadline: number; pull: PullInitiator | undefined; reason: string; check?: SaCheck }
   | { state: 'waiting'; retryAt: number; reason: string };
+
+/** Whether the server still knows the SA a pull runs over: an R-U-THERE at `at` if the pull is still unanswered. */
+interface SaCheck {
+  sa: IkeSa;
+  at: number;
+  /** The probe's sequence number once sent (undefined: not sent, or the peer announced no DPD). */
+  seq: number | undefined;
+}
 
 export interface RegistrationKeys {
   result: PullResult;
@@ -51,6 +65,8 @@ export interface GroupRegistrationOptions {
   log: Logger;
   /** A PULL completed: `previous` is what it replaces (undefined for a first registration). */
   onRegistered(keys: RegistrationKeys, previous: RegistrationKeys | undefined, now: number): void;
+  /** Whether another vpn is registered with, or trying, this server (`GATEWAY/ADDRESS`): its IKE SA is theirs too. */
+  othersUse?(server: string): boolean;
 }
 
 export class GroupRegistration {
@@ -181,8 +197,7 @@ export class GroupRegistration {
     const a = this.#attempt;
     if (a === undefined) return undefined;
     if (a.state === 'waiting') return a.retryAt;
-    const pull = a.pull?.nextDeadline();
-    return pull === undefined ? a.deadline : Math.min(pull, a.deadline);
+    return Math.min(a.deadline, a.pull?.nextDeadline() ?? Infinity, a.check?.at ?? Infinity);
   }
 
   poll(now: number): void {
@@ -194,13 +209,25 @@ export class GroupRegistration {
     }
     a.pull?.poll(now);
     if (this.#checkPull(now)) return;
+    const check = a.check;
+    if (check !== undefined && now >= check.at) {
+      check.at = Infinity;
+      check.seq = this.#options.ike.probe(check.sa);
+    }
     if (now >= a.deadline) {
       this.counters.serverTimeouts++;
-      // A pull that got no answer over an established SA: the server may have restarted and forgotten that SA
-      // (it then drops everything sent on it). Drop it too, so the next try at this server negotiates afresh.
       const server = this.vpn.gateway.servers[a.serverIndex];
-      if (a.state === 'pulling' && server !== undefined) this.#options.ike.clearSas(now, server.name);
-      this.#next(now, `no registration within ${this.vpn.registrationTimeoutSeconds} s`);
+      const known = check?.seq !== undefined && check.sa.dpd?.answered(check.seq) === true;
+      const keep = known && server !== undefined && this.#options.othersUse?.(server.name) === true;
+      if (known) {
+        this.#log.warn({
+          server: server?.remote.address, likely: 'a group id the server does not serve, or a gateway the group does not authorise', saKept: keep,
+        }, 'registration: key server answers on the IKE SA but not this group\'s pull');
+      } else if (a.state === 'pulling' && server !== undefined) {
+        // The server may have restarted and forgotten the SA (it then drops everything sent on it).
+        this.#options.ike.clearSas(now, server.name);
+      }
+      this.#next(now, `no registration within ${this.vpn.registrationTimeoutSeconds} s`, keep);
     }
   }
 
@@ -225,13 +252,14 @@ export class GroupRegistration {
   #startPull(sa: IkeSa, now: number): void {
     const a = this.#attempt;
     if (a === undefined || a.state === 'waiting') return;
+    // Retransmit within the registration timeout: three tries spread over it.
+    const retransmitInitialMs = Math.max(100, Math.floor((this.vpn.registrationTimeoutSeconds * 1000) / 4));
     const pull = new PullInitiator({
       sa, groupId: this.vpn.groupId, random: this.#options.random, send: this.#options.send, log: this.#log,
-      // Retransmit within the registration timeout: three tries spread over it.
-      retransmitInitialMs: Math.max(100, Math.floor((this.vpn.registrationTimeoutSeconds * 1000) / 4)),
-      retransmitTries: 3,
+      retransmitInitialMs, retransmitTries: 3,
     });
-    this.#attempt = { ...a, state: 'pulling', pull };
+    // Probed with the pull's first retransmission: an answer has the rest of the timeout to arrive.
+    this.#attempt = { ...a, state: 'pulling', pull, check: { sa, at: now + retransmitInitialMs, seq: undefined } };
     this.#log.debug({ server: sa.peer.address, messageId: pull.messageId }, 'registration: GROUPKEY-PULL started');
     pull.start(now);
   }
@@ -273,13 +301,14 @@ export class GroupRegistration {
     return true;
   }
 
-  #next(now: number, why: string): void {
+  /** `keepSa`: the server knows the SA of this attempt, and other vpns use it. */
+  #next(now: number, why: string, keepSa = false): void {
     const a = this.#attempt;
     if (a === undefined || a.state === 'waiting') return;
     const failed = this.vpn.gateway.servers[a.serverIndex] as IkeGatewayConfig;
     a.pull?.abort(why);
     // Stop negotiating with (or leave) the server that did not register us; keep an SA we are registered over.
-    if (this.keys?.server !== failed) this.#options.ike.clearSas(now, failed.name);
+    if (!keepSa && this.keys?.server !== failed) this.#options.ike.clearSas(now, failed.name);
     this.#log.info({ server: failed.remote.address, serverIndex: a.serverIndex, why }, 'registration: key server did not register us');
     const next = a.serverIndex + 1;
     if (next < this.vpn.gateway.servers.length) {

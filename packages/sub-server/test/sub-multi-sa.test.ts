@@ -13,21 +13,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@gvpn/crypto';
-import { CLUSTER_INIT, ClusterInitResponder, GcksGroup, hex, sealCluster, tryHeader, type ClusterUpdate, type Tek } from '@gvpn/gdoi';
-import { IkeEndpoint, freshMessageId, type Endpoint, type IkeEvents, type IkeSa } from '@gvpn/ike';
-import { createGcks, groupPolicy, type Gcks } from '@gvpn/key-server';
-import {
-  ManualClock, createLogger, ikeGatewayPolicies, loadConfig, type GroupIpsecSaConfig, type RoleContext, type ServerDaemonConfig, type ServerGroupConfig,
-} from '@gvpn/runtime';
-import { createSubCluster, type SubCluster } from '../src/sub-cluster.js';
+import { GcksGroup, hex, type ClusterUpdate, type Tek } from '@gvpn/gdoi';
+import { groupPolicy } from '@gvpn/key-server';
+import { loadConfig, type GroupIpsecSaConfig, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
+import { sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
 
 const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
 const GROUP = 'GROUP_ID-0001';
 /** How old the root's keys are when the sub asks for them. */
 const AGE_S = 30;
-
-const silent = createLogger({ level: 'fatal', name: 'sub-multi-sa-test' });
 
 /** The lab group with a second ipsec-sa LONG (10.20.0.0/16, twice the lifetime), listed first. */
 function twoSas(config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [{
@@ -51,104 +46,23 @@ const groupOf = (c: ServerDaemonConfig): ServerGroupConfig => {
 };
 const groupId = groupOf(subConfig).groupId;
 
-interface Datagram { bytes: Uint8Array; from: Endpoint; to: Endpoint }
-
-interface Lab {
-  clock: ManualClock;
-  rootGroup: GcksGroup;
-  gcks: Gcks;
-  cluster: SubCluster;
-  /** When the sub took the root's keys. */
-  initAt: number;
-  rootSa(): IkeSa;
-  toSub(bytes: Uint8Array): void;
-}
-
-/** A sub that completed cluster-init with a root whose keys were made AGE_S ago. */
-function lab(): Lab {
-  const clock = new ManualClock(1_000);
-  const queue: Datagram[] = [];
-  const rootAddress = rootConfig.system.listen;
-  const subAddress = subConfig.system.listen;
-  const net = (from: Endpoint) => (bytes: Uint8Array, to: Endpoint): void => { queue.push({ bytes: Uint8Array.from(bytes), from, to }); };
-
-  const rootGroup = new GcksGroup(groupPolicy(groupOf(rootConfig), rootAddress), seededRandom('root'));
+/** The root's group (keys AGE_S old when the sub asks); the sub has completed cluster-init with it. */
+function lab(): SubWithRoot & { rootGroup: GcksGroup; initAt: number } {
+  const rootGroup = new GcksGroup(groupPolicy(groupOf(rootConfig), rootConfig.system.listen), seededRandom('root'));
   let initAt = Number.NaN;
-  const responder = new ClusterInitResponder({
-    group: (id) => (id === groupId ? rootGroup : undefined), updateSeq: () => 0, send: net(rootAddress), log: silent,
-    answered: (_sa, _id, now) => { initAt = now; },
-    remainingSeconds: (_id, spi) => {
-      const life = spi.length === 16 ? rootGroup.kek.lifetimeSeconds : rootGroup.teks.find((t) => hex(t.spi) === hex(spi))?.policy.lifetimeSeconds;
-      return life === undefined ? undefined : life - AGE_S;
-    },
-  });
-  const rootIke = new IkeEndpoint({
-    local: rootAddress, gateways: ikeGatewayPolicies(rootConfig), options: rootConfig.ike.options,
-    random: seededRandom('root-ike'), log: silent, send: net(rootAddress),
-    events: {
-      phase2: (sa, datagram, now) => {
-        const h = tryHeader(datagram);
-        if (h?.exchangeType === CLUSTER_INIT) responder.handle(sa, datagram, h, now);
+  const sub = subWithRoot({
+    subConfig, rootConfig, rootGroup,
+    responder: {
+      answered: (_sa, _id, now) => { initAt = now; },
+      remainingSeconds: (_id, spi) => {
+        const life = spi.length === 16 ? rootGroup.kek.lifetimeSeconds : rootGroup.teks.find((t) => hex(t.spi) === hex(spi))?.policy.lifetimeSeconds;
+        return life === undefined ? undefined : life - AGE_S;
       },
     },
   });
-  const subEvents: IkeEvents = {};
-  const subIke = new IkeEndpoint({
-    local: subAddress, gateways: ikeGatewayPolicies(subConfig), options: subConfig.ike.options,
-    random: seededRandom('sub-ike'), log: silent, send: net(subAddress), events: subEvents,
-  });
-  const ctx: RoleContext = {
-    config: subConfig, log: silent, clock, random: seededRandom('sub'), ike: subIke, send: net(subAddress),
-    rearm: () => {}, bind: async () => {}, unbind: async () => {},
-  };
-  const cluster = createSubCluster(ctx, () => gcks);
-  const gcks = createGcks(ctx, { keySource: 'root', accepting: (id) => cluster.accepting(id) });
-  Object.assign(subEvents, cluster.ikeEvents);
-
-  const flush = (): void => {
-    for (let n = 0; queue.length > 0; n++) {
-      if (n > 500) throw new Error('message loop');
-      const d = queue.shift() as Datagram;
-      const to = d.to.address === rootAddress.address ? rootIke : d.to.address === subAddress.address ? subIke : undefined;
-      to?.handleDatagram(d.bytes, d.from, clock.now());
-    }
-  };
-  const tasks = [rootIke, subIke, cluster];
-  const run = (ms: number): void => {
-    const end = clock.now() + ms;
-    flush();
-    for (let n = 0; n < 10_000; n++) {
-      const due = tasks.map((t) => t.nextDeadline?.()).filter((d): d is number => d !== undefined && d <= end);
-      if (due.length === 0) break;
-      clock.set(Math.max(clock.now(), Math.min(...due)));
-      for (const t of tasks) t.poll?.(clock.now());
-      flush();
-    }
-    clock.set(end);
-  };
-  cluster.start?.(clock.now());
-  subIke.start(clock.now());
-  run(6_000);
-  assert.equal(cluster.accepting(groupId), true, 'cluster-init done');
-  return {
-    clock, rootGroup, gcks, cluster, initAt,
-    rootSa: () => {
-      const sa = rootIke.establishedSas()[0];
-      assert.ok(sa !== undefined, 'IKE SA with the sub');
-      return sa;
-    },
-    toSub: (bytes) => {
-      net(rootAddress)(bytes, subAddress);
-      flush();
-    },
-  };
+  return { ...sub, rootGroup, initAt };
 }
-
-function sealed(l: Lab, update: ClusterUpdate): Uint8Array {
-  const sa = l.rootSa();
-  const messageId = freshMessageId(seededRandom(`mid-${update.updateSeq}-${l.clock.now()}`));
-  return sealCluster(sa, update, messageId, sa.phase2Iv(messageId)).bytes;
-}
+type Lab = ReturnType<typeof lab>;
 
 interface TekRow { ipsecSa: string; spi: string; state: string; expiresInSeconds: number }
 const shown = (l: Lab): TekRow[] =>
