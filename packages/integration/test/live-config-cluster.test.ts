@@ -115,6 +115,7 @@ describe('R-CHG-2.2f sub, then 2.2a sub: a running sub-server becomes standalone
     const r = await lab.commit('sub1', (doc) => { delete doc.security['group-vpn'].server.group[GROUP]['server-cluster']; });
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.deepEqual(r.changes.map((c) => c.cell), ['2.2f']);
+    assert.equal(((await lab.request('sub1', ['request', 'system', 'ping'])) as { role: string }).role, 'standalone', 'ping names the role now played');
 
     const teks = await lab.tekSpis('sub1');
     const kek = await lab.kekSpi('sub1');
@@ -194,6 +195,7 @@ describe('R-CHG-2.2b sub to root, then root to sub: sub1 takes the root role for
     const r = await lab.commit('sub1', toRoot);
     assert.equal(r.result, 'applied', r.error ?? '');
     assert.ok(r.changes.some((c) => c.cell === '2.2b'), JSON.stringify(r.changes));
+    assert.equal(((await lab.request('sub1', ['request', 'system', 'ping'])) as { role: string }).role, 'root-server', 'ping names the role now played');
 
     let teks: string[] = [];
     await lab.until('sub1 made a new TEK and a new KEK', 20_000, async () => {

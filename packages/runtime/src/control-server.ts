@@ -80,22 +80,25 @@ export class ControlServer {
     socket.on('error', (error) => this.#log?.debug({ err: error.message }, 'control connection error'));
     let buffered = '';
     socket.setEncoding('utf8');
+    const tooLarge = (): void => {
+      reply(socket, failure(null, ControlErrorCode.RequestTooLarge, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`));
+      // Answered once and disconnected: nothing sent after the oversized line may run as a request.
+      socket.off('data', onData);
+      socket.pause();
+      socket.end(() => socket.destroy());
+      buffered = '';
+    };
     const onData = (chunk: string): void => {
       buffered += chunk;
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
+        // A whole line in one chunk is held to the limit too, not only an unfinished one.
+        if (Buffer.byteLength(line) > MAX_REQUEST_LINE_BYTES) return tooLarge();
         if (line.trim() !== '') void this.#answer(socket, line);
       }
-      if (Buffer.byteLength(buffered) > MAX_REQUEST_LINE_BYTES) {
-        reply(socket, failure(null, ControlErrorCode.RequestTooLarge, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`));
-        // Answered once and disconnected: nothing sent after the oversized line may run as a request.
-        socket.off('data', onData);
-        socket.pause();
-        socket.end(() => socket.destroy());
-        buffered = '';
-      }
+      if (Buffer.byteLength(buffered) > MAX_REQUEST_LINE_BYTES) tooLarge();
     };
     socket.on('data', onData);
   }

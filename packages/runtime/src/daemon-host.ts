@@ -462,7 +462,8 @@ export async function startDaemon(
     'request system ping': () => ({
       name: system.hostName,
       daemon: kind,
-      role,
+      // The configuration running now: a commit may have moved a server to or from the sub role (R-CHG-2.2).
+      role: committer.running.role === 'server' ? committer.running.server.clusterRole : 'member',
       platform: system.platform.name,
       pid: process.pid,
       uptimeSeconds: Math.floor((Date.now() - startedAt) / 1000),

@@ -132,6 +132,15 @@ describe('control channel', () => {
     assert.deepEqual(await controlRequest(socketPath, ['request', 'system', 'ping']), { pid: process.pid });
   });
 
+  it('cuts off an oversized line that arrives whole, newline and all, in one write', async () => {
+    const before = calls;
+    const line = `{"id":11,"command":["request","system","ping"],"pad":"${'a'.repeat(70 * 1024)}"}\n`;
+    const [response] = await rawExchange(socketPath, line, 1);
+    assert.ok(response && !response.ok);
+    assert.equal(response.error.code, 'REQUEST_TOO_LARGE');
+    assert.equal(calls, before, 'the oversized request did not run');
+  });
+
   it('runs nothing sent after an oversized line on the same connection', async () => {
     const before = calls;
     const socket = createConnection({ path: socketPath, allowHalfOpen: true });
