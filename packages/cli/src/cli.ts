@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Argument, Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { COMMANDS, type CommandSpec, type Verbosity } from './commands.js';
 import { ControlError, request as socketRequest, type Requester } from './control-client.js';
 
@@ -33,8 +33,8 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
   let exitCode: number = ExitCode.Ok;
   const program = new Command('gvpn')
     .description('Query a gvpn daemon over its control socket')
-    .option('--socket <path>', 'control socket of the daemon')
-    .option('--state-dir <dir>', 'state directory of the daemon (uses <dir>/control.sock)')
+    .addOption(new Option('--socket <path>', 'control socket of the daemon').argParser(nonEmpty).conflicts('stateDir'))
+    .addOption(new Option('--state-dir <dir>', 'state directory of the daemon (uses <dir>/control.sock)').argParser(nonEmpty))
     .option('--json', 'print the raw data as JSON')
     .option('--show-keys', 'include key material where a command has it (testing and debugging only)')
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
@@ -42,9 +42,13 @@ export async function runCli(args: readonly string[], io: CliIo, request: Reques
 
   for (const spec of COMMANDS) {
     const leaf = commandPath(program, spec.words).description(spec.description);
-    if (spec.argument) leaf.addArgument(new Argument(`<${spec.argument.name}>`, spec.argument.description));
+    if (spec.argument) {
+      const operand = new Argument(`<${spec.argument.name}>`, spec.argument.description);
+      if (spec.argument.choices) operand.choices(spec.argument.choices);
+      leaf.addArgument(operand);
+    }
     if (spec.verbosity) leaf.addArgument(new Argument('[verbosity]', 'how much to show').choices(['brief', 'detail']).default('brief'));
-    for (const o of spec.options ?? []) leaf.addOption(new Option(`${o.flag} <${o.value}>`, o.description));
+    for (const o of spec.options ?? []) leaf.addOption(new Option(`${o.flag} <${o.value}>`, o.description).argParser(nonEmpty));
     leaf.action(async (...actionArgs: unknown[]) => {
       const operand = spec.argument ? String(actionArgs.shift()) : undefined;
       const verbosity = (spec.verbosity ? actionArgs[0] : 'brief') as Verbosity;
@@ -78,8 +82,10 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
     });
   } catch (error) {
     if (!(error instanceof ControlError)) throw error;
-    io.stderr.write(`gvpn: ${error.message}\n`);
-    const unreachable = ['DAEMON_NOT_RUNNING', 'CONNECTION_FAILED', 'TIMEOUT'].includes(error.code);
+    io.stderr.write(`gvpn: ${error.message}${error.code === 'UNKNOWN_COMMAND' ? servedBy(spec.words) : ''}\n`);
+    // No answer a daemon gave (nothing listening, a closed connection, bytes that are not a response): exit 2,
+    // so that exit 1 always means the daemon refused.
+    const unreachable = ['DAEMON_NOT_RUNNING', 'CONNECTION_FAILED', 'TIMEOUT', 'BAD_RESPONSE'].includes(error.code);
     return unreachable ? ExitCode.Unreachable : ExitCode.DaemonError;
   }
   // A renderer meets data of an unexpected shape (a daemon of another version, a bug) as a TypeError: exit 1 with
@@ -95,6 +101,26 @@ async function execute(spec: CommandSpec, verbosity: Verbosity, globals: GlobalO
   }
   io.stdout.write(text);
   return failed ? ExitCode.DaemonError : ExitCode.Ok;
+}
+
+/**
+ * Why a daemon may not know a command `gvpn` lists: each kind serves its own (a member has no `server`
+ * commands), so "unknown command" alone reads like a typo.
+ */
+function servedBy(words: readonly string[]): string {
+  if (words.includes('chassis')) return ' (only a root-server node of a root pair has it)';
+  if (words[2] === 'group-vpn' && words[3] === 'server') return ' (only a key server has it: is this a member?)';
+  if (words[2] === 'group-vpn' && words[3] === 'member') return ' (only a member has it: is this a key server?)';
+  return '';
+}
+
+/**
+ * An empty value (`--socket "$UNSET"`) is a bad command line: as a path it would name the working directory
+ * (`--file`), a relative `control.sock` (`--state-dir`) or nothing at all (`--socket`: node:net threw).
+ */
+function nonEmpty(value: string): string {
+  if (value === '') throw new InvalidArgumentError('Give a path.');
+  return value;
 }
 
 /** The spec's `--flag VALUE` options that were given, under their protocol names; paths made absolute. */

@@ -29,8 +29,11 @@ export interface CommandSpec {
   description: string;
   /** Present when the command takes `brief`/`detail`; the daemon gets `options.detail`. */
   verbosity?: true;
-  /** A required operand after the words (e.g. a group NAME); the daemon gets it as `options[option]`. */
-  argument?: { name: string; option: string; description: string };
+  /**
+   * A required operand after the words (e.g. a group NAME); the daemon gets it as `options[option]`. With
+   * `choices`, any other value is a bad command line (exit 64), as a bad keyword is.
+   */
+  argument?: { name: string; option: string; description: string; choices?: readonly string[] };
   /**
    * `--flag VALUE` options; the daemon gets each given one as `options[option]`. A `path` is sent
    * absolute (resolved against the CLI's working directory, since the daemon's may differ).
@@ -181,7 +184,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command<ChassisClusterFailover>({
     words: ['request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node'],
     description: 'switch the root pair gracefully: node N becomes primary (run on the primary)',
-    argument: { name: 'N', option: 'node', description: 'node id, 0 or 1' },
+    argument: { name: 'N', option: 'node', description: 'node id, 0 or 1', choices: ['0', '1'] },
     render: (data) => renderChassisClusterFailover(data),
   }),
 ];

@@ -20,14 +20,16 @@ export interface IkeSecurityAssociation {
   remote: Endpoint;
   exchangeType: 'main';
   authMethod: 'pre-shared-keys';
-  encryption: 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc';
-  hash: 'sha1' | 'sha256' | 'sha384' | 'sha512';
-  dhGroup: number;
-  lifetimeSeconds: number;
-  expiresInSeconds: number;
+  /** The proposal's fields are `null` until the responder has chosen one (a NEGOTIATING SA). */
+  encryption: 'aes-128-cbc' | 'aes-192-cbc' | 'aes-256-cbc' | null;
+  hash: 'sha1' | 'sha256' | 'sha384' | 'sha512' | null;
+  dhGroup: number | null;
+  lifetimeSeconds: number | null;
+  expiresInSeconds: number | null;
   dpd: {
-    interval: number;
-    threshold: number;
+    /** `null` when this daemon sends no probes on the gateway (no `always-send`); it still answers them. */
+    interval: number | null;
+    threshold: number | null;
     sentSeq: number;
     lastAckSeq: number | null;
     outstanding: number;
@@ -53,7 +55,9 @@ export interface VersionInfo {
 
 export interface PingReply {
   name: string;
-  role: 'root-server' | 'sub-server' | 'member';
+  /** The daemon that answers; `role` is what its running configuration makes it. */
+  daemon?: 'root-server' | 'sub-server' | 'member';
+  role: 'root-server' | 'sub-server' | 'standalone' | 'member';
   platform: string;
   pid: number;
   uptimeSeconds: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,15 @@ describe('gvpn end to end', () => {
     assert.equal(run.stdout, '');
   });
 
+  it('says which kind of daemon has a command this daemon does not know', async () => {
+    const run = await gvpn(['--socket', socketPath, 'show', 'security', 'group-vpn', 'member', 'policy']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr, 'gvpn: unknown command: show security group-vpn member policy (only a member has it: is this a key server?)\n');
+    const chassis = await gvpn(['--socket', socketPath, 'show', 'chassis', 'cluster', 'status']);
+    assert.equal(chassis.code, 1);
+    assert.equal(chassis.stderr, 'gvpn: unknown command: show chassis cluster status (only a root-server node of a root pair has it)\n');
+  });
+
   it('exits 2 naming the socket when no daemon runs', async () => {
     const missing = join(directory, 'absent.sock');
     const run = await gvpn(['--socket', missing, 'request', 'system', 'ping']);
@@ -122,9 +131,64 @@ describe('gvpn end to end', () => {
     assert.equal(run.stderr, `gvpn: daemon not running: nothing listens on ${missing}\n`);
   });
 
+  it('ends quietly with the command\'s exit code when the reader of its output has gone (gvpn ... | grep -q)', async () => {
+    const child = spawn(process.execPath, [MAIN, '--socket', socketPath, ...SHOW_SAS, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Closed before the CLI has even connected, so its one write meets a pipe without a reader (EPIPE).
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+  });
+
+  it('exits 2 naming the mistake when the path is a directory or a file, not a socket', async () => {
+    const dir = await gvpn(['--socket', directory, 'request', 'system', 'ping']);
+    assert.equal(dir.code, 2);
+    assert.equal(dir.stderr, `gvpn: ${directory} is a directory, not a socket (give it as --state-dir)\n`);
+    const file = join(directory, 'daemon.pid');
+    await writeFile(file, '4242\n');
+    const regular = await gvpn(['--socket', file, 'request', 'system', 'ping']);
+    assert.equal(regular.code, 2);
+    assert.equal(regular.stderr, `gvpn: ${file} is not a socket\n`);
+  });
+
+  it('exits 2, not 1 (the daemon refused), when what listens closes without an answer or answers garbage', async () => {
+    for (const [name, reply] of [['closes.sock', ''], ['garbage.sock', 'SSH-2.0-OpenSSH_9.6\n']] as const) {
+      const path = join(directory, name);
+      // resume: the request is read and dropped, so the socket can end and `close` below returns
+      const server = createServer((socket) => socket.resume().end(reply));
+      await new Promise<void>((resolve) => server.listen(path, resolve));
+      try {
+        const run = await gvpn(['--socket', path, 'request', 'system', 'ping']);
+        assert.equal(run.code, 2, name);
+        assert.match(run.stderr, new RegExp(`^gvpn: [^\\n]*${path.replaceAll('.', '\\.')}[^\\n]*\\n$`), name);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    }
+  });
+
+  it('exits 64 with one line for an empty path, and for both --socket and --state-dir', async () => {
+    for (const args of [
+      ['--socket', '', 'request', 'system', 'ping'],
+      ['--state-dir', '', 'request', 'system', 'ping'],
+      ['--socket', socketPath, 'commit', 'check', '--file', ''],
+      ['--socket', socketPath, '--state-dir', directory, 'request', 'system', 'ping'],
+    ]) {
+      const run = await gvpn(args);
+      assert.equal(run.code, 64, JSON.stringify(args));
+      assert.match(run.stderr, /^error: option '--[a-z-]+ <[a-z]+>' [^\n]+\n$/, JSON.stringify(args));
+    }
+  });
+
   it('exits 64 on a bad command line', async () => {
     assert.equal((await gvpn(['--socket', socketPath, ...SHOW_SAS, 'verbose'])).code, 64);
     assert.equal((await gvpn(['show', 'version'])).code, 64);
     assert.equal((await gvpn(['--socket', socketPath, 'show', 'nonsense'])).code, 64);
+    // the root pair has nodes 0 and 1 only
+    const failover = await gvpn(['--socket', socketPath, 'request', 'chassis', 'cluster', 'failover', 'redundancy-group', '0', 'node', '2']);
+    assert.equal(failover.code, 64);
+    assert.match(failover.stderr, /^error: command-argument value '2' is invalid for argument 'N'\. Allowed choices are 0, 1\.\n$/);
   });
 });

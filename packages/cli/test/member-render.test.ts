@@ -44,6 +44,17 @@ describe('member renderers', () => {
     );
   });
 
+  it('KEK security associations: a group registered without a KEK still shows, as --json has it', () => {
+    // As a member answers after registering in a group without server-member-communication.
+    const registrations = [{ group: KEK.group, groupId: 1, registered: true, server: '127.0.2.1', attempt: null, trying: null }];
+    for (const detail of [false, true]) {
+      assert.equal(
+        renderMemberKekSecurityAssociations({ sas: [], registrations }, detail),
+        'Group GROUP_ID-0001-VPN (ID 1): registered with 127.0.2.1, no KEK (no server-member-communication)\nNo KEK security associations.\n',
+      );
+    }
+  });
+
   it('IPsec security associations, brief and detail', () => {
     assert.equal(renderMemberIpsecSecurityAssociations({ sas: [TEK, { ...TEK, spi: '0000abcd', state: 'retiring', outbound: false, expiresInSeconds: 2 }] }, false), [
       '  Group              SPI       Algorithm                         State     Out  Lifetime  Source         Destination',
@@ -55,7 +66,7 @@ describe('member renderers', () => {
       'Group VPN Name: GROUP_ID-0001-VPN, Group ID: 1, Server: 127.0.2.1',
       '  SPI: 3d5cf075, State: active, outbound',
       '  Protocol: ESP, Mode: tunnel, Encryption: aes-256-cbc, Integrity: hmac-sha-256-128',
-      '  Match: source 172.16.0.0/12 port 0, destination 172.16.0.0/12 port 0, protocol 0',
+      '  Match: source 172.16.0.0/12 port any, destination 172.16.0.0/12 port any, protocol any',
       '  Lifetime: Expires in 111 seconds (of 120)',
       '',
     ].join('\n'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { duration, renderIkeSecurityAssociations, renderPing, renderStatistics, renderVersion } from '../src/index.js';
-import { SAS } from './sample-data.js';
+import { NEGOTIATING_SA, SAS } from './sample-data.js';
 
 describe('IKE security association renderers', () => {
   it('renders the brief table with columns as wide as their widest cell', () => {
@@ -52,6 +52,28 @@ describe('IKE security association renderers', () => {
     );
   });
 
+  it('prints - for what a negotiating SA does not have yet, and for DPD without probes', () => {
+    assert.equal(
+      renderIkeSecurityAssociations({ sas: [NEGOTIATING_SA] }, true),
+      [
+        'IKE peer 127.0.2.1, Index 89189769, Gateway Name: GW-GROUP1/127.0.2.1',
+        '  Role: Initiator, State: NEGOTIATING',
+        '  Initiator cookie: 550ed890e20056b7, Responder cookie: 0000000000000000',
+        '  Exchange type: Main, Authentication method: Pre-shared-keys',
+        '  Local: 127.0.2.13:848, Remote: 127.0.2.1:848',
+        '  Lifetime: - (of -)',
+        '  Algorithms:',
+        '   Authentication        : -',
+        '   Encryption            : -',
+        '   Diffie-Hellman group  : -',
+        '  Dead peer detection:',
+        '   Peer supports DPD: no, Interval: -, Threshold: -',
+        '   Sequence sent: 0, Last acknowledged: none, Outstanding probes: 0',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('says so when there is no SA', () => {
     assert.equal(renderIkeSecurityAssociations({ sas: [] }, false), 'No IKE security associations.\n');
     assert.equal(renderIkeSecurityAssociations({ sas: [] }, true), 'No IKE security associations.\n');
@@ -70,6 +92,11 @@ describe('statistics renderer', () => {
         '  SA up                   2',
         '',
       ].join('\n'),
+    );
+    // The `process` section every daemon ends its statistics with.
+    assert.equal(
+      renderStatistics({ process: { eventLoopBusyMs: 614, cpuUserMs: 652, residentKb: 68876 } }),
+      'Process statistics:\n  Event loop busy ms    614\n  CPU user ms           652\n  Resident KB         68876\n',
     );
     assert.equal(renderStatistics({}), 'No statistics.\n');
   });

@@ -41,6 +41,30 @@ export const SAS: IkeSecurityAssociation[] = [
   },
 ];
 
+/**
+ * An SA as a daemon reports it while Main Mode waits for message 2 (a member whose key server is down): no
+ * proposal chosen yet, so its fields are `null`; and a gateway without `always-send` DPD (every member
+ * gateway of the lab), so no probe interval or threshold either.
+ */
+export const NEGOTIATING_SA: IkeSecurityAssociation = {
+  index: 89189769,
+  gateway: 'GW-GROUP1/127.0.2.1',
+  role: 'initiator',
+  state: 'NEGOTIATING',
+  icookie: '550ed890e20056b7',
+  rcookie: '0000000000000000',
+  local: { address: '127.0.2.13', port: 848 },
+  remote: { address: '127.0.2.1', port: 848 },
+  exchangeType: 'main',
+  authMethod: 'pre-shared-keys',
+  encryption: null,
+  hash: null,
+  dhGroup: null,
+  lifetimeSeconds: null,
+  expiresInSeconds: null,
+  dpd: { interval: null, threshold: null, sentSeq: 0, lastAckSeq: null, outstanding: 0, peerSupportsDpd: false },
+};
+
 /** A root server's `server-cluster` view: four sub-servers, SubSrv04 inactive (DPD declared it dead). */
 export const CLUSTER_ROOT: ServerCluster = {
   groups: [{

@@ -3,7 +3,8 @@ import { renderTable } from './table.js';
 
 /*
  * Layouts modelled on Junos `show security ike security-associations [detail]` (field names from its
- * documented output fields), not copied from any Juniper output.
+ * documented output fields), not copied from any Juniper output. A field the daemon sends as `null` (no
+ * proposal chosen yet, no DPD probes configured) prints as `-`.
  */
 
 export function renderIkeSecurityAssociations(data: IkeSecurityAssociations, detail: boolean): string {
@@ -23,13 +24,13 @@ function renderDetail(sa: IkeSecurityAssociation): string {
     `  Initiator cookie: ${sa.icookie}, Responder cookie: ${sa.rcookie}`,
     `  Exchange type: ${EXCHANGE_NAMES[sa.exchangeType]}, Authentication method: ${capitalize(sa.authMethod)}`,
     `  Local: ${endpoint(sa.local)}, Remote: ${endpoint(sa.remote)}`,
-    `  Lifetime: Expires in ${sa.expiresInSeconds} seconds (of ${sa.lifetimeSeconds})`,
+    `  Lifetime: ${sa.expiresInSeconds == null ? '-' : `Expires in ${sa.expiresInSeconds} seconds`} (of ${sa.lifetimeSeconds ?? '-'})`,
     '  Algorithms:',
-    `   Authentication        : ${HASH_NAMES[sa.hash] ?? sa.hash}`,
-    `   Encryption            : ${sa.encryption}`,
-    `   Diffie-Hellman group  : group${sa.dhGroup}`,
+    `   Authentication        : ${sa.hash == null ? '-' : HASH_NAMES[sa.hash] ?? sa.hash}`,
+    `   Encryption            : ${sa.encryption ?? '-'}`,
+    `   Diffie-Hellman group  : ${sa.dhGroup == null ? '-' : `group${sa.dhGroup}`}`,
     '  Dead peer detection:',
-    `   Peer supports DPD: ${dpd.peerSupportsDpd ? 'yes' : 'no'}, Interval: ${dpd.interval} seconds, Threshold: ${dpd.threshold}`,
+    `   Peer supports DPD: ${dpd.peerSupportsDpd ? 'yes' : 'no'}, Interval: ${dpd.interval == null ? '-' : `${dpd.interval} seconds`}, Threshold: ${dpd.threshold ?? '-'}`,
     `   Sequence sent: ${dpd.sentSeq}, Last acknowledged: ${dpd.lastAckSeq ?? 'none'}, Outstanding probes: ${dpd.outstanding}`,
   ].join('\n') + '\n';
 }

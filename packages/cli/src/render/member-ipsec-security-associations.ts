@@ -48,7 +48,8 @@ export function renderMemberIpsecSecurityAssociations(data: MemberIpsecSecurityA
     `Group VPN Name: ${sa.group}, Group ID: ${sa.groupId ?? '-'}, Server: ${sa.server ?? '-'}`,
     `  SPI: ${sa.spi}, State: ${sa.state}${sa.outbound ? ', outbound' : ''}`,
     `  Protocol: ESP, Mode: ${sa.mode}, Encryption: ${sa.algorithm}, Integrity: ${sa.integrity ?? 'none (AEAD)'}`,
-    `  Match: source ${sa.source} port ${sa.sourcePort}, destination ${sa.destination} port ${sa.destinationPort}, protocol ${sa.protocol}`,
+    // 0 is the wildcard, printed as the server's view and `member policy` print it
+    `  Match: source ${sa.source} port ${sa.sourcePort || 'any'}, destination ${sa.destination} port ${sa.destinationPort || 'any'}, protocol ${sa.protocol || 'any'}`,
     `  Lifetime: Expires in ${sa.expiresInSeconds ?? '-'} seconds (of ${sa.lifetimeSeconds})${sa.activatesInSeconds ? `, activates in ${sa.activatesInSeconds} seconds` : ''}`,
     ...(sa.encryptionKey === undefined ? [] : [
       `  Encryption key: ${sa.encryptionKey}`,

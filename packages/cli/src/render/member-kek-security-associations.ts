@@ -31,9 +31,14 @@ export interface MemberKekSecurityAssociations {
 }
 
 export function renderMemberKekSecurityAssociations(data: MemberKekSecurityAssociations, detail: boolean): string {
+  // A group the member is registered in without a KEK (the server sends none when the group has no
+  // server-member-communication) would otherwise vanish from the text while --json says `registered: true`.
+  const withKek = new Set(data.sas.map((sa) => sa.group));
   const pending = data.registrations
-    .filter((r) => !r.registered)
-    .map((r) => `Group ${r.group} (ID ${r.groupId}): not registered${r.trying === null ? '' : `, trying ${r.trying}`}${r.attempt === null ? '' : ` (${r.attempt})`}\n`)
+    .filter((r) => !r.registered || !withKek.has(r.group))
+    .map((r) => (r.registered
+      ? `Group ${r.group} (ID ${r.groupId}): registered with ${r.server ?? '-'}, no KEK (no server-member-communication)\n`
+      : `Group ${r.group} (ID ${r.groupId}): not registered${r.trying === null ? '' : `, trying ${r.trying}`}${r.attempt === null ? '' : ` (${r.attempt})`}\n`))
     .join('');
   if (data.sas.length === 0) return `${pending}No KEK security associations.\n`;
   if (!detail) {

@@ -19,4 +19,6 @@ export function counterLabel(name: string): string {
 const ACRONYMS: Record<string, string> = {
   ike: 'IKE', gdoi: 'GDOI', dpd: 'DPD', sa: 'SA', sas: 'SAs', dh: 'DH', ack: 'ACK', acks: 'ACKs', psk: 'PSK', id: 'ID', vid: 'VID', udp: 'UDP',
   esp: 'ESP', kek: 'KEK', tek: 'TEK', teks: 'TEKs', spi: 'SPI', seq: 'SEQ',
+  // the `process` section of every daemon: cpuUserMs, residentKb
+  cpu: 'CPU', kb: 'KB',
 };
