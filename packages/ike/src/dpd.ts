@@ -3,7 +3,8 @@
  *
  * Timeline for one SA, with interval T and threshold N:
  *   - the first R-U-THERE goes out T after the SA is established, then one every T;
- *   - an ACK echoing any outstanding sequence number clears the outstanding count;
+ *   - an ACK echoing any outstanding sequence number clears the outstanding count; the ACK of each probe sent
+ *     after the newest one acknowledged is accepted, once and in order (older or repeated ones are dropped);
  *   - at a tick where N probes are outstanding (N probes sent, each given T to be answered, none was),
  *     the peer is dead: with T = 10 s, N = 5 and a silent peer, probes leave at 10..50 s and the peer is
  *     declared dead at 60 s.
@@ -23,6 +24,8 @@ export class DpdMonitor {
   private sentSeq: number | undefined;
   private lastAck: number | undefined;
   private outstanding = 0;
+  /** Probes sent after the newest acknowledged one: the ACKs still acceptable (each once, in order). */
+  private unacked = 0;
   private lastPeerSeq: number | undefined;
   private nextTickAt: number;
 
@@ -76,14 +79,20 @@ export class DpdMonitor {
     this.nextSeq = (this.nextSeq + 1) >>> 0;
     this.sentSeq = seq;
     this.outstanding++;
+    this.unacked++;
     return seq;
   }
 
-  /** True if `seq` answers an outstanding probe. */
+  /**
+   * True if `seq` answers a probe sent after the newest acknowledged one. Not only those the death count still
+   * holds: two probes out (a periodic and an on-demand one, or two on demand) are both answered, and the
+   * second ACK must count too, or `answered` would deny it.
+   */
   acknowledge(seq: number): boolean {
-    if (this.sentSeq === undefined || this.outstanding === 0) return false;
+    if (this.sentSeq === undefined) return false;
     const behind = (this.sentSeq - seq) >>> 0;
-    if (behind >= this.outstanding) return false;
+    if (behind >= this.unacked) return false;
+    this.unacked = behind;
     this.outstanding = 0;
     this.lastAck = seq;
     return true;

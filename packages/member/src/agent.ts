@@ -336,7 +336,7 @@ export class MemberAgent {
   #onPush(registration: GroupRegistration, outcome: PushAccepted, now: number): void {
     const keys = registration.keys;
     const group = registration.name;
-    for (const spi of outcome.deletedTeks) this.dataPlane.remove(spiNumber(spi));
+    for (const spi of outcome.deletedTeks) this.dataPlane.remove(spiNumber(spi), group);
     if (outcome.newTeks.length > 0) {
       const atdMs = (keys?.result.activationDelaySeconds ?? 0) * 1000;
       // An old TEK must outlive the switch of every sender to the new one.

@@ -139,7 +139,8 @@ export class DataPlane {
   /** Installs (or re-times, for an SPI we hold) a TEK of `group`; false when the data plane cannot run it. */
   install(group: string, tek: GdoiTek, now: number, activation: number): boolean {
     const spi = spiNumber(tek.spi);
-    if (this.#installed.has(spi)) return true;
+    const held = this.#installed.get(spi);
+    if (held !== undefined) return this.#sameGroup(held, group);
     let esp: EspTek;
     try {
       esp = espTekFrom(tek, { activation, deactivation: now + tek.policy.lifetimeSeconds * 1000 });
@@ -158,7 +159,8 @@ export class DataPlane {
   /** Installs a TEK held before a restart, with the times it had then; false when it cannot be run. */
   restore(group: string, tek: GdoiTek, times: TekTimes): boolean {
     const spi = spiNumber(tek.spi);
-    if (this.#installed.has(spi)) return true;
+    const held = this.#installed.get(spi);
+    if (held !== undefined) return this.#sameGroup(held, group);
     let esp: EspTek;
     try {
       esp = espTekFrom(tek, { activation: times.activation, deactivation: times.deactivation });
@@ -175,6 +177,18 @@ export class DataPlane {
     }, 'TEK restored from the state store');
     this.#aimProbe();
     return true;
+  }
+
+  /**
+   * A TEK of `group` whose SPI we hold already: the same TEK again (true), or another group's (false, not
+   * installed). ESP finds an SA by SPI alone, and each group joined by one vpn has its own server: that server
+   * (or chance) must not re-time, retire or delete the other group's SA through it.
+   */
+  #sameGroup(held: InstalledTek, group: string): boolean {
+    if (held.group === group) return true;
+    this.#rejected++;
+    this.#options.log.warn({ group, spi: spiHex(held.esp.spi), holder: held.group }, 'TEK not installed: its SPI is another group\'s');
+    return false;
   }
 
   /** A new SA continues above the sequence numbers it may have used before (a restart, a clear and re-pull). */
@@ -207,8 +221,10 @@ export class DataPlane {
     this.#options.log.info({ group: entry.group, spi: spiHex(spi), inMs: deactivation - this.#options.now() }, 'TEK retiring');
   }
 
-  remove(spi: number): boolean {
+  /** Removes the TEK of `spi`; with `group`, only if it is that group's (a push deletes its own group's TEKs only). */
+  remove(spi: number, group?: string): boolean {
     const entry = this.#installed.get(spi);
+    if (group !== undefined && entry?.group !== group) return false;
     this.sad.remove(spi);
     if (entry === undefined) return false;
     this.#installed.delete(spi);

@@ -83,11 +83,13 @@ function teksCreatedAt(now: number, teks: readonly Tek[], lifetimes: readonly Sa
  * The root's TEKs under this server's ipsec-sa names. A TEK off the wire is named after its SPI, but the
  * sub's own commits (R-CHG-1.5b/c) and `show` find a TEK by its ipsec-sa: the one with its traffic selectors
  * and protocol (what tells an ipsec-sa's TEK apart, as for 1.5b). None (the configurations differ, R-CONF-4):
- * the SPI name stays.
+ * the SPI name stays. Each ipsec-sa names one TEK: two of the same selectors name the root's two TEKs in order.
  */
 function ownNames(teks: readonly Tek[], own: readonly TekPolicy[]): Tek[] {
+  const free = [...own];
   return teks.map((t) => {
-    const mine = own.find((p) => sameTraffic(p, t.policy));
+    const i = free.findIndex((p) => sameTraffic(p, t.policy));
+    const mine = i < 0 ? undefined : free.splice(i, 1)[0];
     return mine === undefined ? t : { ...t, policy: { ...t.policy, name: mine.name } };
   });
 }
