@@ -79,7 +79,9 @@ describe('server GDOI renderers', () => {
       'Group: G2, Group ID: 102, Members: 0',
       '',
     ].join('\n'));
-    assert.equal(renderServerGroupAction({ group: 'G1', groupId: 101, action: 'delete-all', queued: true, seq: 0, spis: [], kekSpi: null }),
+    assert.equal(renderServerGroupAction({ group: 'G1', groupId: 101, action: 'delete-all', queued: true, pushed: true, seq: 0, spis: [], kekSpi: null }),
       'Group G1 (ID 101): delete-all and new keys queued behind the push in progress\n');
+    assert.equal(renderServerGroupAction({ group: 'G2', groupId: 102, action: 'delete-all', queued: false, pushed: false, seq: 0, spis: ['a1b2c3d4'], kekSpi: null }),
+      'Group G2 (ID 102): delete-all and new keys started; TEK SPI(s) a1b2c3d4; no KEK: nothing pushed, members keep their TEKs until they pull again\n');
   });
 });

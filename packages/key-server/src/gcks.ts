@@ -142,19 +142,36 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     }
   }
 
-  /** Groups that answer pulls: all keyed ones, or (key source `root`) those whose root is active. */
+  /** Refusals for want of the root's keys that the responder counts as unknown groups (they are not). */
+  let refusedNoRootKeys = 0;
+  /**
+   * Groups that answer pulls: all keyed ones. Key source `root`: a group the root never gave keys is refused
+   * here; one whose root went inactive, in `authorize`, which knows the member.
+   */
   const serving = (groupId: number): GroupState | undefined => {
     const g = byId.get(groupId);
-    if (keySource === 'local') return g;
-    if (g === undefined || options.accepting?.(groupId) === false) {
-      const name = g?.name ?? [...configs.values()].find((c) => c.groupId === groupId)?.name;
-      if (name === undefined) return undefined;
-      counters.refusedRootInactive++;
-      log.info({ group: name }, 'pull refused: no keys from an active root for this group (R-MSG-1, R-DPD-4)');
-      return undefined;
-    }
-    return g;
+    if (keySource === 'local' || g !== undefined) return g;
+    const name = [...configs.values()].find((c) => c.groupId === groupId)?.name;
+    if (name === undefined) return undefined;
+    refusedNoRootKeys++;
+    counters.refusedRootInactive++;
+    log.info({ group: name }, 'pull refused: no keys from an active root for this group (R-MSG-1, R-DPD-4)');
+    return undefined;
   };
+
+  /**
+   * R-DPD-4: no registration while the root is inactive. A member registered here that pulls again has dropped
+   * the keys it got here or replaces them (a pull that succeeds replaces its entry); refused, it moves on to its
+   * next server (R-REG-4), so its entry goes too: listed, it would hold a place under member-threshold and be
+   * pushed keys it no longer follows.
+   */
+  function refuseRootInactive(sa: IkeSa, group: GroupState): Authorization {
+    counters.refusedRootInactive++;
+    const member = sa.peer.address;
+    log.info({ group: group.name, member }, 'pull refused: no keys from an active root for this group (R-MSG-1, R-DPD-4)');
+    if (registrations.remove(group.name, member)) log.info({ group: group.name, member }, 'registered member pulled again while the root is inactive: forgotten');
+    return { ok: false, reason: 'root inactive' };
+  }
 
   const responder = new PullResponder({
     group: (groupId) => serving(groupId)?.snapshot(),
@@ -183,8 +200,9 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
   };
 
   function authorize(sa: IkeSa, groupId: number, now: number): Authorization {
-    const result = authorizeMember(authorization, sa, groupId);
     const group = byId.get(groupId);
+    if (keySource === 'root' && group !== undefined && options.accepting?.(groupId) === false) return refuseRootInactive(sa, group);
+    const result = authorizeMember(authorization, sa, groupId);
     if (!result.ok || group === undefined) return result;
     const key = `${cookiesOf(sa).prefix}${groupId}`;
     const seen = pullVersions.get(key);
@@ -254,7 +272,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
       ...counters,
       pullsStarted: r.pullRequests,
       registrations: r.registrations,
-      refusedUnknownGroup: r.unknownGroupRefused - counters.refusedRootInactive,
+      refusedUnknownGroup: r.unknownGroupRefused - refusedNoRootKeys,
       pullDropped: PULL_DROPS.reduce((sum, k) => sum + r[k], 0),
       pullDuplicates: r.duplicateRequests,
     };
@@ -276,7 +294,8 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     rekey.poll(clock.now());
     ctx.rearm();
     return {
-      group: group.name, groupId: group.groupId, action: kind, queued,
+      // `pushed`: without a KEK the members are not told; they keep their TEKs until they pull again.
+      group: group.name, groupId: group.groupId, action: kind, queued, pushed: group.hasKek,
       seq: group.gcks.seq(), spis: group.gcks.teks.map((t) => hex(t.spi)), kekSpi: group.hasKek ? hex(group.gcks.kek.spi) : null,
     };
   };

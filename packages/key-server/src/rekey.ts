@@ -449,8 +449,13 @@ export class GroupRekey {
   /** Sends `push` to the members registered now: at once, or after the running campaign. */
   #launch(kind: CampaignKind, push: BuiltPush | undefined, ackKek: Kek, now: number, members = this.registrations.members(this.group.name)): void {
     const g = this.group;
+    if (!g.hasKek) {
+      // Nothing can reach the members: they keep the keys they hold until they pull again.
+      this.options.log.info({ group: g.name, kind, members: members.length }, 'keys changed, no KEK: nothing pushed, members get the new keys at their next pull');
+      return;
+    }
     this.options.log.info({ group: g.name, kind, seq: push?.seq, members: members.length }, 'rekey started');
-    if (!g.hasKek || push === undefined || members.length === 0) return;
+    if (push === undefined || members.length === 0) return;
     this.#send(kind, push, ackKek, now, members);
   }
 

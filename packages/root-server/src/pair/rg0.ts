@@ -379,7 +379,9 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       ? { name: `node${n}`, role, priority, healthy: true, self: true }
       : { name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: pair.priorities[n], healthy: peerRole !== null, self: false };
     return {
-      redundancyGroup: 0, epoch, failovers, stateVersion: version, controlLink: link.connected ? 'up' : 'down',
+      // An open connection that carries no heartbeats (the peer stopped, or its loop is stuck) is not a link:
+      // 'up' needs the peer's heartbeats too, as the takeover decision does.
+      redundancyGroup: 0, epoch, failovers, stateVersion: version, controlLink: link.connected && peerRole !== null ? 'up' : 'down',
       nodes: [node(0), node(1)],
     };
   };
