@@ -21,6 +21,7 @@ import { ManualClock, createLogger, loadConfig, systemClock, type ChassisCluster
 import { openStore, type Store } from '@gvpn/store';
 import { createRootRole } from '../src/root-role.js';
 import { ROOT_STATE, type StoredRoot } from '../src/root-state.js';
+import { ControlLink } from '../src/pair/control-link.js';
 import { createRootPair } from '../src/pair/rg0.js';
 
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/gdoi/root.yaml', import.meta.url));
@@ -124,6 +125,22 @@ describe('root pair (rg0)', () => {
     assert.equal(await selfRole(b.module), 'secondary');
     assert.deepEqual(storeB.list(MEMBER_ROWS).map((r) => r.key).sort(), storeA.list(MEMBER_ROWS).map((r) => r.key).sort());
     assert.equal(a.out.lines.filter((l) => l['level'] === 50).length, 0, 'no error logged');
+  });
+
+  it('shows the control link down while the connection is open but no heartbeats come (a stopped peer)', async () => {
+    // The peer is a bare ControlLink: it authenticates, then stays silent, as a SIGSTOPped node does.
+    const psk = randomBytes(32);
+    const p = port();
+    const silent = new ControlLink({ node: 0, localAddress: '127.0.64.1', peerAddress: '127.0.64.2', port: p, key: psk, log: createLogger({ level: 'fatal', name: 'node0' }) });
+    await silent.start();
+    cleanups.push(async () => silent.stop());
+    const b = node(1, 64, p, psk, store('status'));
+    await b.module.start?.(systemClock.now());
+    await until('node1 primary alone', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
+    await until('both connections open', () => silent.inboundConnected && silent.connected);
+    const s = (await b.module.handlers!['show chassis cluster status']!({})) as { controlLink: string; nodes: { healthy: boolean; self: boolean }[] };
+    assert.equal(s.nodes.find((n) => !n.self)?.healthy, false);
+    assert.equal(s.controlLink, 'down', 'an open connection without heartbeats is no link');
   });
 
   it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {
