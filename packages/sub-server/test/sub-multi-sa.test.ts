@@ -16,7 +16,7 @@ import { seededRandom } from '@gvpn/crypto';
 import { GcksGroup, hex, type ClusterUpdate, type Tek } from '@gvpn/gdoi';
 import { groupPolicy } from '@gvpn/key-server';
 import { loadConfig, type GroupIpsecSaConfig, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
-import { sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
+import { sealed, subWithRoot, withIpsecSas, type SubWithRoot } from './sub-with-root.js';
 
 const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
@@ -25,17 +25,10 @@ const GROUP = 'GROUP_ID-0001';
 const AGE_S = 30;
 
 /** The lab group with a second ipsec-sa LONG (10.20.0.0/16, twice the lifetime), listed first. */
-function twoSas(config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [{
+const twoSas = (config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [{
   ...first, name: 'LONG', proposal: { ...first.proposal, lifetimeSeconds: 2 * first.proposal.lifetimeSeconds },
   matchPolicy: { ...first.matchPolicy, source: '10.20.0.0/16', destination: '10.20.0.0/16' },
-}, first]): ServerDaemonConfig {
-  const groups = config.server.groups.map((g): ServerGroupConfig => {
-    const first = g.ipsecSas[0];
-    assert.ok(first !== undefined);
-    return { ...g, ipsecSas: sas(first) };
-  });
-  return { ...config, server: { ...config.server, groups } };
-}
+}, first]): ServerDaemonConfig => withIpsecSas(config, sas);
 
 const subConfig = twoSas((await loadConfig(SUB1)).config as ServerDaemonConfig);
 const rootConfig = twoSas((await loadConfig(ROOT)).config as ServerDaemonConfig);

@@ -10,22 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@gvpn/crypto';
 import { GcksGroup, hex } from '@gvpn/gdoi';
 import { groupPolicy } from '@gvpn/key-server';
-import { loadConfig, type GroupIpsecSaConfig, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
-import { subWithRoot } from './sub-with-root.js';
+import { loadConfig, type GroupIpsecSaConfig, type ServerDaemonConfig } from '@gvpn/runtime';
+import { subWithRoot, withIpsecSas } from './sub-with-root.js';
 
 const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
 const GROUP = 'GROUP_ID-0001';
 
 /** The lab group with a second ipsec-sa TWIN of the same selectors (and proposal). */
-function twins(config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [first, { ...first, name: 'TWIN' }]): ServerDaemonConfig {
-  const groups = config.server.groups.map((g): ServerGroupConfig => {
-    const first = g.ipsecSas[0];
-    assert.ok(first !== undefined);
-    return { ...g, ipsecSas: sas(first) };
-  });
-  return { ...config, server: { ...config.server, groups } };
-}
+const twins = (config: ServerDaemonConfig, sas = (first: GroupIpsecSaConfig): GroupIpsecSaConfig[] => [first, { ...first, name: 'TWIN' }]): ServerDaemonConfig =>
+  withIpsecSas(config, sas);
 
 const subConfig = twins((await loadConfig(SUB1)).config as ServerDaemonConfig);
 const rootConfig = twins((await loadConfig(ROOT)).config as ServerDaemonConfig);

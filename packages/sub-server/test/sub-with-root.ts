@@ -9,7 +9,7 @@ import { seededRandom } from '@gvpn/crypto';
 import { CLUSTER_INIT, ClusterInitResponder, sealCluster, tryHeader, type ClusterInitResponderConfig, type ClusterUpdate, type GcksGroup } from '@gvpn/gdoi';
 import { IkeEndpoint, freshMessageId, type Endpoint, type IkeEvents, type IkeSa } from '@gvpn/ike';
 import { createGcks, type Gcks } from '@gvpn/key-server';
-import { ManualClock, createLogger, ikeGatewayPolicies, type RoleContext, type ServerDaemonConfig } from '@gvpn/runtime';
+import { ManualClock, createLogger, ikeGatewayPolicies, type GroupIpsecSaConfig, type RoleContext, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
 import { createSubCluster, type SubCluster } from '../src/sub-cluster.js';
 
 export interface Datagram { bytes: Uint8Array; from: Endpoint; to: Endpoint }
@@ -125,4 +125,14 @@ export function sealed(l: SubWithRoot, update: ClusterUpdate): Uint8Array {
   const sa = l.rootSa();
   const messageId = freshMessageId(seededRandom(`mid-${update.updateSeq}-${update.kind}-${l.clock.now()}`));
   return sealCluster(sa, update, messageId, sa.phase2Iv(messageId)).bytes;
+}
+
+/** `config` with each group's ipsec-sa list made by `sas` from its first ipsec-sa. */
+export function withIpsecSas(config: ServerDaemonConfig, sas: (first: GroupIpsecSaConfig) => GroupIpsecSaConfig[]): ServerDaemonConfig {
+  const groups = config.server.groups.map((g): ServerGroupConfig => {
+    const first = g.ipsecSas[0];
+    assert.ok(first !== undefined);
+    return { ...g, ipsecSas: sas(first) };
+  });
+  return { ...config, server: { ...config.server, groups } };
 }
