@@ -6,6 +6,8 @@
  *   the new primary's first commit, an unhandled rejection that killed it.
  * - A damaged stored record: the node taking over logs it, drops it with the member rows and starts with
  *   fresh keys. Before, resuming threw (a TypeError for a bad `cluster`) on every takeover.
+ * - A primary frozen past the threshold steps down as fenced ('stalled') even when the first thing it reads
+ *   is the peer's heartbeat (manual clock; the peer is a bare ControlLink).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Secret, seededRandom } from '@gvpn/crypto';
 import type { IkeEndpoint } from '@gvpn/ike';
 import { MEMBER_ROWS, applyMemberChanges, type MemberChange } from '@gvpn/key-server';
-import { ManualClock, createLogger, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
+import { ManualClock, createLogger, type Clock, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
 import { openStore, type Store } from '@gvpn/store';
 import { createRootRole } from '../src/root-role.js';
 import { ROOT_STATE, type StoredRoot } from '../src/root-state.js';
@@ -85,23 +87,23 @@ function storedState(s: Store, count: number): void {
   });
 }
 
-function node(n: 0 | 1, net: number, port: number, psk: Uint8Array, s: Store, maxFrame?: number): { module: RoleModule; out: ReturnType<typeof capture> } {
+function node(n: 0 | 1, net: number, port: number, psk: Uint8Array, s: Store, maxFrame?: number, clock: Clock = systemClock, heartbeatIntervalMs = 100): { module: RoleModule; out: ReturnType<typeof capture> } {
   const out = capture();
   const pair: ChassisClusterConfig = {
-    node: n, heartbeatIntervalMs: 100, heartbeatThreshold: 3, priorities: [200, 100],
+    node: n, heartbeatIntervalMs, heartbeatThreshold: 3, priorities: [200, 100],
     controlLink: { localAddress: `127.0.${net}.${n + 1}`, peerAddress: `127.0.${net}.${2 - n}`, port, preSharedKey: new Secret(psk) },
   };
   const ctx: RoleContext = {
-    config, log: createLogger({ level: 'info', name: `node${n}`, destination: out }), clock: systemClock, random: seededRandom(`rg0-${n}`), ike: noIke,
+    config, log: createLogger({ level: 'info', name: `node${n}`, destination: out }), clock, random: seededRandom(`rg0-${n}`), ike: noIke,
     send: () => {}, rearm: () => {}, bind: async () => {}, unbind: async () => {},
   };
   const module = createRootPair(ctx, pair, s, maxFrame === undefined ? {} : { maxFrame });
-  cleanups.push(async () => module.stop?.(systemClock.now()));
+  cleanups.push(async () => module.stop?.(clock.now()));
   return { module, out };
 }
 
-const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean }[] }> =>
-  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean }[] };
+const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean; healthy: boolean }[] }> =>
+  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean; healthy: boolean }[] };
 const selfRole = async (m: RoleModule): Promise<string | undefined> => (await status(m)).nodes.find((x) => x.self)?.role;
 const port = (): number => 20000 + Math.floor(Math.random() * 40000);
 
@@ -141,6 +143,40 @@ describe('root pair (rg0)', () => {
     const s = (await b.module.handlers!['show chassis cluster status']!({})) as { controlLink: string; nodes: { healthy: boolean; self: boolean }[] };
     assert.equal(s.nodes.find((n) => !n.self)?.healthy, false);
     assert.equal(s.controlLink, 'down', 'an open connection without heartbeats is no link');
+  });
+
+  it('a primary frozen past the threshold steps down as fenced even when a peer\'s heartbeat wakes it before its own tick', async () => {
+    // After SIGCONT the event loop reads the frames that waited in the socket before its timers run (seen in
+    // CI): the peer's "primary, higher epoch" came first and the node stepped down for that reason, without
+    // checking its stall. Ticks here are a minute apart (real time), so only the frames drive the node.
+    const clock = new ManualClock(1_000_000);
+    const psk = randomBytes(32);
+    const p = port();
+    const interval = 60_000;
+    const peer = new ControlLink({ node: 0, localAddress: '127.0.65.1', peerAddress: '127.0.65.2', port: p, key: psk, log: createLogger({ level: 'fatal', name: 'node0' }) });
+    await peer.start();
+    cleanups.push(async () => peer.stop());
+    const b = node(1, 65, p, psk, store('stall'), undefined, clock, interval);
+    let healthy = false;
+    await b.module.start?.(clock.now());
+    await until('both connections open', () => peer.inboundConnected && peer.connected);
+    const hb = (role: 'primary' | 'secondary', epoch: number, priority: number): boolean =>
+      peer.send({ type: 'hb', node: 0, role, epoch, priority, version: 0, failovers: 0, counters: {} });
+    // Both secondary for more than two intervals, the same (empty) state, and node 1's priority (100) above
+    // the 50 the peer claims: node 1 is elected.
+    assert.ok(hb('secondary', 0, 50));
+    await until('the first heartbeat read', () => { void status(b.module).then((st) => { healthy = st.nodes.some((x) => !x.self && x.healthy); }); return healthy; });
+    clock.advance(2 * interval + 1);
+    assert.ok(hb('secondary', 0, 50));
+    await until('node1 primary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
+    // The freeze: more than the threshold (3 intervals) passes; the first thing the node reads is a primary
+    // peer with a higher epoch.
+    clock.advance(3 * interval + 1);
+    assert.ok(hb('primary', 99, 50));
+    await until('node1 secondary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is secondary'));
+    assert.ok(b.out.lines.some((l) => String(l['msg']).endsWith('stepping down')), 'the stall is logged');
+    assert.equal(b.out.lines.find((l) => l['msg'] === 'RG0: this node is secondary')?.['reason'], 'stalled');
+    assert.equal(await selfRole(b.module), 'secondary');
   });
 
   it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {

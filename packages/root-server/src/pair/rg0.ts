@@ -297,6 +297,9 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
 
   function onMessage(m: Message): void {
     const now = clock.now();
+    // After a freeze, a peer's frame can be read before the next tick: the stall decides first, so a
+    // frozen primary steps down as fenced whatever woke it.
+    stalled(now);
     switch (m.type) {
       case 'hb': {
         peer = { lastHeard: now, hb: m };
