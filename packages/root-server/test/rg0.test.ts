@@ -6,8 +6,9 @@
  *   the new primary's first commit, an unhandled rejection that killed it.
  * - A damaged stored record: the node taking over logs it, drops it with the member rows and starts with
  *   fresh keys. Before, resuming threw (a TypeError for a bad `cluster`) on every takeover.
- * - A primary frozen past the threshold steps down as fenced ('stalled') even when the first thing it reads
- *   is the peer's heartbeat (manual clock; the peer is a bare ControlLink).
+ * - A primary frozen past the threshold steps down as fenced ('stalled') whatever it handles first: the
+ *   peer's heartbeat, its deadline timer (no due rekey runs), a key command (refused). Manual clock; the
+ *   peer is a bare ControlLink.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,38 +146,81 @@ describe('root pair (rg0)', () => {
     assert.equal(s.controlLink, 'down', 'an open connection without heartbeats is no link');
   });
 
-  it('a primary frozen past the threshold steps down as fenced even when a peer\'s heartbeat wakes it before its own tick', async () => {
-    // After SIGCONT the event loop reads the frames that waited in the socket before its timers run (seen in
-    // CI): the peer's "primary, higher epoch" came first and the node stepped down for that reason, without
-    // checking its stall. Ticks here are a minute apart (real time), so only the frames drive the node.
+  /**
+   * Node 1, primary of a pair whose other node is a bare ControlLink driven by hand, on a manual clock with
+   * ticks a minute apart (real time): only what the test does drives the node. `freeze` moves the clock past
+   * the heartbeat threshold, as a SIGSTOP would.
+   */
+  async function primaryOnManualClock(net: number) {
     const clock = new ManualClock(1_000_000);
     const psk = randomBytes(32);
     const p = port();
     const interval = 60_000;
-    const peer = new ControlLink({ node: 0, localAddress: '127.0.65.1', peerAddress: '127.0.65.2', port: p, key: psk, log: createLogger({ level: 'fatal', name: 'node0' }) });
+    const peer = new ControlLink({ node: 0, localAddress: `127.0.${net}.1`, peerAddress: `127.0.${net}.2`, port: p, key: psk, log: createLogger({ level: 'fatal', name: 'node0' }) });
     await peer.start();
     cleanups.push(async () => peer.stop());
-    const b = node(1, 65, p, psk, store('stall'), undefined, clock, interval);
-    let healthy = false;
+    const s = store(`manual-${net}`);
+    const b = node(1, net, p, psk, s, undefined, clock, interval);
     await b.module.start?.(clock.now());
     await until('both connections open', () => peer.inboundConnected && peer.connected);
-    const hb = (role: 'primary' | 'secondary', epoch: number, priority: number): boolean =>
-      peer.send({ type: 'hb', node: 0, role, epoch, priority, version: 0, failovers: 0, counters: {} });
+    const hb = (role: 'primary' | 'secondary', epoch: number): void =>
+      assert.ok(peer.send({ type: 'hb', node: 0, role, epoch, priority: 50, version: 0, failovers: 0, counters: {} }));
     // Both secondary for more than two intervals, the same (empty) state, and node 1's priority (100) above
     // the 50 the peer claims: node 1 is elected.
-    assert.ok(hb('secondary', 0, 50));
-    await until('the first heartbeat read', () => { void status(b.module).then((st) => { healthy = st.nodes.some((x) => !x.self && x.healthy); }); return healthy; });
+    hb('secondary', 0);
+    let healthy = false;
+    await until('the first heartbeat read', () => {
+      void status(b.module).then((st) => { healthy = st.nodes.some((x) => !x.self && x.healthy); });
+      return healthy;
+    });
     clock.advance(2 * interval + 1);
-    assert.ok(hb('secondary', 0, 50));
+    hb('secondary', 0);
     await until('node1 primary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
-    // The freeze: more than the threshold (3 intervals) passes; the first thing the node reads is a primary
-    // peer with a higher epoch.
-    clock.advance(3 * interval + 1);
-    assert.ok(hb('primary', 99, 50));
-    await until('node1 secondary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is secondary'));
-    assert.ok(b.out.lines.some((l) => String(l['msg']).endsWith('stepping down')), 'the stall is logged');
-    assert.equal(b.out.lines.find((l) => l['msg'] === 'RG0: this node is secondary')?.['reason'], 'stalled');
+    await until('its first state stored', () => s.get(ROOT_STATE.ns, ROOT_STATE.key) !== undefined);
+    const steppedDown = async (): Promise<void> => {
+      await until('node1 secondary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is secondary'));
+      assert.ok(b.out.lines.some((l) => String(l['msg']).endsWith('stepping down')), 'the stall is logged');
+      assert.equal(b.out.lines.find((l) => l['msg'] === 'RG0: this node is secondary')?.['reason'], 'stalled');
+    };
+    return { clock, b, hb, store: s, steppedDown, freeze: () => clock.advance(3 * interval + 1) };
+  }
+
+  it('a primary frozen past the threshold steps down as fenced even when a peer\'s heartbeat wakes it before its own tick', async () => {
+    // After SIGCONT the event loop reads the frames that waited in the socket before its timers run (seen in
+    // CI): the peer's "primary, higher epoch" came first and the node stepped down for that reason, without
+    // checking its stall.
+    const { b, hb, freeze, steppedDown } = await primaryOnManualClock(65);
+    freeze();
+    hb('primary', 99);
+    await steppedDown();
     assert.equal(await selfRole(b.module), 'secondary');
+  });
+
+  it('a primary frozen past its keys\' lifetimes steps down at its first timer, before any rekey or key command', async () => {
+    // The host's deadline timer asks `serving` for IKE, then polls the module: the poll used to run the old
+    // role's due rekeys (a new TEK committed to this node's store) after the node had stepped down.
+    const { clock, b, store: s, steppedDown } = await primaryOnManualClock(66);
+    const version = (s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version;
+    clock.advance(48 * 3600_000); // past every lifetime of the lab group: a rekey is due
+    // What the host's deadline timer does (daemon-host.ts).
+    assert.equal(b.module.serving?.(clock.now()), false);
+    // What the host's deadline timer does (daemon-host.ts).
+    assert.equal(b.module.serving?.(clock.now()), false);
+    b.module.poll?.(clock.now());
+    b.module.settle?.(clock.now());
+    await steppedDown();
+    await assert.rejects(async () => b.module.handlers!['request security group-vpn server rekey group']!({ group: G1!.name }), /secondary of the root pair/);
+    assert.equal((s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version, version, 'no key change stored after the freeze');
+    assert.ok(!b.out.lines.some((l) => l['msg'] === 'rekey started'), 'no rekey');
+  });
+
+  it('a key command that is the first thing a frozen primary handles is refused: it steps down first', async () => {
+    const { b, store: s, freeze, steppedDown } = await primaryOnManualClock(67);
+    const version = (s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version;
+    freeze();
+    await assert.rejects(async () => b.module.handlers!['request security group-vpn server rekey group']!({ group: G1!.name }), /secondary of the root pair/);
+    await steppedDown();
+    assert.equal((s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version, version, 'no key change stored');
   });
 
   it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {

@@ -21,9 +21,10 @@
  *   stops serving, closes its socket and tells the peer to take over.
  * - Fencing (no split brain): a node serves only while `serving(now)` holds. A primary whose own event loop
  *   stalled for longer than the threshold (SIGSTOP, a long pause) cannot know whether its peer took over, so
- *   it steps down before handling anything else — datagrams, IKE timers or its own ticks — closes the shared
- *   socket, and comes back as secondary. A primary that hears a primary with a higher epoch (or the same
- *   epoch and a higher priority) steps down likewise.
+ *   it steps down before handling anything else — datagrams, timers (IKE's and its role's), control-link
+ *   frames, key commands, commits or its own ticks — closes the shared socket, and comes back as
+ *   secondary. A primary that hears a primary with a higher epoch (or the same epoch and a higher priority)
+ *   steps down likewise.
  */
 import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { ChassisClusterConfig } from '@gvpn/runtime';
@@ -404,9 +405,12 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     return { done: true, primary: `node${target}` };
   };
 
+  /** Fencing for every way in (datagrams, timers, commands, commits): a stalled primary steps down first. */
+  const serving = (now: number): boolean => role === 'primary' && !stalled(now);
+
   return {
     deferBind: true,
-    serving: (now) => role === 'primary' && !stalled(now),
+    serving,
     preIke: (bytes, from, now) => rootRole?.preIke?.(bytes, from, now) ?? false,
     ikeEvents: {
       saUp: (sa) => rootRole?.ikeEvents?.saUp?.(sa),
@@ -419,7 +423,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
       'show chassis cluster status': status,
       'request chassis cluster failover redundancy-group 0 node': failover,
       ...Object.fromEntries(roleCommands.map((words) => [words, (opts: Record<string, unknown>) => {
-        const h = rootRole?.handlers?.[words];
+        const h = serving(clock.now()) ? rootRole?.handlers?.[words] : undefined;
         if (h === undefined) throw new ControlCommandError('NOT_SUPPORTED', `node${me} is the secondary of the root pair: ask the primary`);
         return h(opts);
       }])),
@@ -427,15 +431,15 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     // Both nodes take the same commits: the primary applies them; the secondary's next takeover starts from
     // the new configuration (`ctx.config`) anyway, so it only checks that it could.
     applyConfig: (next, changes, now) => {
-      if (rootRole?.applyConfig !== undefined) return rootRole.applyConfig(next, changes, now);
+      if (serving(now) && rootRole?.applyConfig !== undefined) return rootRole.applyConfig(next, changes, now);
       const refusal = serverRefusal(changes);
       return refusal === undefined ? { applied: ['secondary node: in effect when it becomes primary'] } : { refused: refusal };
     },
     statisticsSections: () => rootRole?.statisticsSections?.() ?? {},
     statisticsBaseline: () => baseline,
     nextDeadline: () => rootRole?.nextDeadline?.(),
-    poll: (now) => rootRole?.poll?.(now),
-    settle: (now) => rootRole?.settle?.(now),
+    poll: (now) => (serving(now) ? rootRole?.poll?.(now) : undefined),
+    settle: (now) => (serving(now) ? rootRole?.settle?.(now) : undefined),
     drained: () => rootRole?.drained?.(),
     start: async () => {
       link.onMessage((m) => onMessage(m as Message));
