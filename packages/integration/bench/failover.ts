@@ -1,5 +1,5 @@
 /**
- * Failover of the root pair (RG0, issue 5, docs/root-pair.md): root-node0 and root-node1 with the default
+ * Failover of the root pair (RG0, issue 5, R-RG0-4, docs/root-pair.md): root-node0 and root-node1 with the default
  * heartbeats (250 ms x 4), sub1 and sub2, gm-0001 (on sub1) and gm-0002 (on sub2) probing each other every
  * 500 ms, as real processes in a ClusterLab (a network namespace of this bench).
  *   ./scripts/bench failover [--kills N]      (default 20)

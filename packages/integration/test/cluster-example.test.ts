@@ -16,7 +16,7 @@ const MEMBERS: ExampleNode[] = ['gm-0001', 'gm-0002', 'gm-0003', 'gm-0004'];
 const SERVERS: ExampleNode[] = ['root', ...SUBS];
 const GROUP = 'GROUP_ID-0001';
 
-describe('the worked example: root, four sub-servers, four members (R-EX)', () => {
+describe('the worked example: root, four sub-servers, four members (R-EX, R-TOPO-1)', () => {
   const cleanup = new Cleanup();
   let lab: ClusterLab;
   let capture: Capture;

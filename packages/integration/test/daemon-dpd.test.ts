@@ -54,11 +54,14 @@ before(async () => {
     && upTowards(await root.sas(), SUB).length === 1, 15_000, 'the SA UP on both daemons');
 });
 
-test('SIGSTOP root: the sub declares it dead after about interval x threshold; SIGCONT: the SA comes back', async () => {
+test('R-DPD-1, R-DPD-3: both probe with no traffic; SIGSTOP root: the sub declares it dead after about interval x threshold; SIGCONT: the SA comes back', async () => {
   const before = await counters(sub);
   assert.equal(before.peersDead, 0, 'no dead peer yet');
   const acks = before.dpdAcksReceived as number;
+  const rootAcks = (await counters(root)).dpdAcksReceived as number;
+  // No traffic flows between these two: each side's probes are answered (R-DPD-1, always-send both ways).
   await waitFor(async () => ((await counters(sub)).dpdAcksReceived as number) > acks, INTERVAL * 1000 + 3000, 'a DPD ack from the live root');
+  await waitFor(async () => ((await counters(root)).dpdAcksReceived as number) > rootAcks, INTERVAL * 1000 + 3000, 'a DPD ack from the live sub');
   const oldCookie = upTowards(await sub.sas(), ROOT)[0]?.icookie;
 
   process.kill(root.pid, 'SIGSTOP');

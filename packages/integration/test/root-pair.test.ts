@@ -238,7 +238,7 @@ describe('the root pair (RG0): failover keeps keys, exchanges and statistics (is
     assertNoProbeLoss(p2, await probes(lab), Date.now() - rekeyedAt, 'the rekey after the switches');
   });
 
-  it('R-RG0 fencing: SIGSTOP of the primary past the heartbeat threshold, then SIGCONT: exactly one primary, the other refuses and stays silent', async (t) => {
+  it('R-RG0 fencing, R-TOPO-6: SIGSTOP of the primary past the heartbeat threshold, then SIGCONT: exactly one primary, the other refuses and stays silent', async (t) => {
     const old = await wholePair();
     const next = otherPairNode(old);
     const keys = await sameKeysEverywhere(old, 5_000);

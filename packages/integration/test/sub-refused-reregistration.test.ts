@@ -20,7 +20,7 @@ describe('sub-server with its root inactive: a registered member pulling again i
     await cleanup.run();
   });
 
-  it('R-DPD-4, R-REG-4: refused, and no longer listed', async () => {
+  it('R-TOPO-4, R-DPD-4, R-REG-4: refused, and no longer listed', async () => {
     const l = lab = await ClusterLab.start(cleanup, {
       label: 'sub-refused-reregistration', nodes: ['root', 'sub1', 'gm-0001'],
       edit: (node, doc) => {

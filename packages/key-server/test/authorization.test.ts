@@ -55,7 +55,7 @@ describe('authorizeMember (R-REG)', () => {
     assert.equal(authorizeMember(ctx, sa('10.0.0.3', 'GW'), 2).ok, true, 'G2 has no threshold');
   });
 
-  it('the platform maximum counts members across groups', () => {
+  it('R-REG-6: the platform maximum counts members across groups', () => {
     const ctx = setup(3);
     ctx.registrations.upsert(member(g1, '10.0.0.1'));
     ctx.registrations.upsert(member(g2, '10.0.0.2'));

@@ -206,7 +206,7 @@ describe('member daemon', () => {
     assert.deepEqual(after.i.sas.map((s) => s.spi), before.i.sas.map((s) => s.spi));
   });
 
-  it('clear ipsec security-associations and clear group make members register again', async () => {
+  it('R-OPS-1: clear ipsec security-associations and clear group make members register again', async () => {
     const gm1 = members[0]!;
     const gm2 = members[1]!;
     const regs1 = (await gm1.statistics()).registration['registrations']!;

@@ -114,6 +114,8 @@ function readOptions(node: YamlMapReader | undefined): IkeOptionsConfig {
   };
 }
 
+const CERTIFICATE_METHODS = ['rsa-signatures', 'dsa-signatures', 'ecdsa-signatures-256', 'ecdsa-signatures-384'] as const;
+
 function readProposal(name: string, node: YamlMapReader, options: IkeOptionsConfig, context: IkeContext): IkeProposalConfig {
   node.onlyKeys(['authentication-method', 'dh-group', 'authentication-algorithm', 'encryption-algorithm', 'lifetime-seconds']);
   const groupName = node.choice('dh-group', Object.keys(DH_GROUPS) as Array<keyof typeof DH_GROUPS>);
@@ -125,9 +127,14 @@ function readProposal(name: string, node: YamlMapReader, options: IkeOptionsConf
   }
   const encryptionAlgorithm = node.choice('encryption-algorithm', Object.keys(ENCRYPTION_KEY_LENGTHS) as IkeEncryptionAlgorithm[]);
   const hashName = node.choice('authentication-algorithm', Object.keys(HASHES));
+  // Junos's certificate methods are known words here so that their refusal can say why.
+  const method = node.choice('authentication-method', ['pre-shared-keys', ...CERTIFICATE_METHODS], 'pre-shared-keys');
+  if (method !== 'pre-shared-keys') {
+    throw node.error('INVALID_VALUE', 'authentication-method', `${method}: certificates are not supported; a server cluster authenticates IKE with pre-shared keys only (use pre-shared-keys)`);
+  }
   return {
     name,
-    authenticationMethod: node.choice('authentication-method', ['pre-shared-keys'] as const, 'pre-shared-keys'),
+    authenticationMethod: method,
     dhGroup: DH_GROUPS[groupName],
     hash: HASHES[hashName] as IkeHashName,
     encryptionAlgorithm,

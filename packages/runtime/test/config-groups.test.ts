@@ -41,7 +41,7 @@ async function rejection(text: string, options: LoadConfigOptions = {}): Promise
 }
 
 describe('server groups: the typed result', () => {
-  it('reads a root with a cluster group and a standalone group, defaults applied and references resolved', async () => {
+  it('R-CONF-1: reads a root with a cluster group and a standalone group, defaults applied and references resolved', async () => {
     const config = await server(rootText);
     assert.equal(config.member, null);
     assert.equal(config.server.clusterRole, 'root-server');

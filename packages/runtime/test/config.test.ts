@@ -86,7 +86,7 @@ describe('loadConfig', () => {
     });
   });
 
-  const cases: Array<{ name: string; text: () => string; code: ConfigErrorCode; path: string; line?: number }> = [
+  const cases: Array<{ name: string; text: () => string; code: ConfigErrorCode; path: string; line?: number; says?: RegExp }> = [
     { name: 'an unknown key', text: () => variant('  host-name: root', '  hostname: root'), code: 'UNKNOWN_KEY', path: 'system.hostname', line: 3 },
     { name: 'a misplaced member subtree', text: () => variant('      ike:\n', '      data-plane: {}\n      ike:\n'), code: 'UNKNOWN_KEY', path: 'security.group-vpn.server.data-plane' },
     { name: 'a string where a number belongs', text: () => variant('interval: 10', 'interval: "10"'), code: 'WRONG_TYPE', path: `${GATEWAY}.dead-peer-detection.interval`, line: 41 },
@@ -99,6 +99,10 @@ describe('loadConfig', () => {
     { name: 'an unknown algorithm', text: () => variant('aes-256-cbc', 'des-cbc'), code: 'INVALID_VALUE', path: `${PROPOSAL}.encryption-algorithm` },
     { name: 'an undefined proposal', text: () => variant('[PSK-SHA256-DH14-AES256,', '[PSK-MISSING,'), code: 'UNDEFINED_REFERENCE', path: `${POLICY}.proposals` },
     { name: 'an undefined policy', text: () => variant('ike-policy: SubSrv', 'ike-policy: Nope'), code: 'UNDEFINED_REFERENCE', path: `${GATEWAY}.ike-policy` },
+    {
+      name: 'certificate authentication (R-CONF-6)', text: () => variant('authentication-method: pre-shared-keys', 'authentication-method: rsa-signatures'),
+      code: 'INVALID_VALUE', path: `${PROPOSAL}.authentication-method`, says: /certificates are not supported.*pre-shared keys only/,
+    },
     { name: 'a legacy DH group', text: () => variant('dh-group: group14', 'dh-group: group2'), code: 'LEGACY_GROUP', path: `${PROPOSAL}.dh-group`, line: 18 },
     { name: 'a missing pre-shared key', text: () => variant('            pre-shared-key:\n              ascii-text: "lab-secret"\n', ''), code: 'MISSING', path: `${POLICY}.pre-shared-key` },
     { name: 'two pre-shared key forms', text: () => variant('ascii-text: "lab-secret"', 'ascii-text: "lab-secret"\n              hexadecimal: "00"'), code: 'INVALID_VALUE', path: `${POLICY}.pre-shared-key` },
@@ -134,6 +138,7 @@ describe('loadConfig', () => {
       assert.equal(error.path, testCase.path, error.message);
       assert.equal(error.file, 'test.yaml');
       assert.ok(error.message.startsWith(`test.yaml: ${testCase.path || '(document)'}: `), error.message);
+      if (testCase.says !== undefined) assert.match(error.message, testCase.says);
       if (testCase.line !== undefined) {
         assert.equal(error.line, testCase.line, error.message);
         assert.ok(error.message.endsWith(`(line ${testCase.line})`), error.message);
