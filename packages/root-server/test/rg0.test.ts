@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { Secret, seededRandom } from '@gvpn/crypto';
 import type { IkeEndpoint } from '@gvpn/ike';
 import { MEMBER_ROWS, applyMemberChanges, type MemberChange } from '@gvpn/key-server';
-import { ManualClock, createLogger, type Clock, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
+import { ManualClock, SOFTWARE_VERSION, createLogger, type Clock, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
 import { openStore, type Store } from '@gvpn/store';
 import { createRootRole } from '../src/root-role.js';
 import { ROOT_STATE, type StoredRoot } from '../src/root-state.js';
@@ -103,8 +103,8 @@ function node(n: 0 | 1, net: number, port: number, psk: Uint8Array, s: Store, ma
   return { module, out };
 }
 
-const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean; healthy: boolean }[] }> =>
-  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean; healthy: boolean }[] };
+const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean; healthy: boolean; software: string | null }[] }> =>
+  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean; healthy: boolean; software: string | null }[] };
 const selfRole = async (m: RoleModule): Promise<string | undefined> => (await status(m)).nodes.find((x) => x.self)?.role;
 const port = (): number => 20000 + Math.floor(Math.random() * 40000);
 
@@ -163,8 +163,8 @@ describe('root pair (rg0)', () => {
     const b = node(1, net, p, psk, s, undefined, clock, interval);
     await b.module.start?.(clock.now());
     await until('both connections open', () => peer.inboundConnected && peer.connected);
-    const hb = (role: 'primary' | 'secondary', epoch: number): void =>
-      assert.ok(peer.send({ type: 'hb', node: 0, role, epoch, priority: 50, version: 0, failovers: 0, counters: {} }));
+    const hb = (role: 'primary' | 'secondary', epoch: number, software: string | null = SOFTWARE_VERSION): void =>
+      assert.ok(peer.send({ type: 'hb', node: 0, role, epoch, priority: 50, version: 0, failovers: 0, counters: {}, ...(software === null ? {} : { software }) }));
     // Both secondary for more than two intervals, the same (empty) state, and node 1's priority (100) above
     // the 50 the peer claims: node 1 is elected.
     hb('secondary', 0);
@@ -221,6 +221,23 @@ describe('root pair (rg0)', () => {
     await assert.rejects(async () => b.module.handlers!['request security group-vpn server rekey group']!({ group: G1!.name }), /secondary of the root pair/);
     await steppedDown();
     assert.equal((s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version, version, 'no key change stored');
+  });
+
+  it('warns once per other software version the peer says (none: an older version), and shows each node\'s', async () => {
+    const { b, hb } = await primaryOnManualClock(68);
+    const warnings = (): Array<Record<string, unknown>> => b.out.lines.filter((l) => String(l['msg']).startsWith('RG0: the peer runs another software version'));
+    const peerSoftware = async (): Promise<unknown> => (await status(b.module)).nodes.find((n) => !n.self)?.software;
+    assert.equal(warnings().length, 0, 'the same version: no warning');
+    assert.equal((await status(b.module)).nodes.find((n) => n.self)?.software, SOFTWARE_VERSION);
+    for (const software of ['9.9.9', '9.9.9', null, SOFTWARE_VERSION]) {
+      hb('secondary', 0, software);
+      let seen: unknown;
+      await until(`the peer's ${software}`, () => {
+        void peerSoftware().then((v) => { seen = v; });
+        return seen === software;
+      });
+    }
+    assert.deepEqual(warnings().map((w) => w['peerSoftware']), ['9.9.9', null], 'one warning per other version, none for this one');
   });
 
   it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {

@@ -447,7 +447,7 @@ export async function startDaemon(
       platform: system.platform.name,
       model: system.platform.model,
       daemon: `gvpn-${kind}`,
-      version: DAEMON_VERSION,
+      version: SOFTWARE_VERSION,
       node: process.version,
     }),
     'commit': async (opts) => committer.commit(await commitFile(opts), 'cli'),
@@ -521,7 +521,8 @@ export async function startDaemon(
   };
 }
 
-const DAEMON_VERSION = '0.1.0';
+/** This software's version (`show version`; the root pair's nodes compare theirs, docs/root-pair.md). */
+export const SOFTWARE_VERSION = '0.1.0';
 
 /** Least time between two logged timer-callback errors; those in between are counted on the next line. */
 

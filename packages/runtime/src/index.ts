@@ -73,7 +73,7 @@ export { ControlServer, type ControlHandler, type ControlServerOptions } from '.
 export { ControlClientError, controlRequest, type ControlRequestOptions } from './control-client.js';
 export { processExists, readPidFile, removePidFile, writePidFile } from './pid-file.js';
 export {
-  composeRoles, ikeGatewayPolicies, runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule,
+  SOFTWARE_VERSION, composeRoles, ikeGatewayPolicies, runDaemonMain, startDaemon, type Daemon, type RoleContext, type RoleFactory, type RoleModule,
 } from './daemon-host.js';
 export {
   CANNOT_APPLY_LIVE,

@@ -11,6 +11,8 @@ export interface ChassisClusterNode {
   healthy: boolean;
   /** The node that answered. */
   self: boolean;
+  /** Its software version; null for a peer not heard yet, or one that does not say it. */
+  software: string | null;
 }
 
 export interface ChassisClusterStatus {
@@ -29,11 +31,15 @@ export interface ChassisClusterFailover {
 }
 
 export function renderChassisClusterStatus(data: ChassisClusterStatus): string {
-  const rows = data.nodes.map((n) => [`${n.name}${n.self ? ' (this node)' : ''}`, String(n.priority), n.role, n.healthy ? 'healthy' : 'lost']);
+  const rows = data.nodes.map((n) => [`${n.name}${n.self ? ' (this node)' : ''}`, String(n.priority), n.role, n.healthy ? 'healthy' : 'lost', n.software ?? '-']);
+  const versions = new Set(data.nodes.map((n) => n.software ?? 'unknown'));
+  const warning = versions.size > 1 && data.nodes.every((n) => n.software !== null)
+    ? 'Warning: the nodes run different software versions; run the same on both (no in-service upgrade)\n'
+    : '';
   return [
     `Redundancy group: ${data.redundancyGroup} , Failover count: ${data.failovers}`,
     `Epoch: ${data.epoch}, State version: ${data.stateVersion}, Control link: ${data.controlLink}`,
-  ].join('\n') + '\n' + renderTable(['Node', 'Priority', 'Status', 'Health'], rows);
+  ].join('\n') + '\n' + renderTable(['Node', 'Priority', 'Status', 'Health', 'Software'], rows) + warning;
 }
 
 export function renderChassisClusterFailover(data: ChassisClusterFailover): string {

@@ -26,7 +26,7 @@
  *   secondary. A primary that hears a primary with a higher epoch (or the same epoch and a higher priority)
  *   steps down likewise.
  */
-import { ControlCommandError, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
+import { ControlCommandError, SOFTWARE_VERSION, type ControlHandler, type RoleContext, type RoleModule } from '@gvpn/runtime';
 import type { ChassisClusterConfig } from '@gvpn/runtime';
 import { decodeValue, encodeValue, type Store } from '@gvpn/store';
 import { generateSigningKeyAsync } from '@gvpn/gdoi';
@@ -49,6 +49,8 @@ interface Heartbeat {
   /** Takeovers so far, cluster-wide (the larger of both nodes' counts). */
   failovers: number;
   counters: Counters;
+  /** The sender's SOFTWARE_VERSION; absent from a version that did not send it. */
+  software?: string;
 }
 /**
  * `record`: a RootRecord in the store's value encoding (its keys hold bytes); `members`: MemberChange[] so
@@ -113,6 +115,8 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   let secondarySince = startedAt;
   let peerSecondarySince: number | undefined;
   let failovers = 0;
+  /** The other version of the peer's last logged (once per version it says, null: it says none). */
+  let softwareWarned: string | null | undefined;
   let peer: { lastHeard: number; hb: Heartbeat } | undefined;
   /** Commits waiting for the secondary's ACK, by version. */
   const acks = new Map<number, () => void>();
@@ -266,7 +270,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   }
 
   function sendHeartbeat(): void {
-    link.send({ type: 'hb', node: me, role, epoch, priority, version, failovers, counters: role === 'primary' ? allCounters() : {} } satisfies Heartbeat);
+    link.send({ type: 'hb', node: me, role, epoch, priority, version, failovers, counters: role === 'primary' ? allCounters() : {}, software: SOFTWARE_VERSION } satisfies Heartbeat);
   }
 
   /** A primary that did not run for longer than the threshold steps down (fencing). */
@@ -303,6 +307,12 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     stalled(now);
     switch (m.type) {
       case 'hb': {
+        const peerSoftware = m.software ?? null;
+        if (peerSoftware !== SOFTWARE_VERSION && peerSoftware !== softwareWarned) {
+          softwareWarned = peerSoftware;
+          log.warn({ node: me, peerSoftware, software: SOFTWARE_VERSION },
+            'RG0: the peer runs another software version: run the same on both nodes (no in-service upgrade; docs/root-pair.md)');
+        }
         peer = { lastHeard: now, hb: m };
         failovers = Math.max(failovers, m.failovers);
         if (m.role === 'primary') peerCounters = m.counters;
@@ -380,8 +390,11 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     const now = clock.now();
     const peerRole: Role | null = peerAlive(now) ? peer?.hb.role ?? null : null;
     const node = (n: 0 | 1) => n === me
-      ? { name: `node${n}`, role, priority, healthy: true, self: true }
-      : { name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: pair.priorities[n], healthy: peerRole !== null, self: false };
+      ? { name: `node${n}`, role, priority, healthy: true, self: true, software: SOFTWARE_VERSION }
+      : {
+        name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: pair.priorities[n], healthy: peerRole !== null, self: false,
+        software: peer?.hb.software ?? null,
+      };
     return {
       // An open connection that carries no heartbeats (the peer stopped, or its loop is stuck) is not a link:
       // 'up' needs the peer's heartbeats too, as the takeover decision does.
