@@ -30,7 +30,7 @@ import type { Attribute, DecodedPayload, GdoiSaPayload, Header, KeyPacket, Messa
 import { BLOCK_SIZE, ciphertextOf, encryptedMessage, lastBlock, u32Bytes } from '@gvpn/ike';
 import type { IkeSa } from '@gvpn/ike';
 import { equalBytes } from '@gvpn/crypto';
-import { equal, kekFromWire, kekKeyPacket, satPayload, tekFromWire, tekKeyPacket } from './keys.js';
+import { equal, hex, kekFromWire, kekKeyPacket, satPayload, tekFromWire, tekKeyPacket } from './keys.js';
 import type { Kek, Tek } from './keys.js';
 import { GROUPKEY_PUSH } from './push-builder.js';
 
@@ -379,8 +379,14 @@ export function keysFromWire(sa: GdoiSaPayload, packets: readonly KeyPacket[], s
     if (typeof priv === 'string') return priv;
     keys.kek = { ...kek.value, privateKey: priv };
   }
+  const spis = new Set<string>();
   for (const sat of sa.teks) {
     if (sat.kind !== 'ipsec') return `TEK protocol ${sat.protocolId}`;
+    // SPI 0 is reserved (RFC 4303) and names every TEK in a delete; a SPI twice is one SA twice: neither
+    // could be deleted or timed on its own.
+    if (sat.spi.every((b) => b === 0)) return 'TEK SPI 0';
+    if (spis.has(hex(sat.spi))) return `TEK SPI ${hex(sat.spi)} twice`;
+    spis.add(hex(sat.spi));
     const packet = take(KdType.Tek, sat.spi);
     if (packet === undefined) return 'TEK without its KD packet';
     const tek = tekFromWire(sat, packet);

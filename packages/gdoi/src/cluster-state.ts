@@ -22,7 +22,7 @@
  *   updateInstalled(del-members)  action delete-local-members
  *   soft expiry (poll)            initWanted, pushesHeld (R-MSG-6)
  *   hard expiry (poll)            SA forgotten, root inactive, delete-local-members (all), initWanted (R-MSG-7)
- *   rootDead (DPD)                root inactive, initWanted; member SAs kept, no deletes (R-DPD-3/4)
+ *   rootDead (DPD, unreachable)   root inactive, initWanted; member SAs kept, no deletes (R-DPD-3/4)
  *   configChanged                 initWanted (R-MSG-2d)
  *
  * Registrations are answered only with the root active and keys held (R-MSG-1, R-DPD-4).
@@ -40,7 +40,7 @@ export type SubAction =
   | { type: 'push-rekey'; groupId: number }
   | { type: 'push-delete'; groupId: number; teks: Uint8Array[]; all: boolean }
   | { type: 'delete-local-members'; groupId: number; all: boolean; members: string[] }
-  | { type: 'root-inactive'; groupId: number; reason: 'hard-expiry' | 'dpd' };
+  | { type: 'root-inactive'; groupId: number; reason: 'hard-expiry' | 'dpd' | 'unreachable' };
 
 export interface TrackedSa {
   kind: 'kek' | 'tek';
@@ -167,10 +167,13 @@ export class SubClusterState {
     return actions;
   }
 
-  /** DPD declared the root dead (R-DPD-3/4): no registrations, no deletes, member SAs stay. */
-  rootDead(_now: number): SubAction[] {
+  /**
+   * DPD declared the root dead (R-DPD-3/4), or it cannot be reached at all (`unreachable`: no IKE SA with it
+   * and a negotiation failed): no registrations, no deletes, member SAs stay.
+   */
+  rootDead(_now: number, reason: 'dpd' | 'unreachable' = 'dpd'): SubAction[] {
     const actions: SubAction[] = [];
-    if (this.root === 'active') actions.push({ type: 'root-inactive', groupId: this.groupId, reason: 'dpd' });
+    if (this.root === 'active') actions.push({ type: 'root-inactive', groupId: this.groupId, reason });
     this.root = 'inactive';
     this.wantInit(actions);
     return actions;

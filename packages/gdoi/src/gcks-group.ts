@@ -31,7 +31,7 @@ export class GcksGroup implements GroupSnapshot {
     private readonly onSeq?: (seq: number) => void, initial?: { kek: Kek; teks: Tek[] }) {
     validatePolicy(policy);
     this.kek = initial === undefined ? generateKek(policy.kek, random, signing) : readdressKek(initial.kek, policy.kek);
-    this.teks = initial === undefined ? policy.teks.map((t) => generateTek(t, random)) : [...initial.teks];
+    this.teks = initial === undefined ? this.freshTeks(policy.teks, []) : [...initial.teks];
     this.sequence = new RekeySequence(seqStart, onSeq);
   }
 
@@ -56,7 +56,22 @@ export class GcksGroup implements GroupSnapshot {
 
   /** New TEKs for every TEK policy, pushed under the current KEK. The old ones are returned for deletion later. */
   rekeyTeks(): { push: BuiltPush; old: Tek[] } {
-    return this.installTeks(this.policy.teks.map((t) => generateTek(t, this.random)), this.sequence.next());
+    return this.installTeks(this.freshTeks(this.policy.teks, this.teks), this.sequence.next());
+  }
+
+  /**
+   * New TEKs for `policies`, each SPI unlike the others and unlike those of `held`. Two TEKs on one SPI would
+   * be one SA to members (and a sub-server refuses such a set); a new TEK on a leaving one's SPI would count
+   * as staying (`installTeks`). A random 4-byte SPI repeats once in ~4e9, so this loops about never.
+   */
+  private freshTeks(policies: readonly TekPolicy[], held: readonly Tek[]): Tek[] {
+    const taken = new Set(held.map((t) => hex(t.spi)));
+    return policies.map((p) => {
+      let tek = generateTek(p, this.random);
+      while (taken.has(hex(tek.spi))) tek = generateTek(p, this.random);
+      taken.add(hex(tek.spi));
+      return tek;
+    });
   }
 
   /**
@@ -77,7 +92,7 @@ export class GcksGroup implements GroupSnapshot {
 
   /** TEKs for new policies (an IPsec SA added to a running group), pushed with the current ones. */
   addTeks(policies: readonly TekPolicy[]): BuiltPush {
-    const fresh = policies.map((t) => generateTek(t, this.random));
+    const fresh = this.freshTeks(policies, this.teks);
     return this.installTeks([...this.teks, ...fresh], this.sequence.next()).push;
   }
 

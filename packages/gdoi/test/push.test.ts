@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { aesCbcDecrypt, aesCbcEncrypt, seededRandom } from '@gvpn/crypto';
+import { aesCbcDecrypt, aesCbcEncrypt, seededRandom, type RandomSource } from '@gvpn/crypto';
 import { HEADER_LENGTH } from '@gvpn/wire';
 import {
   GcksGroup, GdoiError, PushReceiver, buildPush, generateKek, hex, verifyAck,
@@ -38,6 +38,33 @@ function dropped(m: PushReceiver, bytes: Uint8Array, counter: string): void {
   assert.equal((m.counters as Record<string, number>)[counter], (countBefore ?? 0) + 1);
   assert.equal(snapshot(m), before, 'member state unchanged');
 }
+
+/** Random bytes, but the next `sameSpis` draws of 4 bytes (TEK SPIs) are all 01010101. */
+function spiRepeatingRandom(): RandomSource & { sameSpis: number } {
+  const rest = seededRandom('spi-repeating');
+  const r = {
+    sameSpis: 0,
+    bytes: (n: number): Uint8Array => (n === 4 && r.sameSpis > 0 ? (r.sameSpis--, new Uint8Array(4).fill(1)) : rest.bytes(n)),
+  };
+  return r;
+}
+
+describe('TEK SPIs of a group', () => {
+  it('two TEKs made together never share a SPI, nor a new TEK the SPI of one it replaces', () => {
+    // The test policy has two ipsec-sa; the second (GCM) also draws a 4-byte salt.
+    const random = spiRepeatingRandom();
+    random.sameSpis = 3; // the first TEK's SPI, the second's SPI and salt
+    const group = new GcksGroup(policy(), random, signingKey());
+    const first = group.teks.map((t) => hex(t.spi));
+    assert.equal(new Set(first).size, 2, `distinct SPIs: ${first.join(', ')}`);
+    assert.equal(first[0], '01010101');
+    random.sameSpis = 1; // the rekey's first TEK draws the SPI of the TEK it replaces
+    const { old } = group.rekeyTeks();
+    assert.equal(old.length, 2, 'both old TEKs leave');
+    const next = group.teks.map((t) => hex(t.spi));
+    assert.equal(new Set([...next, ...first]).size, 4, `rekeyed SPIs ${next.join(', ')} unlike ${first.join(', ')}`);
+  });
+});
 
 describe('GROUPKEY-PUSH', () => {
   it('a TEK rekey is accepted and applied; the ACK verifies at the GCKS', () => {

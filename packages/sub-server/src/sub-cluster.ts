@@ -20,8 +20,9 @@
  * - update-delete-members: those registrations (or all) are forgotten.
  * - soft expiry without an update: cluster-init, pushes held (R-MSG-6); hard expiry: root inactive, keys
  *   and registrations dropped, cluster-init goes on (R-MSG-7).
- * - DPD declares the root dead: root inactive, no new registrations, member SAs and registrations kept, no
- *   deletes sent (R-DPD-3/4); cluster-init keeps trying.
+ * - DPD declares the root dead, or the root cannot be reached (no IKE SA with it and a negotiation failed):
+ *   root inactive, no new registrations, member SAs and registrations kept, no deletes sent (R-DPD-3/4);
+ *   cluster-init keeps trying.
  */
 import {
   CLUSTER_INIT, CLUSTER_UPDATE, ClusterInitClient, ClusterUpdateReceiver, SubClusterState, hex, sameTraffic, tryHeader,
@@ -143,7 +144,10 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
     const keys = { ...result.keys, teks: ownTeks(sub, result.keys.teks) };
     const name = sub.config.name;
     if (keys.kek === undefined) {
-      log.warn({ group: name }, 'cluster-init answer without a KEK: ignored (the root always sends one)');
+      // The client went idle on this answer: without a new start nothing would ever ask again (R-MSG-3).
+      counters.clusterMessagesDropped++;
+      log.warn({ group: name }, 'cluster-init answer without a KEK: ignored (the root always sends one); asking again');
+      sub.init.start(now, INIT_RETRY_MS);
       return;
     }
     const held = gcks().group(name);
@@ -176,6 +180,13 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
     const name = sub.config.name;
     const held = gcks().group(name);
     if (update.kind === 'update-keys' && held === undefined) return false; // nothing to add them to: cluster-init first
+    // A root SEQ below this server's is a stale root's (members would refuse it as a replay). Refused before
+    // anything moves: the key server drops deleted TEKs before it checks the SEQ, so a throw would lose them.
+    const rootSeq = update.kind === 'update-keys' ? update.keys.seq : update.kind === 'update-delete-sas' ? update.seq : undefined;
+    if (held !== undefined && rootSeq !== undefined && rootSeq < held.gcks.seq()) {
+      log.warn({ group: name, kind: update.kind, updateSeq: update.updateSeq, seq: rootSeq, ownSeq: held.gcks.seq() }, 'cluster-update refused: its SEQ is below this server\'s (not acknowledged)');
+      return false;
+    }
     // The state moves first (it decides whether pushes are allowed) and moves back if the key server refuses
     // the update (e.g. a SEQ not above its own): the root's retransmission must not find the update number
     // applied and be acknowledged for keys this server never installed (R-MSG-5).
@@ -206,6 +217,12 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
     }
     sub.lastExchangeAt = now;
     log.info({ group: name, kind: update.kind, updateSeq: update.updateSeq, pushed: push }, 'cluster-update installed');
+    // The answer to a cluster-init asked before this update may be overtaken by it on the way, and would then
+    // put the older keys back: a fresh attempt (new M-ID) leaves that answer unmatched; its own answer holds the update.
+    if (sub.init.messageId !== undefined && sub.state.initWanted) {
+      sub.init.stop();
+      sub.init.start(now);
+    }
     act(sub, actions, now);
     return true;
   }
@@ -382,6 +399,13 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
       peerDead: (gateway) => {
         const now = clock.now();
         for (const sub of byRootGateway(gateway.name)) act(sub, sub.state.rootDead(now), now);
+      },
+      // The root deleted its IKE SA (a daemon stop sends Delete notifications) and no new one can be made: DPD
+      // has no SA left to probe, so without this the root would stay active while unreachable (R-TOPO-4, R-DPD-4).
+      negotiationFailed: (gateway) => {
+        if (sa(gateway.name) !== undefined) return; // a failed re-key beside a working SA
+        const now = clock.now();
+        for (const sub of byRootGateway(gateway.name)) act(sub, sub.state.rootDead(now, 'unreachable'), now);
       },
     },
     handlers: {

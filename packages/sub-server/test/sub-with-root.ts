@@ -26,6 +26,8 @@ export interface SubWithRoot {
   run(ms: number): void;
   /** Sends `bytes` from the root to the sub and delivers what follows. */
   toSub(bytes: Uint8Array): void;
+  /** The root stops as a daemon does (its IKE SAs deleted, with Delete notifications) and stays down. */
+  rootStops(): void;
 }
 
 export interface SubWithRootOptions {
@@ -80,11 +82,12 @@ export function subWithRoot(o: SubWithRootOptions): SubWithRoot {
   const gcks = createGcks(ctx, { keySource: 'root', accepting: (id) => cluster.accepting(id) });
   Object.assign(subEvents, cluster.ikeEvents);
 
+  let rootDown = false;
   const flush = (): void => {
     for (let n = 0; queue.length > 0; n++) {
       if (n > 500) throw new Error('message loop');
       const d = queue.shift() as Datagram;
-      const to = d.to.address === rootAddress.address ? rootIke : d.to.address === subAddress.address ? subIke : undefined;
+      const to = d.to.address === rootAddress.address ? (rootDown ? undefined : rootIke) : d.to.address === subAddress.address ? subIke : undefined;
       to?.handleDatagram(d.bytes, d.from, clock.now());
     }
   };
@@ -116,6 +119,11 @@ export function subWithRoot(o: SubWithRootOptions): SubWithRoot {
     toSub: (bytes) => {
       net(rootAddress)(bytes, subAddress);
       flush();
+    },
+    rootStops: () => {
+      rootIke.stop(clock.now());
+      flush();
+      rootDown = true;
     },
   };
 }
