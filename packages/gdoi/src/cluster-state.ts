@@ -23,6 +23,7 @@
  *   soft expiry (poll)            initWanted, pushesHeld (R-MSG-6)
  *   hard expiry (poll)            SA forgotten, root inactive, delete-local-members (all), initWanted (R-MSG-7)
  *   rootDead (DPD, unreachable)   root inactive, initWanted; member SAs kept, no deletes (R-DPD-3/4)
+ *   rootSaDeleted (by the root)   initWanted, root stays active
  *   configChanged                 initWanted (R-MSG-2d)
  *
  * Registrations are answered only with the root active and keys held (R-MSG-1, R-DPD-4).
@@ -175,6 +176,17 @@ export class SubClusterState {
     const actions: SubAction[] = [];
     if (this.root === 'active') actions.push({ type: 'root-inactive', groupId: this.groupId, reason });
     this.root = 'inactive';
+    this.wantInit(actions);
+    return actions;
+  }
+
+  /**
+   * The root deleted the last IKE SA this server had with it (a daemon stop sends Delete notifications): it
+   * may come back with other keys (a lost state file), and nothing else would tell this server. A cluster-init
+   * on the next SA checks; the root stays active meanwhile (an operator's `clear` of the SA is no outage).
+   */
+  rootSaDeleted(_now: number): SubAction[] {
+    const actions: SubAction[] = [];
     this.wantInit(actions);
     return actions;
   }

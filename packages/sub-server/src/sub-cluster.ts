@@ -396,6 +396,11 @@ export function createSubCluster(ctx: RoleContext, gcks: () => Gcks, resume?: Re
         }
         ctx.rearm();
       },
+      saDown: (s, reason) => {
+        if (reason !== 'deleted-by-peer' || sa(s.gateway.name) !== undefined) return;
+        const now = clock.now();
+        for (const sub of byRootGateway(s.gateway.name)) act(sub, sub.state.rootSaDeleted(now), now);
+      },
       peerDead: (gateway) => {
         const now = clock.now();
         for (const sub of byRootGateway(gateway.name)) act(sub, sub.state.rootDead(now), now);

@@ -10,7 +10,8 @@
  * - Damaged CLUSTER-UPDATEs, and authentic ones with hostile content (another group, a short TEK key, a TEK
  *   SPI 0 or one SPI twice), are counted drops: nothing thrown, no ACK, keys and update number unchanged.
  * - A root that stops (its IKE SA deleted by a Delete notification, DPD has nothing left to probe) and cannot
- *   be negotiated with again is inactive at the sub: no new registrations (R-TOPO-4, R-DPD-4).
+ *   be negotiated with again is inactive at the sub: no new registrations (R-TOPO-4, R-DPD-4). One that
+ *   comes back at once with other keys is asked by cluster-init on the new SA.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,6 +139,20 @@ describe('sub-server: stale, out-of-line and malformed cluster messages', () => 
     assert.equal(rootState(), 'inactive');
     assert.equal(l.cluster.accepting(groupId), false, 'no new registrations');
     assert.deepEqual(teksHeld(l), held, 'keys kept (R-DPD-4)');
+  });
+
+  it('a root that stopped and came back at once with other keys (its state file lost): the sub asks by cluster-init on the new SA and takes them', () => {
+    const l = lab();
+    const rootState = (): string => (l.cluster.handlers?.['show security group-vpn server server-cluster']?.({}) as { groups: { root: string }[] }).groups[0]?.root ?? '';
+    const inits = count(l, CLUSTER_INIT);
+    l.rootStops();
+    l.root.group = new GcksGroup(l.root.group.policy, seededRandom('root after a lost state'));
+    l.rootStarts();
+    assert.equal(rootState(), 'active', 'a deleted SA alone is no outage');
+    l.run(10_000);
+    assert.ok(count(l, CLUSTER_INIT) > inits, 'cluster-init on the new SA');
+    assert.equal(rootState(), 'active');
+    assert.deepEqual(teksHeld(l), l.root.group.teks.map((t) => hex(t.spi)), 'the restarted root\'s keys');
   });
 
   it('a cluster-init answer overtaken by a later cluster-update (datagrams reordered) does not put the older keys back', () => {

@@ -28,6 +28,8 @@ export interface SubWithRoot {
   toSub(bytes: Uint8Array): void;
   /** The root stops as a daemon does (its IKE SAs deleted, with Delete notifications) and stays down. */
   rootStops(): void;
+  /** The stopped root runs again (no IKE SA: the sub's keeper makes a new one). */
+  rootStarts(): void;
 }
 
 export interface SubWithRootOptions {
@@ -124,6 +126,10 @@ export function subWithRoot(o: SubWithRootOptions): SubWithRoot {
       rootIke.stop(clock.now());
       flush();
       rootDown = true;
+    },
+    rootStarts: () => {
+      rootDown = false;
+      rootIke.start(clock.now());
     },
   };
 }
