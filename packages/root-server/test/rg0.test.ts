@@ -9,6 +9,12 @@
  * - A primary frozen past the threshold steps down as fenced ('stalled') whatever it handles first: the
  *   peer's heartbeat, its deadline timer (no due rekey runs), a key command (refused). Manual clock; the
  *   peer is a bare ControlLink.
+ * - With a scripted peer (a bare ControlLink that says what the test wants): malformed messages are dropped
+ *   and logged (a missing field made NaN counters that killed the process); a state the secondary cannot
+ *   decode or store is not acknowledged nor claimed, and a primary whose ACK is overdue goes on without it
+ *   (it waited for ever); an ACK means stored, whatever the secondary's own version; member rows after a gap
+ *   ask for the whole state; a commit while the link is down waits; a hand-over to a node without the
+ *   latest state is refused; equal priorities fall to node 0; the status shows the peer's own priority.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,10 +27,10 @@ import { Secret, seededRandom } from '@gvpn/crypto';
 import type { IkeEndpoint } from '@gvpn/ike';
 import { MEMBER_ROWS, applyMemberChanges, type MemberChange } from '@gvpn/key-server';
 import { ManualClock, SOFTWARE_VERSION, createLogger, type Clock, loadConfig, systemClock, type ChassisClusterConfig, type RoleContext, type RoleModule, type ServerDaemonConfig } from '@gvpn/runtime';
-import { openStore, type Store } from '@gvpn/store';
+import { encodeValue, openStore, type Store } from '@gvpn/store';
 import { createRootRole } from '../src/root-role.js';
-import { ROOT_STATE, type StoredRoot } from '../src/root-state.js';
-import { ControlLink } from '../src/pair/control-link.js';
+import { ROOT_STATE, type RootRecord, type StoredRoot } from '../src/root-state.js';
+import { ControlLink, type ControlMessage } from '../src/pair/control-link.js';
 import { createRootPair } from '../src/pair/rg0.js';
 
 const ROOT = fileURLToPath(new URL('../../../../configs/lab/gdoi/root.yaml', import.meta.url));
@@ -62,26 +68,33 @@ function store(name: string): Store {
   return s;
 }
 
-/** A record of the lab group and `count` members registered with it, as a primary would have stored them. */
-function storedState(s: Store, count: number): void {
+/** A fresh record of the lab group, its keys from `seed`. */
+function labRecord(seed = 'rg0'): RootRecord {
   const clock = new ManualClock(10_000);
   const ctx: RoleContext = {
-    config, log: createLogger({ level: 'fatal', name: 'seed' }), clock, random: seededRandom('rg0'), ike: noIke,
+    config, log: createLogger({ level: 'fatal', name: 'seed' }), clock, random: seededRandom(seed), ike: noIke,
     send: () => {}, rearm: () => {}, bind: async () => {}, unbind: async () => {},
   };
-  const wall = Date.now();
-  const record = createRootRole(ctx, { commit: () => undefined }).record({ mono: clock.now(), wall });
-  const rows: MemberChange[] = Array.from({ length: count }, (_, i) => {
-    const address = `10.9.${i >> 8}.${i & 255}`;
-    return {
-      key: `${G1!.name}\0${address}`,
-      record: {
-        group: G1!.name, groupId: G1!.groupId, address, endpoint: { address, port: 848 }, gateway: `GM-${i}`,
-        icookie: '0102030405060708', rcookie: '1112131415161718', registeredAt: wall, registeredAtWall: wall,
-        lastAckedSeq: null, pendingSeq: null, pushesSent: 0, retransmissions: 0,
-      },
-    };
-  });
+  return createRootRole(ctx, { commit: () => undefined }).record({ mono: clock.now(), wall: Date.now() });
+}
+
+/** Member `i`'s row, registered with the lab group at `wall`. */
+function memberRow(i: number, wall = Date.now()): MemberChange {
+  const address = `10.9.${i >> 8}.${i & 255}`;
+  return {
+    key: `${G1!.name}\0${address}`,
+    record: {
+      group: G1!.name, groupId: G1!.groupId, address, endpoint: { address, port: 848 }, gateway: `GM-${i}`,
+      icookie: '0102030405060708', rcookie: '1112131415161718', registeredAt: wall, registeredAtWall: wall,
+      lastAckedSeq: null, pendingSeq: null, pushesSent: 0, retransmissions: 0,
+    },
+  };
+}
+
+/** A record of the lab group and `count` members registered with it, as a primary would have stored them. */
+function storedState(s: Store, count: number): void {
+  const record = labRecord();
+  const rows: MemberChange[] = Array.from({ length: count }, (_, i) => memberRow(i));
   s.transaction(() => {
     s.put(ROOT_STATE.ns, ROOT_STATE.key, { version: 1, epoch: 1, record } satisfies StoredRoot);
     applyMemberChanges(s, rows);
@@ -103,8 +116,11 @@ function node(n: 0 | 1, net: number, port: number, psk: Uint8Array, s: Store, ma
   return { module, out };
 }
 
-const status = async (m: RoleModule): Promise<{ nodes: { role: string; self: boolean; healthy: boolean; software: string | null }[] }> =>
-  (await m.handlers!['show chassis cluster status']!({})) as { nodes: { role: string; self: boolean; healthy: boolean; software: string | null }[] };
+interface Status {
+  epoch: number; failovers: number; stateVersion: number; controlLink: string;
+  nodes: { role: string; priority: number; self: boolean; healthy: boolean; software: string | null }[];
+}
+const status = async (m: RoleModule): Promise<Status> => (await m.handlers!['show chassis cluster status']!({})) as Status;
 const selfRole = async (m: RoleModule): Promise<string | undefined> => (await status(m)).nodes.find((x) => x.self)?.role;
 const port = (): number => 20000 + Math.floor(Math.random() * 40000);
 
@@ -275,5 +291,247 @@ describe('root pair (rg0)', () => {
     const fresh = s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot;
     assert.equal(fresh.record.cluster.length, 0);
     assert.notDeepEqual(fresh.record.groups[0]?.kek, good.record.groups[0]?.kek, 'fresh keys');
+  });
+
+  /**
+   * Node `n` on a manual clock (ticks a minute apart: only the test drives it), its peer a bare ControlLink
+   * that speaks as the test says; `heard` collects what the node sends.
+   */
+  async function nodeWithScriptedPeer(net: number, n: 0 | 1, s: Store = store(`scripted-${net}`)) {
+    const clock = new ManualClock(1_000_000);
+    const psk = randomBytes(32);
+    const p = port();
+    const interval = 60_000;
+    const other = (1 - n) as 0 | 1;
+    const peer = new ControlLink({
+      node: other, localAddress: `127.0.${net}.${other + 1}`, peerAddress: `127.0.${net}.${n + 1}`, port: p, key: psk, log: createLogger({ level: 'fatal', name: `node${other}` }),
+    });
+    const heard: ControlMessage[] = [];
+    peer.onMessage((m) => heard.push(m));
+    await peer.start();
+    cleanups.push(async () => peer.stop());
+    const x = node(n, net, p, psk, s, undefined, clock, interval);
+    await x.module.start?.(clock.now());
+    await until('both connections open', () => peer.inboundConnected && peer.connected);
+    const send = (m: ControlMessage): void => assert.ok(peer.send(m));
+    /** A heartbeat; a field given as undefined is left out. */
+    const hb = (fields: Record<string, unknown> = {}): void => send(Object.fromEntries(Object.entries({
+      type: 'hb', node: other, role: 'secondary', epoch: 0, priority: 50, version: 0, failovers: 0, counters: {}, software: SOFTWARE_VERSION, ...fields,
+    }).filter(([, v]) => v !== undefined)) as ControlMessage);
+    const logged = (msg: string): Array<Record<string, unknown>> => x.out.lines.filter((l) => l['msg'] === msg);
+    /** Both secondary for more than two intervals: the election runs at the second heartbeat. */
+    const elect = async (fields: Record<string, unknown> = {}): Promise<void> => {
+      hb(fields);
+      let healthy = false;
+      await until('the first heartbeat read', () => {
+        void status(x.module).then((st) => { healthy = st.nodes.some((m) => !m.self && m.healthy); });
+        return healthy;
+      });
+      clock.advance(2 * interval + 1);
+      hb(fields);
+    };
+    return { clock, x, s, peer, heard, send, hb, logged, elect };
+  }
+
+  it('drops (counts, logs) a malformed message from the authenticated peer instead of taking its fields', async () => {
+    // Before: a heartbeat without `failovers` made this node's count NaN (shown in the status), and its next
+    // heartbeat threw NOT_JSON from the timer, which killed the process; a takeover without `epoch` did so at
+    // once (NaN epoch).
+    const { x, hb, send, heard, logged, elect } = await nodeWithScriptedPeer(70, 1);
+    const drops = (): Array<Record<string, unknown>> => logged('RG0: malformed message from the peer dropped');
+    hb({ failovers: undefined });
+    send({ type: 'takeover', version: 0, counters: {} });
+    send({ type: 'state', version: -1, epoch: 0, record: '{}', counters: {}, members: '[]', allMembers: true, memberParts: 0 });
+    send({ type: 'members', version: 1, part: 'x', members: '[]' });
+    send({ type: 'hb', node: 0, role: 'primary', epoch: 1, priority: 50, version: 0, failovers: 0, counters: { ike: { sent: 'many' } } });
+    send({ type: 'bogus' });
+    await until('six drops logged', () => drops().length === 6);
+    assert.deepEqual(drops().map((l) => [l['type'], l['field']]), [['hb', 'failovers'], ['takeover', 'epoch'], ['state', 'version'], ['members', 'part'], ['hb', 'counters'], ['bogus', 'type']]);
+    assert.equal(drops().at(-1)?.['dropped'], 6);
+    const st = await status(x.module);
+    assert.deepEqual([st.nodes.find((m) => m.self)?.role, st.epoch, st.failovers, st.stateVersion], ['secondary', 0, 0, 0]);
+    // Still working: well-formed heartbeats elect it, and what it sends is well-formed.
+    await elect();
+    await until('its primary heartbeat', () => heard.some((m) => m.type === 'hb' && m['role'] === 'primary'));
+    assert.equal(heard.filter((m) => m.type === 'hb').at(-1)?.['failovers'], 0);
+  });
+
+  it('a state the secondary cannot decode is logged and not acknowledged, and its version is not claimed', async () => {
+    // Before: the version was taken before the record was decoded, so the secondary claimed (heartbeats,
+    // status) a state it did not have, and never asked for it again.
+    const { x, s, send, hb, heard, logged } = await nodeWithScriptedPeer(71, 1);
+    let after = false;
+    hb({ role: 'primary', epoch: 1, priority: 250, version: 5 });
+    const state = (version: number, record: string): void =>
+      send({ type: 'state', version, epoch: 1, record, counters: {}, members: '[]', allMembers: true, memberParts: 0 });
+    state(5, '{"$future":"AAAA"}'); // a tag of another software version
+    // A heartbeat after it with another software version: once the status shows it, the state was handled.
+    hb({ role: 'primary', epoch: 1, priority: 250, version: 5, software: 'after' });
+    await until('the state handled', () => {
+      void status(x.module).then((st) => { after = st.nodes.some((m) => !m.self && m.software === 'after'); });
+      return after;
+    });
+    assert.equal((await status(x.module)).stateVersion, 0, 'the version it does not have');
+    assert.equal(logged('RG0: state from the primary not stored: not acknowledged').length, 1);
+    assert.equal(s.get(ROOT_STATE.ns, ROOT_STATE.key), undefined);
+    const good = labRecord('good');
+    state(6, encodeValue(good));
+    await until('the good state acknowledged', () => heard.some((m) => m.type === 'ack'));
+    assert.deepEqual(heard.filter((m) => m.type === 'ack').map((m) => m['version']), [6], 'only the stored state is acknowledged');
+    assert.equal((await status(x.module)).stateVersion, 6);
+    assert.equal(encodeValue((s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).record), encodeValue(good));
+  });
+
+  it('the secondary stores the primary\'s state even when its own stored (epoch, version) is as high: an ACK means stored', async () => {
+    // Node 1 was primary alone (epoch 4, version 60), then node 0, restarted alone from epoch 3, took epoch 4
+    // too and is at version 53. Before: node 1 acknowledged node 0's states without storing them (53 < 60, 4 = 4),
+    // and a takeover then resumed node 1's own old keys.
+    const s = store('diverged');
+    const own = labRecord('own');
+    s.put(ROOT_STATE.ns, ROOT_STATE.key, { version: 60, epoch: 4, record: own } satisfies StoredRoot);
+    const { send, hb, heard } = await nodeWithScriptedPeer(72, 1, s);
+    hb({ role: 'primary', epoch: 4, priority: 250, version: 53 });
+    // Another version than its own, if lower: it asks for the primary's state (before, only for a higher one).
+    await until('the whole state asked for', () => heard.some((m) => m.type === 'sync'));
+    const primary = labRecord('primary');
+    send({ type: 'state', version: 53, epoch: 4, record: encodeValue(primary), counters: {}, members: '[]', allMembers: true, memberParts: 0 });
+    await until('acknowledged', () => heard.some((m) => m.type === 'ack' && m['version'] === 53));
+    const stored = s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot;
+    assert.equal(encodeValue(stored.record), encodeValue(primary), 'the acknowledged state is the stored one');
+    assert.deepEqual([stored.version, stored.epoch], [53, 4]);
+  });
+
+  it('equal priorities (two files that disagree) elect node 0, and of two primaries at one epoch node 0 stays', async () => {
+    // Before: two secondaries with the same state and priority never elected anyone, and two primaries at
+    // the same epoch and priority both stayed while they heard each other.
+    const zero = await nodeWithScriptedPeer(73, 0);
+    await zero.elect({ priority: 200 }); // node 0's own priority
+    await until('node0 primary', () => zero.logged('RG0: this node is primary').length === 1);
+    const one = await nodeWithScriptedPeer(74, 1);
+    await one.elect();
+    await until('node1 primary', () => one.logged('RG0: this node is primary').length === 1);
+    assert.equal((await status(one.x.module)).epoch, 1);
+    one.hb({ role: 'primary', epoch: 1, priority: 100 }); // node 1's own priority
+    await until('node1 steps down', () => one.logged('RG0: this node is secondary').length === 1);
+    assert.equal(one.logged('RG0: this node is secondary')[0]?.['reason'], 'peer is primary with epoch 1');
+  });
+
+  it('a secondary that heartbeats but never acknowledges does not hold the primary\'s commits for ever', async () => {
+    // A secondary that cannot store a state (a value it cannot decode, a full disk) sends no ACK but goes on
+    // heartbeating. Before: the primary's commit waited for that ACK as long as the heartbeats came, and with
+    // it every datagram and every later commit of the role.
+    const psk = randomBytes(32);
+    const p = port();
+    const peer = new ControlLink({ node: 0, localAddress: '127.0.75.1', peerAddress: '127.0.75.2', port: p, key: psk, log: createLogger({ level: 'fatal', name: 'node0' }) });
+    await peer.start();
+    const beat = setInterval(() => peer.send({ type: 'hb', node: 0, role: 'secondary', epoch: 0, priority: 50, version: 0, failovers: 0, counters: {}, software: SOFTWARE_VERSION }), 50);
+    cleanups.push(async () => {
+      clearInterval(beat);
+      await peer.stop();
+    });
+    const b = node(1, 75, p, psk, store('no-ack'));
+    await b.module.start?.(systemClock.now());
+    await until('node1 primary', () => b.out.lines.some((l) => l['msg'] === 'RG0: this node is primary'));
+    const rekey = async (): Promise<number> => {
+      await b.module.handlers!['request security group-vpn server rekey group']!({ group: G1!.name });
+      b.module.settle?.(systemClock.now());
+      return (await status(b.module)).stateVersion;
+    };
+    const first = await rekey(); // committed, its ACK awaited
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the threshold (300 ms) and more
+    assert.ok((await rekey()) > first, 'the next change is committed');
+    assert.ok(b.out.lines.some((l) => String(l['msg']).startsWith('RG0: the secondary did not acknowledge the state in time')), 'logged');
+    // Nor is it handed the role: it would take over from a state older than what members got.
+    await assert.rejects(async () => b.module.handlers!['request chassis cluster failover redundancy-group 0 node']!({ node: 0 }), /does not acknowledge the state/);
+    assert.equal((await status(b.module)).nodes.find((n) => n.self)?.role, 'primary');
+  });
+
+  it('a commit while the control link is down (the secondary alive) waits for the secondary to have it', async () => {
+    // Before: a state that could not be sent because the connection had just dropped (between two member
+    // parts, say) counted as "no secondary": its datagrams left at once, and a primary lost before the link
+    // came back left a secondary without keys that members held.
+    const { clock, x, peer, heard, send, hb, logged, elect } = await nodeWithScriptedPeer(76, 1);
+    await elect();
+    await until('node1 primary', () => logged('RG0: this node is primary').length === 1);
+    const statusNow = async (): Promise<Status> => status(x.module);
+    let link = 'up';
+    await peer.stop();
+    await until('the link down', () => {
+      void statusNow().then((st) => { link = st.controlLink; });
+      return link === 'down';
+    });
+    const rekey = async (): Promise<number> => {
+      await x.module.handlers!['request security group-vpn server rekey group']!({ group: G1!.name });
+      x.module.settle?.(clock.now());
+      return (await statusNow()).stateVersion;
+    };
+    const first = await rekey();
+    assert.equal(await rekey(), first, 'the next change waits: the secondary does not have the first yet');
+    // Nor does a hand-over start that could not reach the peer (before: stepped down, said done, and the
+    // hand-over message was never sent).
+    await assert.rejects(async () => x.module.handlers!['request chassis cluster failover redundancy-group 0 node']!({ node: 0 }), /control link to node0 is down/);
+    assert.equal((await statusNow()).nodes.find((n) => n.self)?.role, 'primary');
+    // The link back: the secondary hears a newer version in the primary's heartbeat and asks for the state.
+    await peer.start();
+    await until('both connections open', () => peer.inboundConnected && peer.connected);
+    hb();
+    send({ type: 'sync' });
+    await until('the whole state sent', () => heard.some((m) => m.type === 'state' && m['version'] === first && m['allMembers'] === true));
+    send({ type: 'ack', version: first });
+    let now = first;
+    await until('the next change committed', () => {
+      void statusNow().then((st) => { now = st.stateVersion; });
+      return now > first;
+    });
+  });
+
+  it('a hand-over to a node that lacks the peer\'s latest state is refused; with it, the node takes over', async () => {
+    // Before: the node took over from whatever it had, so a state lost with a connection (or one it could not
+    // store) was gone, though the old primary had committed it.
+    const { x, send, hb, logged } = await nodeWithScriptedPeer(77, 1);
+    hb({ role: 'primary', epoch: 1, priority: 250, version: 5 });
+    send({ type: 'takeover', epoch: 1, version: 5, counters: {} });
+    const refused = (): number => logged('RG0: hand-over refused: this node does not have the peer\'s state').length;
+    const primary = (): number => logged('RG0: this node is primary').length;
+    await until('the hand-over handled', () => refused() + primary() > 0);
+    assert.equal(primary(), 0, 'no takeover from an older state');
+    send({ type: 'state', version: 5, epoch: 1, record: encodeValue(labRecord('handed')), counters: {}, members: '[]', allMembers: true, memberParts: 0 });
+    send({ type: 'takeover', epoch: 1, version: 5, counters: {} });
+    await until('node1 primary', () => primary() === 1);
+    assert.equal((await status(x.module)).epoch, 2);
+  });
+
+  it('shows the priority the peer says it has', async () => {
+    const { x, hb } = await nodeWithScriptedPeer(78, 1);
+    hb({ priority: 50 });
+    let shown: number | undefined;
+    await until('the peer\'s priority shown', () => {
+      void status(x.module).then((st) => { shown = st.nodes.find((n) => !n.self)?.priority; });
+      return shown === 50;
+    }, 2000);
+  });
+
+  it('member rows changed after a gap are not applied: the secondary asks for the whole state', async () => {
+    // A primary that did not hear its secondary (frozen, or the link down) commits without sending; the next
+    // state it sends carries only the rows changed since the one before. Before: the secondary applied it
+    // over its older rows and acknowledged, its version now the primary's, so it never asked for the rows
+    // it missed, and a takeover forgot those members.
+    const { s, send, hb, heard } = await nodeWithScriptedPeer(79, 1);
+    hb({ role: 'primary', epoch: 1, priority: 250, version: 5 });
+    const record = encodeValue(labRecord('gap'));
+    const state = (version: number, members: MemberChange[], allMembers: boolean): void =>
+      send({ type: 'state', version, epoch: 1, record, counters: {}, members: encodeValue(members), allMembers, memberParts: 0 });
+    state(5, [memberRow(0)], true);
+    await until('the whole state acknowledged', () => heard.some((m) => m.type === 'ack' && m['version'] === 5));
+    const syncs = (): number => heard.filter((m) => m.type === 'sync').length;
+    const before = syncs(); // the heartbeat's newer version asked once already
+    state(7, [memberRow(2)], false); // version 6 (member 1) never came
+    await until('the whole state asked for', () => syncs() > before);
+    assert.deepEqual(heard.filter((m) => m.type === 'ack').map((m) => m['version']), [5], 'no ACK of a state not applied');
+    assert.equal((s.get(ROOT_STATE.ns, ROOT_STATE.key) as StoredRoot).version, 5);
+    assert.equal(s.list(MEMBER_ROWS).length, 1);
+    state(7, [memberRow(0), memberRow(1), memberRow(2)], true); // the answer to the sync
+    await until('acknowledged', () => heard.some((m) => m.type === 'ack' && m['version'] === 7));
+    assert.equal(s.list(MEMBER_ROWS).length, 3);
   });
 });

@@ -9,7 +9,9 @@
  * - Replication: the primary's role commits each changed state (root-role.ts) by writing it to its own
  *   store and sending it to the secondary, which writes it to its store and acknowledges; only then do the
  *   datagrams that depend on it leave. So a failover at any instant ends with the members on keys the new
- *   primary has. Without a live secondary the primary goes on alone.
+ *   primary has. Without a live secondary the primary goes on alone, and without waiting while the secondary
+ *   lets an ACK go overdue (it could not store a state). Member rows go as changes: after a gap in the
+ *   versions the secondary asks for the whole state instead.
  * - Takeover: the secondary that hears nothing for `heartbeat-threshold` intervals becomes primary: it
  *   resumes the role from the last record, binds the shared address (SO_REUSEADDR: Linux then delivers to
  *   the socket bound last, so this works even while a frozen old primary still holds it), and negotiates an
@@ -34,7 +36,7 @@ import { GCKS_COMMANDS, MEMBER_ROWS, RSA_BITS, applyMemberChanges, resumeOrDisca
 import { SERVER_CLUSTER_COMMAND } from '../root-cluster.js';
 import { createRootRole, initiateToSubs, type RootRole, type RootRoleOptions } from '../root-role.js';
 import { ROOT_STATE, type RootRecord, type StoredRoot } from '../root-state.js';
-import { ControlLink, SEALED_OVERHEAD } from './control-link.js';
+import { ControlLink, SEALED_OVERHEAD, type ControlMessage } from './control-link.js';
 
 type Role = 'secondary' | 'primary';
 type Counters = Record<string, Record<string, number>>;
@@ -75,6 +77,32 @@ type Message =
   | { type: 'sync' }
   | { type: 'takeover'; epoch: number; version: number; counters: Counters };
 
+
+const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const counters = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v)
+  && Object.values(v).every((s) => typeof s === 'object' && s !== null && !Array.isArray(s) && Object.values(s).every(Number.isFinite));
+/** Per message type, a check of each field it must have: the peer is authenticated, not necessarily right. */
+const FIELDS: Record<Message['type'], Record<string, (v: unknown) => boolean>> = {
+  hb: {
+    node: (v) => v === 0 || v === 1, role: (v) => v === 'primary' || v === 'secondary', epoch: count, priority: count, version: count,
+    failovers: count, counters, software: (v) => v === undefined || typeof v === 'string',
+  },
+  state: {
+    version: count, epoch: count, record: (v) => typeof v === 'string', counters, members: (v) => typeof v === 'string',
+    allMembers: (v) => typeof v === 'boolean', memberParts: (v) => v === undefined || count(v),
+  },
+  members: { version: count, part: count, members: (v) => typeof v === 'string' },
+  ack: { version: count },
+  sync: {},
+  takeover: { epoch: count, version: count, counters },
+};
+
+/** The first field of `m` that is missing or mistyped (`type` for an unknown type), or undefined when none is. */
+function badField(m: { type: string; [key: string]: unknown }): string | undefined {
+  const fields = Object.hasOwn(FIELDS, m.type) ? FIELDS[m.type as Message['type']] : undefined;
+  if (fields === undefined) return 'type';
+  return Object.entries(fields).find(([name, ok]) => !ok(m[name]))?.[0];
+}
 
 /** Bytes of a `members` message besides its rows (type, version, part, quotes). */
 const MEMBERS_ENVELOPE = 128;
@@ -117,9 +145,17 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   let failovers = 0;
   /** The other version of the peer's last logged (once per version it says, null: it says none). */
   let softwareWarned: string | null | undefined;
+  /** Malformed messages from the peer dropped, and the kinds (type.field) already logged. */
+  let dropped = 0;
+  const droppedLogged = new Set<string>();
   let peer: { lastHeard: number; hb: Heartbeat } | undefined;
-  /** Commits waiting for the secondary's ACK, by version. */
-  const acks = new Map<number, () => void>();
+  /** Commits waiting for the secondary's ACK, by version, with when each was sent. */
+  const acks = new Map<number, { resolve: () => void; sentAt: number }>();
+  /**
+   * The secondary let an ACK go overdue while its heartbeats came (it could not store a state): commits stop
+   * waiting for it until it acknowledges one again, rather than the role's datagrams waiting for ever.
+   */
+  let lagging = false;
   /** Secondary: the member rows of the state message to come, as its parts arrive. */
   let incoming: { version: number; parts: number; rows: MemberChange[] } | undefined;
   let ticker: NodeJS.Timeout | undefined;
@@ -142,29 +178,33 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     version++;
     persist({ version, epoch, record }, members, allMembers);
     const now = clock.now();
-    if (!peerAlive(now) || peer?.hb.role !== 'secondary' || !sendState(record, members, allMembers)) return undefined;
+    if (!peerAlive(now) || peer?.hb.role !== 'secondary') return undefined;
+    // With the link down (a connection lost, maybe between member parts) the datagrams wait all the same: the
+    // secondary asks for the whole state once the link is back and the primary's heartbeats say a newer version.
+    if (sendState(record, members, allMembers) === 'failed' || lagging) return undefined;
     const v = version;
-    return new Promise((resolve) => acks.set(v, resolve));
+    return new Promise((resolve) => acks.set(v, { resolve, sentAt: now }));
   }
 
   /**
    * The state of `version` to the secondary, its member rows in parts of their own when the whole does not
-   * fit in one frame. False when it did not all go (link down, or an error, logged): no secondary has it.
+   * fit in one frame. 'down' when it did not all go for the link; 'failed' on an error (logged): no
+   * secondary will have it.
    */
-  function sendState(record: RootRecord, members: readonly MemberChange[], allMembers: boolean): boolean {
+  function sendState(record: RootRecord, members: readonly MemberChange[], allMembers: boolean): 'sent' | 'down' | 'failed' {
     try {
       const state: StateMessage = {
         type: 'state', version, epoch, record: encodeValue(record), counters: allCounters(), members: encodeValue(members), allMembers, memberParts: 0,
       };
-      if (SEALED_OVERHEAD + Buffer.byteLength(JSON.stringify(state)) <= link.maxFrame) return link.send(state);
+      if (SEALED_OVERHEAD + Buffer.byteLength(JSON.stringify(state)) <= link.maxFrame) return link.send(state) ? 'sent' : 'down';
       const parts = memberParts(members);
       for (const [part, rows] of parts.entries()) {
-        if (!link.send({ type: 'members', version, part, members: rows })) return false;
+        if (!link.send({ type: 'members', version, part, members: rows })) return 'down';
       }
-      return link.send({ ...state, members: '[]', memberParts: parts.length });
+      return link.send({ ...state, members: '[]', memberParts: parts.length }) ? 'sent' : 'down';
     } catch (err) {
       log.error({ err: (err as Error).message, version, members: members.length }, 'RG0: state not sent to the secondary: going on without it');
-      return false;
+      return 'failed';
     }
   }
 
@@ -191,7 +231,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   }
 
   function releaseAcks(): void {
-    for (const resolve of acks.values()) resolve();
+    for (const { resolve } of acks.values()) resolve();
     acks.clear();
   }
 
@@ -264,6 +304,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     ctx.ike.stop(now);
     ctx.ike.start(now);
     releaseAcks();
+    lagging = false;
     log.warn({ node: me, epoch, reason }, 'RG0: this node is secondary');
     link.send({ type: 'sync' });
     sendHeartbeat();
@@ -297,14 +338,30 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     } else if (acks.size > 0 && !peerAlive(now)) {
       log.warn({ node: me }, 'RG0: secondary lost: going on alone');
       releaseAcks();
+    } else if ([...acks.values()].some((a) => now - a.sentAt > limitMs)) {
+      log.warn({ node: me, versions: [...acks.keys()] }, 'RG0: the secondary did not acknowledge the state in time: going on without it until it does');
+      lagging = true;
+      releaseAcks();
     }
   }
 
-  function onMessage(m: Message): void {
+  function onMessage(received: ControlMessage): void {
     const now = clock.now();
     // After a freeze, a peer's frame can be read before the next tick: the stall decides first, so a
     // frozen primary steps down as fenced whatever woke it.
     stalled(now);
+    // A mistyped field would otherwise spread: a missing `failovers` made ours NaN, and the next heartbeat
+    // then threw in the timer and killed the process.
+    const bad = badField(received);
+    if (bad !== undefined) {
+      dropped++;
+      if (!droppedLogged.has(`${received.type}.${bad}`)) {
+        droppedLogged.add(`${received.type}.${bad}`);
+        log.warn({ node: me, type: received.type, field: bad, dropped }, 'RG0: malformed message from the peer dropped');
+      }
+      return;
+    }
+    const m = received as Message;
     switch (m.type) {
       case 'hb': {
         const peerSoftware = m.software ?? null;
@@ -318,17 +375,23 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         if (m.role === 'primary') peerCounters = m.counters;
         peerSecondarySince = m.role === 'secondary' ? peerSecondarySince ?? now : undefined;
         if (role === 'primary' && m.role === 'primary') {
-          const theyWin = m.epoch > epoch || (m.epoch === epoch && m.priority > priority);
+          // Equal priorities (each node's file names its own: two files that disagree) fall to node 0, as on
+          // the vendor's cluster; without that, two primaries at one epoch both stayed.
+          const theyWin = m.epoch > epoch || (m.epoch === epoch && (m.priority > priority || (m.priority === priority && m.node < me)));
           if (theyWin) void becomeSecondary(`peer is primary with epoch ${m.epoch}`);
         } else if (role === 'secondary' && m.role === 'secondary' && now - secondarySince > intervalMs * 2 && now - peerSecondarySince! > intervalMs * 2) {
           // Both secondary for a while (starting, or a hand-over that got lost): the node with the newer
           // state, then the higher priority, serves. Not sooner: heartbeats that waited in the socket while
           // this node was frozen, or that crossed a hand-over, say "secondary" of a peer that is primary now.
-          const mine = [version, priority];
-          const theirs = [m.version, m.priority];
-          if (mine[0]! > theirs[0]! || (mine[0] === theirs[0] && mine[1]! > theirs[1]!)) void becomePrimary('elected');
+          // On equal priorities (see above) node 0: without it, neither node became primary.
+          const mine = [version, priority, -me];
+          const theirs = [m.version, m.priority, -m.node];
+          const i = mine.findIndex((x, k) => x !== theirs[k]);
+          if (i >= 0 && mine[i]! > theirs[i]!) void becomePrimary('elected');
         }
-        if (role === 'secondary' && m.role === 'primary' && m.version > version) link.send({ type: 'sync' });
+        // Any other version, not only a newer one: a node that was primary alone (a split link, a restart) can
+        // hold a higher version of its own, which is not the primary's state.
+        if (role === 'secondary' && m.role === 'primary' && m.version !== version) link.send({ type: 'sync' });
         return;
       }
       case 'members':
@@ -338,33 +401,56 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
           incoming = undefined;
           return;
         }
-        incoming.rows = incoming.rows.concat(decodeValue(m.members) as MemberChange[]);
-        incoming.parts += 1;
+        try {
+          incoming.rows = incoming.rows.concat(decodeValue(m.members) as MemberChange[]);
+          incoming.parts += 1;
+        } catch (err) {
+          // The state that follows finds a part missing and asks for the whole again.
+          log.error({ node: me, version: m.version, part: m.part, err: (err as Error).message }, 'RG0: member rows from the primary cannot be decoded');
+          incoming = undefined;
+        }
         return;
       case 'state': {
         if (role !== 'secondary') return;
-        let members = decodeValue(m.members) as MemberChange[];
+        let parts: MemberChange[] = [];
         if ((m.memberParts ?? 0) > 0) {
-          const parts = incoming;
+          const collected = incoming;
           incoming = undefined;
-          if (parts?.version !== m.version || parts.parts !== m.memberParts) {
+          if (collected?.version !== m.version || collected.parts !== m.memberParts) {
             // A part went with a lost connection: no ACK, the whole state again.
             link.send({ type: 'sync' });
             return;
           }
-          members = parts.rows.concat(members);
+          parts = collected.rows;
         }
-        if (m.version > version || m.epoch > epoch) {
-          version = m.version;
-          epoch = Math.max(epoch, m.epoch);
-          persist({ version, epoch, record: decodeValue(m.record) as RootRecord }, members, m.allMembers);
+        if (!m.allMembers && m.version !== version + 1) {
+          // Member rows come as changes since the version before: after a gap (states the primary sent while it
+          // did not hear this node, or one not stored) they would leave rows out. The whole state instead.
+          link.send({ type: 'sync' });
+          return;
         }
+        // Whatever the primary sends is the state, even when this node's own stored version is higher: the
+        // (epoch, version) of a node that was primary alone can equal or pass the current primary's (a node
+        // restarted alone takes its stored epoch + 1), and an ACK must mean "stored". Within one primary's
+        // reign the versions only grow, and a frame never arrives twice.
+        try {
+          const record = decodeValue(m.record) as RootRecord;
+          persist({ version: m.version, epoch: Math.max(epoch, m.epoch), record }, parts.concat(decodeValue(m.members) as MemberChange[]), m.allMembers);
+        } catch (err) {
+          // Not stored (a value this version cannot decode, a store error): no ACK, and heartbeats keep saying
+          // the stored version. The primary goes on without this node once the ACK is overdue.
+          log.error({ node: me, version: m.version, err: (err as Error).message }, 'RG0: state from the primary not stored: not acknowledged');
+          return;
+        }
+        version = m.version;
+        epoch = Math.max(epoch, m.epoch);
         peerCounters = m.counters;
         link.send({ type: 'ack', version: m.version });
         return;
       }
       case 'ack':
-        for (const [v, resolve] of acks) {
+        lagging = false;
+        for (const [v, { resolve }] of acks) {
           if (v > m.version) continue;
           resolve();
           acks.delete(v);
@@ -377,7 +463,11 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
         }
         return;
       case 'takeover':
-        if (role === 'secondary') {
+        if (role === 'secondary' && m.version > version) {
+          // Taking over from an older state would lose what the peer committed (a state this node could not
+          // store, or one lost with a connection): stay secondary; the peer, newer, is elected again.
+          log.warn({ node: me, version, peerVersion: m.version }, 'RG0: hand-over refused: this node does not have the peer\'s state');
+        } else if (role === 'secondary') {
           epoch = Math.max(epoch, m.epoch);
           peerCounters = m.counters;
           void becomePrimary('graceful failover');
@@ -392,7 +482,8 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     const node = (n: 0 | 1) => n === me
       ? { name: `node${n}`, role, priority, healthy: true, self: true, software: SOFTWARE_VERSION }
       : {
-        name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: pair.priorities[n], healthy: peerRole !== null, self: false,
+        // The priority the peer says it has: its own file's, which need not be the same as this one's.
+        name: `node${n}`, role: peerRole ?? (role === 'primary' ? 'secondary' : 'primary'), priority: peer?.hb.priority ?? pair.priorities[n], healthy: peerRole !== null, self: false,
         software: peer?.hb.software ?? null,
       };
     return {
@@ -412,6 +503,9 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     }
     if (role !== 'primary') return { done: false, reason: `node${target} is already primary` };
     if (!peerAlive(clock.now())) throw new ControlCommandError('UNAVAILABLE', `node${target} is not healthy: no failover`);
+    if (lagging) throw new ControlCommandError('UNAVAILABLE', `node${target} does not acknowledge the state: no failover`);
+    // Heartbeats heard within the threshold can predate a connection lost just now: the hand-over would not go.
+    if (!link.connected) throw new ControlCommandError('UNAVAILABLE', `the control link to node${target} is down: no failover`);
     const handed = { epoch, version, counters: allCounters() };
     await becomeSecondary('manual failover');
     link.send({ type: 'takeover', ...handed });
@@ -455,7 +549,7 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     settle: (now) => (serving(now) ? rootRole?.settle?.(now) : undefined),
     drained: () => rootRole?.drained?.(),
     start: async () => {
-      link.onMessage((m) => onMessage(m as Message));
+      link.onMessage(onMessage);
       await link.start();
       ticker = setInterval(tick, intervalMs);
       log.info({ node: me, priority, intervalMs, threshold: pair.heartbeatThreshold, storedVersion: version }, 'RG0: started as secondary; waiting for the peer');
