@@ -256,6 +256,32 @@ describe('root pair (rg0)', () => {
     assert.deepEqual(warnings().map((w) => w['peerSoftware']), ['9.9.9', null], 'one warning per other version, none for this one');
   });
 
+  it('a takeover whose address cannot be bound is logged and tried again, not a crash: the node is primary once it can bind', async () => {
+    const out = capture();
+    let binds = 0;
+    const ctx: RoleContext = {
+      config, log: createLogger({ level: 'info', name: 'node0', destination: out }), clock: systemClock, random: seededRandom('rg0-bind'), ike: noIke,
+      send: () => {}, rearm: () => {}, unbind: async () => {},
+      bind: async () => {
+        if (binds++ === 0) throw new Error('bind EADDRNOTAVAIL 127.0.69.9:848');
+      },
+    };
+    const pair: ChassisClusterConfig = {
+      node: 0, heartbeatIntervalMs: 100, heartbeatThreshold: 3, priorities: [200, 100],
+      controlLink: { localAddress: '127.0.69.1', peerAddress: '127.0.69.2', port: port(), preSharedKey: new Secret(randomBytes(32)) },
+    };
+    const module = createRootPair(ctx, pair, store('bind'));
+    cleanups.push(async () => module.stop?.(systemClock.now()));
+    await module.start?.(systemClock.now());
+    await until('primary at the second try', () => out.lines.some((l) => l['msg'] === 'RG0: this node is primary'), 15_000);
+    const failed = out.lines.filter((l) => String(l['msg']).startsWith('RG0: this node could not become primary'));
+    assert.equal(failed.length, 1);
+    assert.match(String(failed[0]?.['err']), /EADDRNOTAVAIL/);
+    assert.equal(failed[0]?.['retryInMs'], 300, 'first retry after one threshold');
+    assert.equal(binds, 2);
+    assert.equal(await selfRole(module), 'primary');
+  });
+
   it('a state that cannot be sent at all (record above the frame limit) is logged; the primary goes on alone', async () => {
     const [storeA, storeB] = [store('big-a'), store('big-b')];
     storedState(storeA, 1);

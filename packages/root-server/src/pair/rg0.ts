@@ -104,6 +104,9 @@ function badField(m: { type: string; [key: string]: unknown }): string | undefin
   return Object.entries(fields).find(([name, ok]) => !ok(m[name]))?.[0];
 }
 
+/** The longest wait between two takeover attempts that failed. */
+const MAX_TAKEOVER_RETRY_MS = 60_000;
+
 /** Bytes of a `members` message besides its rows (type, version, part, quotes). */
 const MEMBERS_ENVELOPE = 128;
 
@@ -143,6 +146,8 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
   let secondarySince = startedAt;
   let peerSecondarySince: number | undefined;
   let failovers = 0;
+  /** After a failed takeover: when the next may be tried, and the delay that led there. */
+  const takeover = { retryAt: 0, delayMs: 0 };
   /** The other version of the peer's last logged (once per version it says, null: it says none). */
   let softwareWarned: string | null | undefined;
   /** Malformed messages from the peer dropped, and the kinds (type.field) already logged. */
@@ -245,8 +250,25 @@ export function createRootPair(ctx: RoleContext, pair: ChassisClusterConfig, sto
     return out;
   }
 
+  /**
+   * A takeover that fails (the shared address cannot be bound: missing on this host, or in use) leaves this
+   * node secondary, logged, and tried again after a delay that doubles up to a minute; it used to be an
+   * unhandled rejection that ended the process, a crash loop while the peer is away.
+   */
   async function becomePrimary(reason: string): Promise<void> {
-    if (role === 'primary') return;
+    if (role === 'primary' || clock.now() < takeover.retryAt) return;
+    try {
+      await takeOver(reason);
+      takeover.delayMs = 0;
+    } catch (err) {
+      takeover.delayMs = Math.min(MAX_TAKEOVER_RETRY_MS, Math.max(limitMs, takeover.delayMs * 2));
+      takeover.retryAt = clock.now() + takeover.delayMs;
+      log.error({ node: me, reason, err: (err as Error).message, retryInMs: takeover.delayMs }, 'RG0: this node could not become primary: it stays secondary and tries again');
+      await becomeSecondary('could not become primary');
+    }
+  }
+
+  async function takeOver(reason: string): Promise<void> {
     const now = clock.now();
     role = 'primary';
     epoch = Math.max(epoch, peer?.hb.epoch ?? 0) + 1;
