@@ -48,10 +48,13 @@ export type Authorization = { ok: true } | { ok: false; reason: string; notifyTy
 export interface PullResponderConfig {
   /** The group with this number, if configured. */
   group(groupId: number): GroupSnapshot | undefined;
-  /** The daemon's rules: gateway allowed for the group, member threshold, platform maximum ... */
-  authorize(sa: IkeSa, groupId: number, now: number): Authorization;
+  /**
+   * The daemon's rules: gateway allowed for the group, member threshold, platform maximum ... `messageId`
+   * names the exchange (asked at its message 1 and message 3), as an IKE SA may carry several pulls.
+   */
+  authorize(sa: IkeSa, groupId: number, now: number, messageId: number): Authorization;
   /** Registers the member; called exactly once per exchange, after HASH(3) verified. */
-  commit(sa: IkeSa, groupId: number, now: number): void;
+  commit(sa: IkeSa, groupId: number, now: number, messageId: number): void;
   /** What a refused member gets: nothing (R-REG-5) or an encrypted Notify. */
   refusal: 'silent' | 'notify';
   random: RandomSource;
@@ -333,7 +336,7 @@ export class PullResponder {
     const resolved = this.resolveGroup(id.data);
     if (resolved === undefined) return this.refuse(now, sa, header, 'unknownGroupRefused', 'no such group', NotifyType.InvalidIdInformation);
     const { groupId, group } = resolved;
-    const auth = this.config.authorize(sa, groupId, now);
+    const auth = this.config.authorize(sa, groupId, now, header.messageId);
     if (!auth.ok) return this.refuse(now, sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, groupId);
     // Snapshot: SA for message 2 and the matching KD for message 4.
     const keys = this.keysOf(groupId, group);
@@ -365,13 +368,13 @@ export class PullResponder {
     if (payloadsOf(opened.parsed, PayloadType.GAP)[0] !== undefined) return this.drop('invalidPayloadDropped', x.sa, 'SENDER_ID_REQUEST not supported');
     const group = this.config.group(x.groupId);
     if (group === undefined) return this.refuse(now, x.sa, header, 'unknownGroupRefused', 'group removed', NotifyType.InvalidIdInformation, x.groupId);
-    const auth = this.config.authorize(x.sa, x.groupId, now);
+    const auth = this.config.authorize(x.sa, x.groupId, now, x.messageId);
     if (!auth.ok) {
       this.forget(x);
       return this.refuse(now, x.sa, header, 'unauthorizedRefused', auth.reason, auth.notifyType ?? NotifyType.InvalidIdInformation, x.groupId);
     }
     // Registration is committed only now (RFC 6407 §3.2).
-    this.config.commit(x.sa, x.groupId, now);
+    this.config.commit(x.sa, x.groupId, now, x.messageId);
     this.counters.registrations++;
     const kd = (x.keys as EncodedKeys).kd;
     let after = kd; // [SEQ,] KD

@@ -175,8 +175,8 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
 
   const responder = new PullResponder({
     group: (groupId) => serving(groupId)?.snapshot(),
-    authorize: (sa, groupId, now) => authorize(sa, groupId, now),
-    commit: (sa, groupId, now) => commit(sa, groupId, now),
+    authorize,
+    commit,
     refusal: 'silent',
     random: ctx.random,
     send: ctx.send,
@@ -189,7 +189,9 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
    * out old keys with the new SEQ, and the member would then refuse the rekey push as a replay. So the
    * group's key version is noted at message 1 (the first `authorize` of a pull) and a pull whose keys
    * changed before message 3 is refused (silently: the member times out and pulls again). `authorize` is
-   * asked at message 1 and message 3 of each pull, and `commit` follows the second at once.
+   * asked at message 1 and message 3 of each pull, and `commit` follows the second at once. A pull is known
+   * by its IKE SA, group and M-ID: a member whose message 2 was lost pulls again on the same SA, and that
+   * pull's message 1 must not pass for the lost one's message 3.
    */
   const pullVersions = new Map<string, { version: number; at: number }>();
   const PULL_VERSION_TTL_MS = 30_000;
@@ -199,12 +201,12 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     return { icookie, rcookie, prefix: `${icookie}${rcookie}:` };
   };
 
-  function authorize(sa: IkeSa, groupId: number, now: number): Authorization {
+  function authorize(sa: IkeSa, groupId: number, now: number, messageId: number): Authorization {
     const group = byId.get(groupId);
     if (keySource === 'root' && group !== undefined && options.accepting?.(groupId) === false) return refuseRootInactive(sa, group);
     const result = authorizeMember(authorization, sa, groupId);
     if (!result.ok || group === undefined) return result;
-    const key = `${cookiesOf(sa).prefix}${groupId}`;
+    const key = `${cookiesOf(sa).prefix}${groupId}:${messageId}`;
     const seen = pullVersions.get(key);
     if (seen === undefined || now - seen.at > PULL_VERSION_TTL_MS) {
       if (pullVersions.size >= 4096) for (const [k, v] of pullVersions) if (now - v.at > PULL_VERSION_TTL_MS) pullVersions.delete(k);
@@ -218,10 +220,10 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     return { ok: false, reason: 'group rekeyed during the pull' };
   }
 
-  function commit(sa: IkeSa, groupId: number, now: number): void {
+  function commit(sa: IkeSa, groupId: number, now: number, messageId: number): void {
     const group = byId.get(groupId);
     const cookies = cookiesOf(sa);
-    pullVersions.delete(`${cookies.prefix}${groupId}`);
+    pullVersions.delete(`${cookies.prefix}${groupId}:${messageId}`);
     if (group === undefined) return;
     const fresh = registrations.upsert({
       group: group.name, groupId, address: sa.peer.address, endpoint: { ...sa.peer }, gateway: sa.gateway.name,
@@ -263,7 +265,7 @@ export function createGcks(ctx: RoleContext, options: GcksOptions = {}): Gcks {
     // By the source address, which registrations are keyed by, not the ACK's ID payload: every member holds
     // the KEK, so the ID could name any other member (and a member behind NAT names its private address).
     // A member that forges its source address can still ACK for another: a group key identifies no one.
-    rekey.acked(from.address, result.seq, now);
+    rekey.acked(from.address, result.seq, now, kek);
   }
 
   function statistics(): GdoiCounters {

@@ -23,7 +23,7 @@ export interface Registration {
   /** Epoch ms (display) and monotonic ms (timers). */
   registeredAt: number;
   registeredAtMono: number;
-  /** Highest SEQ the member acknowledged (RFC 8263), or null. */
+  /** SEQ of the last push the member acknowledged (RFC 8263; SEQ restarts with each KEK), or null. */
   lastAckedSeq: number | null;
   /** SEQ of the push awaiting this member's ACK, or null. */
   pendingSeq: number | null;

@@ -217,15 +217,22 @@ export class GroupRekey {
     this.#expiryCheckAt = next;
   }
 
-  /** A verified ACK of `seq` from the member at `address`. */
-  acked(address: string, seq: number, now: number): void {
+  /**
+   * A verified ACK of `seq`, under `kek` (the caller verified it with that KEK; in-process callers acknowledging
+   * the running push may leave it out), from the member at `address`. SEQ restarts with each KEK, so only an ACK
+   * under the running push's KEK answers it: one under another KEK with the same SEQ is an old ACK (late or
+   * replayed) of another push. An ACK the running push does not wait for changes nothing: its member acknowledged
+   * already, registered again (holds the keys) or was removed.
+   */
+  acked(address: string, seq: number, now: number, kek = this.campaign?.ackKek): void {
+    const c = this.campaign;
+    if (c === undefined || c.ackKek !== kek || c.seq !== seq || !c.targets.delete(address)) return;
     const reg = this.#ended ? undefined : this.registrations.get(this.group.name, address);
     if (reg !== undefined) {
-      reg.lastAckedSeq = Math.max(reg.lastAckedSeq ?? 0, seq);
+      reg.lastAckedSeq = seq;
       if (reg.pendingSeq === seq) reg.pendingSeq = null;
     }
-    const c = this.campaign;
-    if (c !== undefined && c.seq === seq && c.targets.delete(address) && c.targets.size === 0) this.#finish(now);
+    if (c.targets.size === 0) this.#finish(now);
   }
 
   /** A member (re-)registered: it holds the current keys, so the running campaign no longer waits for it. */
@@ -442,8 +449,10 @@ export class GroupRekey {
     g.version++;
   }
 
+  /** Keeps `teks` (shown as deactivating) until `removeAt`, or their lifetime's end if that comes first (a late rekey). */
   #retire(teks: Tek[], removeAt: number): void {
-    for (const tek of teks) this.group.retired.push({ tek, createdAt: this.group.teksCreatedAt, removeAt });
+    const createdAt = this.group.teksCreatedAt;
+    for (const tek of teks) this.group.retired.push({ tek, createdAt, removeAt: Math.min(removeAt, createdAt + tek.policy.lifetimeSeconds * 1000) });
   }
 
   /** Sends `push` to the members registered now: at once, or after the running campaign. */
@@ -490,6 +499,11 @@ export class GroupRekey {
         nextAt = Math.min(nextAt, t.nextAt);
         continue;
       }
+      // Forgotten since (its gateway left the group, or a sub's root went inactive): no member to push to.
+      if (c.kind !== 'delete-all' && !this.#ended && this.registrations.get(this.group.name, address) === undefined) {
+        c.targets.delete(address);
+        continue;
+      }
       if (t.retransmissions >= this.#maxRetransmissions) {
         c.targets.delete(address);
         this.options.counters.pushesUnacknowledged++;
@@ -517,7 +531,12 @@ export class GroupRekey {
     this.campaign = undefined;
     if (!this.#ended) this.registrations.touchGroup(this.group.name); // their acknowledged SEQs, for a durable store
     this.options.log.info({ group: this.group.name, kind: c.kind, seq: c.seq, ms: now - c.startedAt }, 'rekey finished');
-    const next = this.#waiting.shift();
-    if (next !== undefined) this.#send(next.kind, next.push, next.ackKek, now, next.members);
+    // A push that waited goes only to members still registered as they were when it was made: one that
+    // registered again since holds its keys and a SEQ as high (it would refuse the push as a replay, never
+    // ACK, and be removed), and a removed one is no member. "Delete all" goes to the members it forgot.
+    for (let next = this.#waiting.shift(); next !== undefined; next = this.#waiting.shift()) {
+      const members = next.kind === 'delete-all' ? next.members : next.members.filter((m) => this.registrations.get(this.group.name, m.address) === m);
+      if (members.length > 0) return this.#send(next.kind, next.push, next.ackKek, now, members);
+    }
   }
 }
