@@ -15,23 +15,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { Secret, seededRandom } from '@gvpn/crypto';
 import {
   CLUSTER_INIT, CLUSTER_UPDATE_ACK, GcksGroup, hex, openCluster, sealCluster, tryHeader, type ClusterInitResponderConfig, type GroupSnapshot,
 } from '@gvpn/gdoi';
 import { groupPolicy } from '@gvpn/key-server';
-import { loadConfig, type ServerDaemonConfig } from '@gvpn/runtime';
-import { sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
+import { EXAMPLE_GROUP, exampleConfig, exampleGroup, sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
 
-const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
-const GROUP = 'GROUP_ID-0001';
-
-const subConfig = (await loadConfig(SUB1)).config as ServerDaemonConfig;
-const rootConfig = (await loadConfig(ROOT)).config as ServerDaemonConfig;
-const groupConfig = subConfig.server.groups.find((g) => g.name === GROUP);
-assert.ok(groupConfig !== undefined);
+const GROUP = EXAMPLE_GROUP;
+const subConfig = await exampleConfig('sub1');
+const rootConfig = await exampleConfig('root');
+const groupConfig = exampleGroup(subConfig);
 const groupId = groupConfig.groupId;
 
 /**
@@ -42,7 +36,7 @@ interface RootView { group: GcksGroup; answer: 'normal' | 'no-kek' | 'silent' }
 
 /** The root's group (push SEQ 3); the sub has completed cluster-init with it (update number 0). */
 function lab(responder?: Pick<ClusterInitResponderConfig, 'remainingSeconds'>): SubWithRoot & { root: RootView } {
-  const group = new GcksGroup(groupPolicy(groupConfig as NonNullable<typeof groupConfig>, rootConfig.system.listen), seededRandom('root'));
+  const group = new GcksGroup(groupPolicy(groupConfig, rootConfig.system.listen), seededRandom('root'));
   for (let i = 0; i < 3; i++) group.rekeyTeks();
   const root: RootView = { group, answer: 'normal' };
   const snapshot: GroupSnapshot = {

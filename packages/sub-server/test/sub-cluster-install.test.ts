@@ -6,26 +6,20 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@gvpn/crypto';
 import { CLUSTER_UPDATE_ACK, GcksGroup, hex, tryHeader, type ClusterUpdate, type Tek } from '@gvpn/gdoi';
 import { groupPolicy } from '@gvpn/key-server';
-import { loadConfig, type ServerDaemonConfig } from '@gvpn/runtime';
-import { sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
+import { EXAMPLE_GROUP, exampleConfig, exampleGroup, sealed, subWithRoot, type SubWithRoot } from './sub-with-root.js';
 
-const SUB1 = fileURLToPath(new URL('../../../../configs/lab/example/sub1.yaml', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../../configs/lab/example/root.yaml', import.meta.url));
-const GROUP = 'GROUP_ID-0001';
-
-const subConfig = (await loadConfig(SUB1)).config as ServerDaemonConfig;
-const rootConfig = (await loadConfig(ROOT)).config as ServerDaemonConfig;
-const groupConfig = subConfig.server.groups.find((g) => g.name === GROUP);
-assert.ok(groupConfig !== undefined);
+const GROUP = EXAMPLE_GROUP;
+const subConfig = await exampleConfig('sub1');
+const rootConfig = await exampleConfig('root');
+const groupConfig = exampleGroup(subConfig);
 const groupId = groupConfig.groupId;
 
 /** The root's group, its push SEQ at 3; the sub has completed cluster-init with it (update number 0). */
 function lab(): SubWithRoot & { rootGroup: GcksGroup } {
-  const rootGroup = new GcksGroup(groupPolicy(groupConfig as NonNullable<typeof groupConfig>, rootConfig.system.listen), seededRandom('root'));
+  const rootGroup = new GcksGroup(groupPolicy(groupConfig, rootConfig.system.listen), seededRandom('root'));
   rootGroup.rekeyTeks();
   rootGroup.rekeyTeks();
   rootGroup.rekeyTeks();

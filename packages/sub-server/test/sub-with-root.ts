@@ -5,12 +5,27 @@
  * (`sealed`), so any root behaviour can be played exactly.
  */
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { seededRandom } from '@gvpn/crypto';
 import { CLUSTER_INIT, ClusterInitResponder, sealCluster, tryHeader, type ClusterInitResponderConfig, type ClusterUpdate, type GcksGroup } from '@gvpn/gdoi';
 import { IkeEndpoint, freshMessageId, type Endpoint, type IkeEvents, type IkeSa } from '@gvpn/ike';
 import { createGcks, type Gcks } from '@gvpn/key-server';
-import { ManualClock, createLogger, ikeGatewayPolicies, type GroupIpsecSaConfig, type RoleContext, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
+import { ManualClock, createLogger, ikeGatewayPolicies, loadConfig, type GroupIpsecSaConfig, type RoleContext, type ServerDaemonConfig, type ServerGroupConfig } from '@gvpn/runtime';
 import { createSubCluster, type SubCluster } from '../src/sub-cluster.js';
+
+/** The worked example's cluster group, served by its root and sub1 (configs/lab/example). */
+export const EXAMPLE_GROUP = 'GROUP_ID-0001';
+
+export async function exampleConfig(node: 'root' | 'sub1'): Promise<ServerDaemonConfig> {
+  return (await loadConfig(fileURLToPath(new URL(`../../../../configs/lab/example/${node}.yaml`, import.meta.url)))).config as ServerDaemonConfig;
+}
+
+/** `config`'s settings of EXAMPLE_GROUP. */
+export function exampleGroup(config: ServerDaemonConfig): ServerGroupConfig {
+  const g = config.server.groups.find((x) => x.name === EXAMPLE_GROUP);
+  assert.ok(g !== undefined, `${EXAMPLE_GROUP} in ${config.file}`);
+  return g;
+}
 
 export interface Datagram { bytes: Uint8Array; from: Endpoint; to: Endpoint }
 
